@@ -1,0 +1,137 @@
+//! Command-line flags and subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Answers GDPR data-subject requests (Art. 15, Art. 20) over App Center
+/// crash data.
+#[derive(Debug, Parser)]
+#[command(name = "crashdsr", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// App Center API root. Non-loopback URLs must be https.
+    #[arg(long, global = true, env = "APPCENTER_BASE_URL", default_value = crashdsr_appcenter::DEFAULT_BASE_URL)]
+    pub(crate) base_url: String,
+    /// File holding the API token (used when APPCENTER_API_TOKEN is unset).
+    #[arg(long, global = true, env = "CRASHDSR_TOKEN_FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Client-side request rate, N/SECS (App Center documents 500/300).
+    #[arg(long, global = true, default_value = "500/300", value_parser = parse_rate)]
+    pub(crate) api_rate: crashdsr_appcenter::RateLimit,
+    /// Working directory for the state store, archive and packages.
+    #[arg(long, global = true, default_value = "./crashdsr-data")]
+    pub(crate) work_dir: PathBuf,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub(crate) no_progress: bool,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// Log format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+pub(crate) fn parse_rate(s: &str) -> Result<crashdsr_appcenter::RateLimit, String> {
+    crashdsr_appcenter::RateLimit::parse(s)
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Runs the whole job on its embedded default: an in-process emulator.
+    Demo(DemoArgs),
+    /// Serves the App Center API emulator with a synthetic dataset.
+    Emulator(EmulatorArgs),
+    /// Shows (or sets) an app's crash retention: 28 or 90 days.
+    Retention(RetentionArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Seed of the demo dataset.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Errors in the demo app.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) errors: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// Address to bind; port 0 picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: std::net::SocketAddr,
+    /// Seed of the synthetic dataset.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Errors per app.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) errors: u64,
+    /// Days the errors are spread over (and the initial retention).
+    #[arg(long, default_value_t = 28)]
+    pub(crate) span_days: u32,
+    /// Errors per error group.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) errors_per_group: u64,
+    /// An app to serve, OWNER/APP (repeatable; default contoso/demo-app).
+    #[arg(long = "app", value_parser = parse_app)]
+    pub(crate) apps: Vec<(String, String)>,
+    /// Write the ground truth (subjects and their errors) to this file.
+    #[arg(long)]
+    pub(crate) truth: Option<PathBuf>,
+    /// Full-access token; one is generated and printed when absent.
+    #[arg(long)]
+    pub(crate) token: Option<String>,
+    /// Read-only token (403 on writes).
+    #[arg(long)]
+    pub(crate) read_only_token: Option<String>,
+    /// Token-bucket rate limit, N/SECS; 429 when empty.
+    #[arg(long, value_parser = parse_rate)]
+    pub(crate) rate_limit: Option<crashdsr_appcenter::RateLimit>,
+    /// Send 429s of the rate limit without Retry-After.
+    #[arg(long)]
+    pub(crate) no_retry_after: bool,
+    /// Milliseconds added to every request.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) latency: u64,
+    /// Fault rules, e.g. "503@every=10,reset@p=0.01" (see docs/emulator.md).
+    #[arg(long, default_value = "")]
+    pub(crate) faults: String,
+    /// Emit nextLinks without the owner/app segment (a live-service quirk).
+    #[arg(long)]
+    pub(crate) next_link_without_app: bool,
+}
+
+pub(crate) fn parse_app(s: &str) -> Result<(String, String), String> {
+    match s.split_once('/') {
+        Some((o, a)) if !o.is_empty() && !a.is_empty() && !a.contains('/') => {
+            Ok((o.to_owned(), a.to_owned()))
+        }
+        _ => Err(format!("{s:?}: expected OWNER/APP")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RetentionArgs {
+    /// The app, OWNER/APP.
+    #[arg(long, value_parser = parse_app)]
+    pub(crate) app: (String, String),
+    /// Set the retention to 28 or 90 days.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["28", "90"]))]
+    pub(crate) set: Option<String>,
+}

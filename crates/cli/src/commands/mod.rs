@@ -1,0 +1,33 @@
+//! One module per subcommand; `run` dispatches.
+
+mod demo;
+mod emulator;
+mod retention;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use crashdsr_appcenter::{ApiToken, Client};
+
+use crate::cli::{Cli, Command, GlobalArgs};
+
+pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Demo(a) => demo::run(&args.global, a).await,
+        Command::Emulator(a) => emulator::run(a).await,
+        Command::Retention(a) => retention::run(&args.global, a).await,
+    }
+}
+
+/// The API client from the global flags, the token from the environment
+/// or the token file.
+pub(crate) fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
+    let token = ApiToken::from_env_or_file(global.token_file.as_deref())
+        .context("reading the API token")?;
+    Client::builder()
+        .base_url(&global.base_url)
+        .token(token)
+        .rate_limit(Some(global.api_rate))
+        .build()
+        .context("setting up the App Center client")
+}
