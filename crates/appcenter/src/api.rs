@@ -390,11 +390,15 @@ impl AppClient {
         };
         let mut path = path;
         if !path.starts_with(&self.prefix) {
-            let fixed = format!("{}/", self.prefix);
             if let Some(i) = path.find("/apps//") {
+                let fixed = format!(
+                    "/apps/{}/{}/",
+                    encode_segment(&self.owner),
+                    encode_segment(&self.app)
+                );
                 path.replace_range(i..i + "/apps//".len(), &fixed);
             } else if let Some(i) = path.find("/v0.1//") {
-                path.replace_range(i..i + "/v0.1//".len(), &fixed);
+                path.replace_range(i..i + "/v0.1//".len(), &format!("{}/", self.prefix));
             } else {
                 return Err(Error::Protocol(format!(
                     "nextLink {path:?} does not belong to app {}",

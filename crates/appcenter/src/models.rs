@@ -432,7 +432,8 @@ impl ErrorAttachment {
     pub fn is_text(&self) -> bool {
         self.content_type
             .as_deref()
-            .is_some_and(|c| c.starts_with("text/"))
+            .and_then(|c| c.split(';').next())
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/plain"))
     }
 }
 

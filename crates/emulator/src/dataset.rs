@@ -204,9 +204,9 @@ pub enum AttachmentKind {
     Text,
     /// `application/gzip` log.
     Gzip,
-    /// `text/plain; charset=utf-16le`.
+    /// UTF-16LE text uploaded as a binary attachment.
     Utf16,
-    /// `image/png`-like binary with strings inside.
+    /// `image/png` binary with strings inside.
     Binary,
     /// `text/plain` holding base64.
     Base64,
@@ -217,8 +217,8 @@ impl AttachmentKind {
         match self {
             Self::Text | Self::Base64 => "text/plain",
             Self::Gzip => "application/gzip",
-            Self::Utf16 => "text/plain; charset=utf-16le",
-            Self::Binary => "application/octet-stream",
+            Self::Utf16 => "application/octet-stream",
+            Self::Binary => "image/png",
         }
     }
 
@@ -459,7 +459,7 @@ impl Dataset {
     }
 
     fn group_is_crash(&self, a: usize, g: u64) -> bool {
-        self.h(a, g, 11) % 4 != 0
+        !self.h(a, g, 11).is_multiple_of(4)
     }
 
     /// The id of group `g`.
@@ -538,7 +538,7 @@ impl Dataset {
                 let first = Placement::ALL[(h % 12) as usize];
                 let second = Placement::ALL[((h >> 8) % 12) as usize];
                 placements.push(first);
-                if (h >> 16) % 3 == 0 && second != first {
+                if (h >> 16).is_multiple_of(3) && second != first {
                     placements.push(second);
                 }
                 if subj.user_id_is_short() {
@@ -613,7 +613,7 @@ impl Dataset {
                 attachments.push((guid(self.h(a, i, 100 + k)), kind));
             }
         }
-        if matches!(owner, Owner::Decoy(_)) && (h >> 6) % 2 == 0 {
+        if matches!(owner, Owner::Decoy(_)) && (h >> 6).is_multiple_of(2) {
             let k = attachments.len() as u64;
             attachments.push((guid(self.h(a, i, 100 + k)), AttachmentKind::Text));
         }
@@ -666,7 +666,7 @@ impl Dataset {
             Owner::Subject(s) if e.placements.contains(&Placement::Message) => {
                 format!("Login failed for {}: {base}", self.subjects[s].email)
             }
-            Owner::Decoy(s) if (e.h >> 10) % 2 == 0 => {
+            Owner::Decoy(s) if (e.h >> 10).is_multiple_of(2) => {
                 format!(
                     "Login failed for {}: {base}",
                     self.subjects[s].email_decoys[((e.h >> 11) % 2) as usize]
@@ -708,7 +708,7 @@ impl Dataset {
                     )),
                 });
             }
-            Owner::Decoy(s) if (e.h >> 12) % 3 == 0 => {
+            Owner::Decoy(s) if (e.h >> 12).is_multiple_of(3) => {
                 frames.push(LogStackFrame {
                     class_name: Some("com.contoso.app.db.Store".into()),
                     method_name: Some("open".into()),
@@ -743,7 +743,7 @@ impl Dataset {
             }
         }
         if let Owner::Decoy(s) = e.owner
-            && (e.h >> 15) % 2 == 0
+            && (e.h >> 15).is_multiple_of(2)
         {
             p.insert(
                 "email_address".into(),
