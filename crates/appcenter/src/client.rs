@@ -367,6 +367,9 @@ impl Client {
             .map_err(|e| transport(req.method_name(), req.path(), e))?;
         let status = resp.status();
         if status.is_success() {
+            if let Some(l) = &inner.limiter {
+                l.accepted().await;
+            }
             return handle(resp).await;
         }
         let retry_after = retry_after(&resp);

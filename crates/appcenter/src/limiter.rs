@@ -2,12 +2,14 @@
 //!
 //! Requests are spaced `per / requests` apart (no bursts), which keeps the
 //! budget full without ever going over a token bucket of the same rate. On a
-//! 429 the interval grows by [`RateLimit`]'s `backoff_factor` (at most once per
-//! cool-down, so one burst of 429s from requests already in flight counts
-//! once) and the next slot waits for the server's `Retry-After`. The rate is
-//! never raised again: a long crawl settles just under the server's real
-//! limit and stays there.
+//! 429 the rate drops to the lower of 97% of itself and 98% of the rate the
+//! server actually let through over the last `max(per, 10 s)` (at most once
+//! per cool-down, so one burst of 429s from requests already in flight
+//! counts once), and the next slot waits for the server's `Retry-After`. The
+//! rate is never raised again: a long crawl settles just under the server's
+//! real limit and stays there.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -76,6 +78,9 @@ struct State {
     next: Instant,
     last_slowdown: Option<Instant>,
     throttled: u64,
+    started: Instant,
+    /// Completion times of accepted requests inside the window.
+    accepted: VecDeque<Instant>,
 }
 
 /// The pacer. Shared by every request of one client.
@@ -83,18 +88,23 @@ struct State {
 pub(crate) struct Limiter {
     state: Mutex<State>,
     backoff_factor: f64,
+    window: Duration,
 }
 
 impl Limiter {
     pub(crate) fn new(rate: RateLimit) -> Self {
+        let now = Instant::now();
         Self {
             state: Mutex::new(State {
                 interval: rate.per / rate.requests,
-                next: Instant::now(),
+                next: now,
                 last_slowdown: None,
                 throttled: 0,
+                started: now,
+                accepted: VecDeque::new(),
             }),
             backoff_factor: 0.97,
+            window: rate.per.max(Duration::from_secs(10)),
         }
     }
 
@@ -110,6 +120,20 @@ impl Limiter {
         tokio::time::sleep_until(slot).await;
     }
 
+    /// Called when the server accepted a request.
+    pub(crate) async fn accepted(&self) {
+        let mut st = self.state.lock().await;
+        let now = Instant::now();
+        st.accepted.push_back(now);
+        while st
+            .accepted
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
+            st.accepted.pop_front();
+        }
+    }
+
     /// Called on a 429: slow down and respect `Retry-After`.
     pub(crate) async fn throttled(&self, retry_after: Option<Duration>) {
         let mut st = self.state.lock().await;
@@ -120,7 +144,18 @@ impl Limiter {
             .last_slowdown
             .is_none_or(|t| now.duration_since(t) >= cooldown)
         {
-            st.interval = st.interval.div_f64(self.backoff_factor);
+            let mut interval = st.interval.div_f64(self.backoff_factor);
+            // What the server really let through lately, once there is
+            // enough of it to mean something.
+            let span = now
+                .duration_since(st.started)
+                .min(self.window)
+                .as_secs_f64();
+            if st.accepted.len() >= 10 && span > 0.0 {
+                let observed = st.accepted.len() as f64 / span;
+                interval = interval.max(Duration::from_secs_f64(1.0 / (observed * 0.98)));
+            }
+            st.interval = interval;
             st.last_slowdown = Some(now);
             tracing::debug!(
                 rate_per_sec = 1.0 / st.interval.as_secs_f64(),
@@ -177,5 +212,21 @@ mod tests {
             "{:?}",
             t.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn settles_just_under_what_the_server_lets_through() {
+        let l = Limiter::new(RateLimit {
+            requests: 100,
+            per: Duration::from_secs(1),
+        });
+        // The server took 50 a second for ten seconds.
+        for _ in 0..500 {
+            tokio::time::advance(Duration::from_millis(20)).await;
+            l.accepted().await;
+        }
+        l.throttled(None).await;
+        let (rate, _) = l.snapshot().await;
+        assert!((48.0..50.0).contains(&rate), "{rate}");
     }
 }
