@@ -286,20 +286,87 @@ impl AppClient {
 
     // ------------------------------------------------------------ errors API
 
-    /// Every error group in the window, paging through `nextLink`.
-    pub fn error_groups(
-        &self,
-        opts: &ListOptions,
-    ) -> impl Stream<Item = Result<ErrorGroup>> + Send + 'static {
-        let first = self.path("/errors/errorGroups")
+    /// The path of the first page of `errors/errorGroups`; pass it, then each
+    /// returned cursor, to [`Self::error_groups_page`].
+    pub fn error_groups_first_page(&self, opts: &ListOptions) -> String {
+        self.path("/errors/errorGroups")
             + &query(&[
                 ("start", Some(opts.start.to_string())),
                 ("end", opts.end.map(|t| t.to_string())),
                 ("$top", Some(opts.top.to_string())),
                 ("errorType", Some(opts.error_type.as_str().to_owned())),
-            ]);
-        self.next_link_pages(first, "error group page", |p: ErrorGroups| {
-            (p.error_groups, p.next_link)
+            ])
+    }
+
+    /// One page of error groups and the cursor (a normalised `nextLink`) of
+    /// the next, `None` on the last.
+    pub async fn error_groups_page(
+        &self,
+        cursor: &str,
+    ) -> Result<(Vec<ErrorGroup>, Option<String>)> {
+        let page: ErrorGroups = self
+            .client
+            .json(Req::get(cursor.to_owned()), "error group page")
+            .await?;
+        Ok((
+            page.error_groups,
+            self.next_cursor(cursor, page.next_link, "error group page")?,
+        ))
+    }
+
+    /// The path of the first page of a group's errors.
+    pub fn errors_first_page(&self, group_id: &str, opts: &ListOptions) -> String {
+        self.path(&format!(
+            "/errors/errorGroups/{}/errors",
+            encode_segment(group_id)
+        )) + &query(&[
+            ("start", Some(opts.start.to_string())),
+            ("end", opts.end.map(|t| t.to_string())),
+            ("$top", Some(opts.top.to_string())),
+        ])
+    }
+
+    /// One page of a group's errors and the cursor of the next.
+    pub async fn errors_page(&self, cursor: &str) -> Result<(Vec<ErrorSummary>, Option<String>)> {
+        let page: ErrorList = self
+            .client
+            .json(Req::get(cursor.to_owned()), "error page")
+            .await?;
+        Ok((
+            page.errors,
+            self.next_cursor(cursor, page.next_link, "error page")?,
+        ))
+    }
+
+    fn next_cursor(
+        &self,
+        current: &str,
+        link: Option<String>,
+        what: &str,
+    ) -> Result<Option<String>> {
+        match link.filter(|l| !l.trim().is_empty()) {
+            Some(l) => {
+                let n = self.normalize_next_link(&l)?;
+                if n == current {
+                    return Err(Error::Protocol(format!(
+                        "{what}: nextLink points at the same page"
+                    )));
+                }
+                Ok(Some(n))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Every error group in the window, paging through `nextLink`.
+    pub fn error_groups(
+        &self,
+        opts: &ListOptions,
+    ) -> impl Stream<Item = Result<ErrorGroup>> + Send + 'static {
+        let this = self.clone();
+        pages(self.error_groups_first_page(opts), move |c| {
+            let this = this.clone();
+            async move { this.error_groups_page(&c).await }
         })
     }
 
@@ -309,50 +376,11 @@ impl AppClient {
         group_id: &str,
         opts: &ListOptions,
     ) -> impl Stream<Item = Result<ErrorSummary>> + Send + 'static {
-        let first = self.path(&format!(
-            "/errors/errorGroups/{}/errors",
-            encode_segment(group_id)
-        )) + &query(&[
-            ("start", Some(opts.start.to_string())),
-            ("end", opts.end.map(|t| t.to_string())),
-            ("$top", Some(opts.top.to_string())),
-        ]);
-        self.next_link_pages(first, "error page", |p: ErrorList| (p.errors, p.next_link))
-    }
-
-    fn next_link_pages<P, T>(
-        &self,
-        first: String,
-        what: &'static str,
-        split: fn(P) -> (Vec<T>, Option<String>),
-    ) -> impl Stream<Item = Result<T>> + Send + 'static
-    where
-        P: serde::de::DeserializeOwned + Send + 'static,
-        T: Send + 'static,
-    {
         let this = self.clone();
-        stream::try_unfold(Some(first), move |next| {
+        pages(self.errors_first_page(group_id, opts), move |c| {
             let this = this.clone();
-            async move {
-                let Some(path) = next else { return Ok(None) };
-                let page: P = this.client.json(Req::get(path.clone()), what).await?;
-                let (items, link) = split(page);
-                let next = match link.filter(|l| !l.trim().is_empty()) {
-                    Some(l) => {
-                        let n = this.normalize_next_link(&l)?;
-                        if n == path {
-                            return Err(Error::Protocol(format!(
-                                "{what}: nextLink points at the same page"
-                            )));
-                        }
-                        Some(n)
-                    }
-                    None => None,
-                };
-                Ok(Some((stream::iter(items.into_iter().map(Ok)), next)))
-            }
+            async move { this.errors_page(&c).await }
         })
-        .try_flatten()
     }
 
     /// Turns a `nextLink` into a path relative to the base URL, repairing the
@@ -604,6 +632,24 @@ impl AppClient {
 
     // ------------------------------------------------------------ legacy crash API
 
+    /// One page of legacy crash groups (`None` = the first) and the
+    /// continuation token of the next.
+    pub async fn crash_groups_page(
+        &self,
+        token: Option<&str>,
+    ) -> Result<(Vec<CrashGroup>, Option<String>)> {
+        let path = self.path("/crash_groups")
+            + &query(&[("continuation_token", token.map(str::to_owned))]);
+        let page: CrashGroupsContainer =
+            self.client.json(Req::get(path), "crash group page").await?;
+        match page.continuation_token.filter(|t| !t.is_empty()) {
+            Some(t) if Some(t.as_str()) == token => Err(Error::Protocol(
+                "crash groups: the continuation token repeats".into(),
+            )),
+            next => Ok((page.crash_groups, next)),
+        }
+    }
+
     /// Every legacy crash group, paging through `continuation_token`.
     pub fn crash_groups(&self) -> impl Stream<Item = Result<CrashGroup>> + Send + 'static {
         let this = self.clone();
@@ -611,22 +657,10 @@ impl AppClient {
             let this = this.clone();
             async move {
                 let Some(token) = token else { return Ok(None) };
-                let path =
-                    this.path("/crash_groups") + &query(&[("continuation_token", token.clone())]);
-                let page: CrashGroupsContainer =
-                    this.client.json(Req::get(path), "crash group page").await?;
-                let next = match page.continuation_token.filter(|t| !t.is_empty()) {
-                    Some(t) if Some(&t) == token.as_ref() => {
-                        return Err(Error::Protocol(
-                            "crash groups: the continuation token repeats".into(),
-                        ));
-                    }
-                    Some(t) => Some(Some(t)),
-                    None => None,
-                };
+                let (items, next) = this.crash_groups_page(token.as_deref()).await?;
                 Ok(Some((
-                    stream::iter(page.crash_groups.into_iter().map(Ok)),
-                    next,
+                    stream::iter(items.into_iter().map(Ok)),
+                    next.map(Some),
                 )))
             }
         })
@@ -743,6 +777,25 @@ impl AppClient {
         self.send(Method::PUT, &rest, &json!({}), "block confirmation")
             .await
     }
+}
+
+/// Turns a page function (cursor in, items and next cursor out) into a
+/// stream of items that pages to the end.
+fn pages<T, F, Fut>(first: String, page: F) -> impl Stream<Item = Result<T>> + Send + 'static
+where
+    T: Send + 'static,
+    F: Fn(String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>)>> + Send + 'static,
+{
+    stream::try_unfold((Some(first), page), |(cursor, page)| async move {
+        let Some(c) = cursor else { return Ok(None) };
+        let (items, next) = page(c).await?;
+        Ok(Some((
+            stream::iter(items.into_iter().map(Ok)),
+            (next, page),
+        )))
+    })
+    .try_flatten()
 }
 
 /// Collects a paged stream into a vector (convenience for small lists).

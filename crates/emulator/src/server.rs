@@ -39,6 +39,8 @@ pub struct EmulatorConfig {
     /// Emit `nextLink`s without the owner/app segment (`/apps//...`), a
     /// quirk some apps saw on the live service.
     pub next_link_without_app: bool,
+    /// Count requests per path (see [`Emulator::path_counts`]).
+    pub count_paths: bool,
 }
 
 impl EmulatorConfig {
@@ -53,6 +55,7 @@ impl EmulatorConfig {
             latency: Duration::ZERO,
             faults: String::new(),
             next_link_without_app: false,
+            count_paths: false,
         }
     }
 }
@@ -77,6 +80,7 @@ pub struct Emulator {
     pub(crate) state: Mutex<Mutable>,
     requests: AtomicU64,
     pub(crate) throttled: AtomicU64,
+    paths: Mutex<HashMap<String, u64>>,
 }
 
 impl Emulator {
@@ -100,6 +104,7 @@ impl Emulator {
             }),
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            paths: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -111,6 +116,12 @@ impl Emulator {
     /// Requests seen so far.
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests per path (without the `/api` prefix and the query) that
+    /// reached a handler, when `count_paths` is on.
+    pub fn path_counts(&self) -> HashMap<String, u64> {
+        self.paths.lock().expect("paths lock").clone()
     }
 
     /// 429s sent by the rate limit so far.
@@ -293,6 +304,14 @@ pub(crate) async fn gate(State(emu): State<Arc<Emulator>>, req: Request, next: N
                 return (StatusCode::LENGTH_REQUIRED, "Length Required").into_response();
             }
         }
+    }
+    if emu.cfg.count_paths {
+        let key = path.strip_prefix("/api").unwrap_or(&path).to_owned();
+        *emu.paths
+            .lock()
+            .expect("paths lock")
+            .entry(key)
+            .or_insert(0) += 1;
     }
     let resp = next.run(req).await;
     if post.contains(&FaultKind::Reset) {

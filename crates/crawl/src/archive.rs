@@ -1,0 +1,332 @@
+//! The archive: where `fetch` writes each crash's artefacts, on any
+//! object store (a local directory by default; `az://`, `s3://`).
+//!
+//! Layout: `apps/{owner}/{app}/groups/{errorGroupId}/stacktrace.json` and
+//! `apps/{owner}/{app}/errors/{errorId}/` with `details.json`,
+//! `stacktrace.json`, `download.json`, `session-logs.json`,
+//! `attachments.json`, `attachments/{attachmentId}` and `manifest.json`,
+//! written last. No `manifest.json` means not fetched. Names from the server
+//! (attachment file names) never become paths; ids are checked before use.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWrite;
+
+use crate::error::{Error, Result};
+
+/// Version of the manifest format.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// An archive on an object store.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    store: Arc<dyn ObjectStore>,
+    shown: String,
+}
+
+/// One archived artefact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtefactEntry {
+    /// Name relative to the crash folder (`details.json`, `attachments/ID`).
+    pub name: String,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// `manifest.json`: the crash is complete when it exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_FORMAT`].
+    pub format: u32,
+    /// `OWNER/APP`.
+    pub app: String,
+    /// Error id.
+    pub error_id: String,
+    /// Group id.
+    pub error_group_id: String,
+    /// When the crash was fetched (RFC 3339).
+    pub fetched_at: String,
+    /// The crash's artefacts, sorted by name.
+    pub artefacts: Vec<ArtefactEntry>,
+    /// The group stack trace, archived once per group.
+    pub group_stacktrace: Option<ArtefactEntry>,
+}
+
+/// Checks that a server-provided id is safe as one path segment.
+pub fn safe_id(id: &str) -> Result<&str> {
+    let ok = !id.is_empty()
+        && id.len() <= 200
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(id)
+    } else {
+        Err(Error::Unsafe(format!(
+            "refusing the id {id:?} as a path segment"
+        )))
+    }
+}
+
+impl Archive {
+    /// Opens `url`: a local directory path (created if missing),
+    /// `file:///…`, `az://container/prefix` (credentials from the
+    /// environment: `AZURE_STORAGE_*`), `s3://bucket/prefix` (`AWS_*`).
+    pub fn open(url: &str) -> Result<Self> {
+        let store: Arc<dyn ObjectStore> = if url.contains("://") && !url.starts_with("file://") {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| Error::Config(format!("bad archive URL {url:?}: {e}")))?;
+            let opts: Vec<(String, String)> = std::env::vars()
+                .filter(|(k, _)| {
+                    k.starts_with("AZURE_") || k.starts_with("AWS_") || k.starts_with("AZURITE_")
+                })
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect();
+            let (store, prefix) = object_store::parse_url_opts(&parsed, opts)
+                .map_err(|e| Error::Config(format!("archive {}: {e}", shown(url))))?;
+            if prefix.as_ref().is_empty() {
+                Arc::from(store)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            }
+        } else {
+            let dir = url.strip_prefix("file://").unwrap_or(url);
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Config(format!("creating the archive directory {dir}: {e}")))?;
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| Error::Config(format!("archive {dir}: {e}")))?;
+            Arc::new(fs)
+        };
+        Ok(Self {
+            store,
+            shown: shown(url),
+        })
+    }
+
+    /// An archive over any object store (tests).
+    pub fn from_store(store: Arc<dyn ObjectStore>, name: &str) -> Self {
+        Self {
+            store,
+            shown: name.to_owned(),
+        }
+    }
+
+    /// The URL, without credentials.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// `apps/{owner}/{app}/errors/{errorId}/{name}`.
+    pub fn error_path(app: &str, error_id: &str, name: &str) -> Result<Path> {
+        let (owner, app) = app
+            .split_once('/')
+            .ok_or_else(|| Error::Config(format!("app {app:?}: expected OWNER/APP")))?;
+        let mut parts = vec![
+            "apps",
+            safe_id(owner)?,
+            safe_id(app)?,
+            "errors",
+            safe_id(error_id)?,
+        ];
+        parts.extend(name.split('/'));
+        Ok(Path::from_iter(parts))
+    }
+
+    /// `apps/{owner}/{app}/groups/{groupId}/stacktrace.json`.
+    pub fn group_path(app: &str, group_id: &str) -> Result<Path> {
+        let (owner, app) = app
+            .split_once('/')
+            .ok_or_else(|| Error::Config(format!("app {app:?}: expected OWNER/APP")))?;
+        Ok(Path::from_iter([
+            "apps",
+            safe_id(owner)?,
+            safe_id(app)?,
+            "groups",
+            safe_id(group_id)?,
+            "stacktrace.json",
+        ]))
+    }
+
+    /// Reads an object whole, or `None` if it does not exist.
+    pub async fn get(&self, path: &Path) -> Result<Option<Bytes>> {
+        match self.store.get(path).await {
+            Ok(r) => r
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(Error::archive(path.to_string())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::archive(path.to_string())(e)),
+        }
+    }
+
+    /// Hashes an existing object by streaming it; `None` if absent.
+    pub async fn digest(&self, path: &Path) -> Result<Option<ArtefactEntry>> {
+        let mut stream = match self.store.get(path).await {
+            Ok(r) => r.into_stream(),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(Error::archive(path.to_string())(e)),
+        };
+        let mut h = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(Error::archive(path.to_string()))?;
+            size += chunk.len() as u64;
+            h.update(&chunk);
+        }
+        Ok(Some(ArtefactEntry {
+            name: String::new(),
+            sha256: hex::encode(h.finalize()),
+            size,
+        }))
+    }
+
+    /// Writes bytes atomically and returns their digest.
+    pub async fn put(&self, path: &Path, bytes: Bytes) -> Result<ArtefactEntry> {
+        let entry = ArtefactEntry {
+            name: String::new(),
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+        };
+        self.store
+            .put(path, PutPayload::from(bytes))
+            .await
+            .map_err(Error::archive(path.to_string()))?;
+        Ok(entry)
+    }
+
+    /// A streaming writer that hashes what it writes; finish it with
+    /// [`HashingWriter::finish`]. Large objects go up in parts, so memory
+    /// stays bounded whatever the size.
+    pub fn writer(&self, path: &Path) -> HashingWriter {
+        HashingWriter {
+            inner: BufWriter::new(self.store.clone(), path.clone()),
+            hash: Sha256::new(),
+            size: 0,
+            path: path.clone(),
+        }
+    }
+}
+
+/// See [`Archive::writer`].
+pub struct HashingWriter {
+    inner: BufWriter,
+    hash: Sha256,
+    size: u64,
+    path: Path,
+}
+
+impl std::fmt::Debug for HashingWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashingWriter")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl HashingWriter {
+    /// Completes the upload (the object appears only now) and returns the
+    /// digest.
+    pub async fn finish(mut self) -> Result<ArtefactEntry> {
+        use tokio::io::AsyncWriteExt;
+        self.inner.shutdown().await.map_err(|e| Error::Archive {
+            context: self.path.to_string(),
+            source: object_store::Error::Generic {
+                store: "archive",
+                source: Box::new(e),
+            },
+        })?;
+        Ok(ArtefactEntry {
+            name: String::new(),
+            sha256: hex::encode(self.hash.finalize()),
+            size: self.size,
+        })
+    }
+
+    /// Drops a half-written object.
+    pub async fn abort(mut self) {
+        let _ = self.inner.abort().await;
+    }
+}
+
+impl AsyncWrite for HashingWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                this.hash.update(&buf[..n]);
+                this.size += n as u64;
+                Poll::Ready(Ok(n))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// SHA-256 of bytes, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A URL with any query (signatures, keys) removed.
+fn shown(url: &str) -> String {
+    url.split('?').next().unwrap_or_default().to_owned()
+}
+
+/// Checks a crash's manifest against the archive: every artefact exists
+/// with the recorded digest. Returns the problems found.
+pub async fn verify_manifest(archive: &Archive, manifest: &Manifest) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for a in &manifest.artefacts {
+        let path = Archive::error_path(&manifest.app, &manifest.error_id, &a.name)?;
+        match archive.digest(&path).await? {
+            None => problems.push(format!("{}: missing", a.name)),
+            Some(d) if d.sha256 != a.sha256 || d.size != a.size => {
+                problems.push(format!("{}: digest differs", a.name))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(g) = &manifest.group_stacktrace {
+        let path = Archive::group_path(&manifest.app, &manifest.error_group_id)?;
+        match archive.digest(&path).await? {
+            None => problems.push("group stack trace: missing".into()),
+            Some(d) if d.sha256 != g.sha256 => {
+                problems.push("group stack trace: digest differs".into())
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(problems)
+}

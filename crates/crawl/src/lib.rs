@@ -1,0 +1,33 @@
+/*!
+The 90-day path: a resumable crawl of every crash into an archive.
+
+# Brief overview
+
+[`Store`] is the state store (SQLite by default, PostgreSQL for several
+workers): the seed's crash table, extended. [`inventory`] lists every crash
+id of an app into it, resumably; [`fetch`] archives each crash's artefacts
+into an [`Archive`] (any object store) with a [`Manifest`] written last, and
+marks it retrieved. Several `fetch` workers can share one PostgreSQL store:
+they claim crashes with leases, and a dead worker's crashes are taken over
+when its lease expires.
+*/
+#![warn(missing_docs)]
+
+mod archive;
+mod error;
+mod fetch;
+mod inventory;
+mod progress;
+mod store;
+
+pub use crate::archive::{
+    Archive, ArtefactEntry, HashingWriter, MANIFEST_FORMAT, Manifest, safe_id, sha256_hex,
+    verify_manifest,
+};
+pub use crate::error::{Error, Result};
+pub use crate::fetch::{FetchOptions, FetchReport, default_worker, fetch};
+pub use crate::inventory::{Api, InventoryReport, inventory};
+pub use crate::progress::{NoProgress, Progress};
+pub use crate::store::{
+    Claim, InventoryRun, LastError, ListedCrash, Status, StatusCount, Store, redact_url,
+};
