@@ -313,7 +313,14 @@ impl Client {
                         ..
                     }
                 );
-            if !err.is_retryable() || !may_repeat || attempt >= inner.retry.max_retries {
+            let limit = match err {
+                Error::Transport {
+                    kind: TransportKind::Connect,
+                    ..
+                } => inner.retry.max_connect_retries,
+                _ => inner.retry.max_retries,
+            };
+            if !err.is_retryable() || !may_repeat || attempt >= limit.min(inner.retry.max_retries) {
                 return Err(err);
             }
             let delay = match err.retry_after() {

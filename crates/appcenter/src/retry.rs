@@ -14,6 +14,9 @@ pub struct RetryConfig {
     pub max_backoff: Duration,
     /// The longest `Retry-After` honoured; longer ones fail the request.
     pub max_retry_after: Duration,
+    /// Attempts after the first when the connection cannot even be opened
+    /// (a wrong or unreachable base URL should fail fast).
+    pub max_connect_retries: u32,
 }
 
 impl Default for RetryConfig {
@@ -23,6 +26,7 @@ impl Default for RetryConfig {
             init_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(15),
             max_retry_after: Duration::from_secs(600),
+            max_connect_retries: 2,
         }
     }
 }

@@ -30,6 +30,14 @@ pub(crate) struct GlobalArgs {
     /// Working directory for the state store, archive and packages.
     #[arg(long, global = true, default_value = "./crashdsr-data")]
     pub(crate) work_dir: PathBuf,
+    /// State store: a SQLite file (default WORK_DIR/state.db) or
+    /// postgres://… for several workers.
+    #[arg(long, global = true, env = "CRASHDSR_STATE")]
+    pub(crate) state: Option<String>,
+    /// Archive: a directory (default WORK_DIR/archive), az://container/prefix
+    /// or s3://bucket/prefix (credentials from the environment).
+    #[arg(long, global = true, env = "CRASHDSR_ARCHIVE")]
+    pub(crate) archive: Option<String>,
     /// No progress bars.
     #[arg(long, global = true)]
     pub(crate) no_progress: bool,
@@ -59,6 +67,57 @@ pub(crate) enum Command {
     Emulator(EmulatorArgs),
     /// Shows (or sets) an app's crash retention: 28 or 90 days.
     Retention(RetentionArgs),
+    /// Lists every crash id of an app into the state store (resumable).
+    Inventory(InventoryArgs),
+    /// Archives every crash not yet retrieved (resumable; several workers
+    /// may share a PostgreSQL state store).
+    Fetch(FetchArgs),
+    /// Counts per state and the last errors.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InventoryArgs {
+    /// The app, OWNER/APP.
+    #[arg(long, value_parser = parse_app)]
+    pub(crate) app: (String, String),
+    /// Which API lists the crashes.
+    #[arg(long, value_enum, default_value_t = ApiChoice::Errors)]
+    pub(crate) api: ApiChoice,
+}
+
+/// `--api`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ApiChoice {
+    /// errors/errorGroups (nextLink paging).
+    Errors,
+    /// The deprecated crash_groups API (continuation token).
+    Legacy,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// The app, OWNER/APP.
+    #[arg(long, value_parser = parse_app)]
+    pub(crate) app: (String, String),
+    /// Crashes fetched at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(crate) concurrency: u32,
+    /// Crashes claimed per batch.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub(crate) batch: u32,
+    /// Seconds a claim holds before another worker may take it over.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) lease_secs: u64,
+    /// Transient failures before a crash is parked.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_attempts: u32,
+    /// This worker's name in the state store (default host:pid).
+    #[arg(long)]
+    pub(crate) worker: Option<String>,
+    /// Stop after this many crashes.
+    #[arg(long)]
+    pub(crate) limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+mod crawl;
 mod demo;
 mod emulator;
 mod retention;
@@ -16,18 +17,27 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(&args.global, a).await,
         Command::Emulator(a) => emulator::run(a).await,
         Command::Retention(a) => retention::run(&args.global, a).await,
+        Command::Inventory(a) => crawl::inventory(&args.global, a).await,
+        Command::Fetch(a) => crawl::fetch(&args.global, a).await,
+        Command::Status => crawl::status(&args.global).await,
     }
 }
 
 /// The API client from the global flags, the token from the environment
 /// or the token file.
 pub(crate) fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
+    client_with(global, 8)
+}
+
+/// The API client with `concurrency` requests in flight.
+pub(crate) fn client_with(global: &GlobalArgs, concurrency: usize) -> anyhow::Result<Client> {
     let token = ApiToken::from_env_or_file(global.token_file.as_deref())
         .context("reading the API token")?;
     Client::builder()
         .base_url(&global.base_url)
         .token(token)
         .rate_limit(Some(global.api_rate))
+        .concurrency(concurrency)
         .build()
         .context("setting up the App Center client")
 }

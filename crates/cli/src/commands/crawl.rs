@@ -1,0 +1,149 @@
+//! `crashdsr inventory`, `fetch` and `status`: the 90-day path.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use crashdsr_crawl::{Api, Archive, FetchOptions, Store};
+
+use crate::cli::{ApiChoice, FetchArgs, GlobalArgs, InventoryArgs};
+use crate::progress::Bar;
+
+pub(crate) async fn open_store(global: &GlobalArgs) -> anyhow::Result<Store> {
+    let url = match &global.state {
+        Some(u) => u.clone(),
+        None => global
+            .work_dir
+            .join("state.db")
+            .to_string_lossy()
+            .into_owned(),
+    };
+    Store::open(&url).await.with_context(|| {
+        format!(
+            "opening the state store {}",
+            crashdsr_crawl::redact_url(&url)
+        )
+    })
+}
+
+pub(crate) fn open_archive(global: &GlobalArgs) -> anyhow::Result<Archive> {
+    let url = match &global.archive {
+        Some(u) => u.clone(),
+        None => global
+            .work_dir
+            .join("archive")
+            .to_string_lossy()
+            .into_owned(),
+    };
+    Ok(Archive::open(&url)?)
+}
+
+pub(crate) async fn inventory(
+    global: &GlobalArgs,
+    args: InventoryArgs,
+) -> anyhow::Result<ExitCode> {
+    let client = super::client(global)?;
+    let store = open_store(global).await?;
+    let (owner, name) = &args.app;
+    let app = client.app(owner, name);
+    let api = match args.api {
+        ApiChoice::Errors => Api::Errors,
+        ApiChoice::Legacy => Api::Legacy,
+    };
+    let bar = Bar::new("groups", global.no_progress);
+    let report = crashdsr_crawl::inventory(&store, &app, api, &bar)
+        .await
+        .with_context(|| format!("inventory of {owner}/{name}"));
+    bar.finish();
+    let report = report?;
+    let stats = client.stats().await;
+    println!(
+        "{owner}/{name}: run {}{}, {} groups, {} crashes listed, {} new, {} no longer listed; {} requests",
+        report.run,
+        if report.resumed { " (resumed)" } else { "" },
+        report.groups,
+        report.listed,
+        report.new,
+        report.expired,
+        stats.requests
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn fetch(global: &GlobalArgs, args: FetchArgs) -> anyhow::Result<ExitCode> {
+    let client = super::client_with(global, args.concurrency as usize)?;
+    let store = open_store(global).await?;
+    let archive = open_archive(global)?;
+    let (owner, name) = &args.app;
+    let app = client.app(owner, name);
+    let opts = FetchOptions {
+        concurrency: args.concurrency as usize,
+        batch: i64::from(args.batch),
+        lease: Duration::from_secs(args.lease_secs),
+        max_attempts: i64::from(args.max_attempts),
+        worker: args.worker.unwrap_or_else(crashdsr_crawl::default_worker),
+        limit: args.limit,
+    };
+    let bar = Bar::new("crashes", global.no_progress);
+    let started = std::time::Instant::now();
+    let report = tokio::select! {
+        r = crashdsr_crawl::fetch(&store, &app, &archive, &opts, &bar) => r,
+        _ = tokio::signal::ctrl_c() => {
+            bar.finish();
+            store.release(&opts.worker).await.context("releasing leases after Ctrl-C")?;
+            anyhow::bail!("interrupted; nothing half-done is marked, run fetch again to continue");
+        }
+    };
+    bar.finish();
+    let report = report
+        .with_context(|| format!("fetching crashes of {owner}/{name} into {}", archive.url()))?;
+    let stats = client.stats().await;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{owner}/{name}: {} retrieved, {} gone, {} failed, {} parked, {} to retry; {} artefacts fetched, {} reused; {} requests ({} retries, {} throttled) in {secs:.1} s",
+        report.retrieved,
+        report.gone,
+        report.failed,
+        report.parked,
+        report.retried,
+        report.artefacts_fetched,
+        report.artefacts_reused,
+        stats.requests,
+        stats.retries,
+        stats.throttled
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn status(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(global).await?;
+    let counts = store.counts().await?;
+    if counts.is_empty() {
+        println!("No crashes in {} yet: run crashdsr inventory.", store.url());
+    }
+    let mut apps: Vec<&str> = counts.iter().map(|c| c.app.as_str()).collect();
+    apps.dedup();
+    for app in apps {
+        let mine: Vec<_> = counts.iter().filter(|c| c.app == app).collect();
+        let total: i64 = mine.iter().map(|c| c.count).sum();
+        let parts: Vec<String> = mine
+            .iter()
+            .map(|c| format!("{} {}", c.status, c.count))
+            .collect();
+        println!("{app}: {total} crashes: {}", parts.join(", "));
+    }
+    let errors = store.last_errors(10).await?;
+    if !errors.is_empty() {
+        println!("Last errors:");
+        for e in errors {
+            println!(
+                "  {} {} {} after {} attempt(s): {}",
+                e.app, e.error_id, e.status, e.attempts, e.reason
+            );
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

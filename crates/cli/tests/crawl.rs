@@ -1,0 +1,357 @@
+//! `crashdsr inventory` and `fetch` as processes: killed with SIGKILL at
+//! random points and resumed, several workers on PostgreSQL with one killed
+//! midway, and bad input. The emulator runs in the test process so that it
+//! can count what was fetched.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crashdsr_crawl::{Archive, Manifest, Status, Store, verify_manifest};
+use crashdsr_emulator::{DatasetConfig, EmulatorConfig, RunningEmulator, serve};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!(
+            "crashdsr-cli-crawl-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn start(
+    rt: &tokio::runtime::Runtime,
+    owner: &str,
+    app: &str,
+    errors: u64,
+    latency_ms: u64,
+) -> RunningEmulator {
+    let mut ds = DatasetConfig::new(5);
+    ds.errors_per_app = errors;
+    ds.errors_per_group = 25;
+    ds.apps = vec![(owner.into(), app.into())];
+    let mut cfg = EmulatorConfig::new(ds, "cli-token");
+    cfg.count_paths = true;
+    cfg.latency = Duration::from_millis(latency_ms);
+    rt.block_on(serve(cfg, "127.0.0.1:0".parse().unwrap()))
+        .unwrap()
+}
+
+fn crashdsr(emu: &RunningEmulator, work: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
+    c.env("APPCENTER_API_TOKEN", "cli-token")
+        .env_remove("CRASHDSR_STATE")
+        .env_remove("CRASHDSR_ARCHIVE")
+        .args([
+            "--base-url",
+            &emu.base_url(),
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--api-rate",
+            "100000/1",
+            "--no-progress",
+        ]);
+    c
+}
+
+fn ok(out: Output) -> String {
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{o}\n{e}",
+        out.status.code()
+    );
+    o.into_owned()
+}
+
+fn downloads(emu: &RunningEmulator) -> HashMap<String, u64> {
+    emu.state
+        .path_counts()
+        .into_iter()
+        .filter(|(p, _)| p.ends_with("/download"))
+        .map(|(p, n)| {
+            (
+                p.trim_end_matches("/download")
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                n,
+            )
+        })
+        .collect()
+}
+
+/// Every crash of `app` is retrieved and its manifest verifies.
+fn check(rt: &tokio::runtime::Runtime, state: &str, archive: &Path, app: &str, errors: usize) {
+    rt.block_on(async {
+        let store = Store::open(state).await.unwrap();
+        let archive = Archive::open(archive.to_str().unwrap()).unwrap();
+        let retrieved = store.retrieved(app).await.unwrap();
+        assert_eq!(retrieved.len(), errors);
+        for (eid, _, digest) in &retrieved {
+            let bytes = archive
+                .get(&Archive::error_path(app, eid, "manifest.json").unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&crashdsr_crawl::sha256_hex(&bytes), digest);
+            let m: Manifest = serde_json::from_slice(&bytes).unwrap();
+            assert!(
+                verify_manifest(&archive, &m).await.unwrap().is_empty(),
+                "{eid}"
+            );
+        }
+        store.close().await;
+    });
+}
+
+#[test]
+fn sigkill_twenty_times_then_resume() {
+    let rt = rt();
+    let emu = start(&rt, "contoso", "demo-app", 300, 3);
+    let tmp = TempDir::new("sigkill");
+    ok(crashdsr(&emu, &tmp.0)
+        .args(["inventory", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut killed_mid_run = 0;
+    for _ in 0..20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = crashdsr(&emu, &tmp.0)
+            .args([
+                "fetch",
+                "--app",
+                "contoso/demo-app",
+                "--worker",
+                "w1",
+                "--concurrency",
+                "8",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(60 + x % 120));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert!(
+        killed_mid_run >= 15,
+        "the crawl finished too early to test resumption ({killed_mid_run} kills)"
+    );
+    let out = ok(crashdsr(&emu, &tmp.0)
+        .args(["fetch", "--app", "contoso/demo-app", "--worker", "w1"])
+        .output()
+        .unwrap());
+    assert!(out.contains("reused") && out.contains("retrieved"), "{out}");
+    let state = tmp.0.join("state.db");
+    check(
+        &rt,
+        state.to_str().unwrap(),
+        &tmp.0.join("archive"),
+        "contoso/demo-app",
+        300,
+    );
+    let d = downloads(&emu);
+    assert_eq!(d.len(), 300);
+    let extra: u64 = d.values().map(|n| n - 1).sum();
+    assert!(
+        extra <= 20 * 8,
+        "{extra} downloads repeated beyond the in-flight ones"
+    );
+    let status = ok(crashdsr(&emu, &tmp.0).arg("status").output().unwrap());
+    assert!(
+        status.contains("contoso/demo-app: 300 crashes: retrieved 300"),
+        "{status}"
+    );
+    rt.block_on(emu.shutdown()).unwrap();
+}
+
+#[test]
+fn three_workers_on_postgres_one_killed() {
+    let Ok(pg) = std::env::var("CRASHDSR_TEST_POSTGRES_URL") else {
+        println!("skipped: CRASHDSR_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let rt = rt();
+    let app_name = format!("mw-{}", std::process::id());
+    let app = format!("ci/{app_name}");
+    let emu = start(&rt, "ci", &app_name, 400, 3);
+    let tmp = TempDir::new("workers");
+    rt.block_on(async {
+        Store::open(&pg)
+            .await
+            .unwrap()
+            .forget_app(&app)
+            .await
+            .unwrap()
+    });
+    let cmd = |extra: &[&str]| {
+        let mut c = crashdsr(&emu, &tmp.0);
+        c.args(["--state", &pg]).args(extra);
+        c
+    };
+    ok(cmd(&["inventory", "--app", &app]).output().unwrap());
+    let spawn = |w: &str| {
+        cmd(&[
+            "fetch",
+            "--app",
+            &app,
+            "--worker",
+            w,
+            "--lease-secs",
+            "2",
+            "--batch",
+            "8",
+            "--concurrency",
+            "4",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let mut victim = spawn("w1");
+    let w2 = spawn("w2");
+    let w3 = spawn("w3");
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "worker 1 finished before it could be killed"
+    );
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    for w in [w2, w3] {
+        ok(w.wait_with_output().unwrap());
+    }
+    check(&rt, &pg, &tmp.0.join("archive"), &app, 400);
+    let d = downloads(&emu);
+    assert_eq!(d.len(), 400, "a crash was never downloaded");
+    let extra: u64 = d.values().map(|n| n - 1).sum();
+    // Only what the killed worker had in flight may be fetched again.
+    assert!(extra <= 4, "{extra} crashes were downloaded twice");
+    rt.block_on(async {
+        let store = Store::open(&pg).await.unwrap();
+        let counts = store.counts().await.unwrap();
+        let mine: Vec<_> = counts.iter().filter(|c| c.app == app).collect();
+        assert_eq!(mine.len(), 1);
+        assert_eq!((mine[0].status, mine[0].count), (Status::Retrieved, 400));
+        store.forget_app(&app).await.unwrap();
+    });
+    rt.block_on(emu.shutdown()).unwrap();
+}
+
+#[test]
+fn bad_input_exits_2_and_leaves_the_store_consistent() {
+    let rt = rt();
+    let emu = start(&rt, "contoso", "demo-app", 20, 0);
+    let tmp = TempDir::new("bad");
+    let run = |args: &[&str], token: &str| {
+        let out = crashdsr(&emu, &tmp.0)
+            .env("APPCENTER_API_TOKEN", token)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["inventory", "--app", "contoso/nope"], "cli-token");
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("HTTP 404") && err.lines().count() == 1,
+        "{err}"
+    );
+    let (code, err) = run(
+        &["inventory", "--app", "contoso/demo-app"],
+        "bad-token-value",
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("HTTP 401") && !err.contains("bad-token-value"),
+        "{err}"
+    );
+    ok(crashdsr(&emu, &tmp.0)
+        .args(["inventory", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    // A file where the archive should be: one line, exit 2, nothing marked.
+    std::fs::write(tmp.0.join("blocked"), b"").unwrap();
+    let (code, err) = run(
+        &[
+            "--archive",
+            tmp.0.join("blocked").to_str().unwrap(),
+            "fetch",
+            "--app",
+            "contoso/demo-app",
+        ],
+        "cli-token",
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("archive"), "{err}");
+    // An unreachable server stops the fetch too.
+    let out = Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .env("APPCENTER_API_TOKEN", "cli-token")
+        .args([
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--work-dir",
+            tmp.0.to_str().unwrap(),
+            "--no-progress",
+        ])
+        .args(["fetch", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let status = ok(crashdsr(&emu, &tmp.0).arg("status").output().unwrap());
+    assert!(
+        status.contains("contoso/demo-app: 20 crashes: pending 20"),
+        "{status}"
+    );
+    // And after all that, a normal run completes.
+    ok(crashdsr(&emu, &tmp.0)
+        .args(["fetch", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    check(
+        &rt,
+        tmp.0.join("state.db").to_str().unwrap(),
+        &tmp.0.join("archive"),
+        "contoso/demo-app",
+        20,
+    );
+    rt.block_on(emu.shutdown()).unwrap();
+}
