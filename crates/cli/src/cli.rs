@@ -174,6 +174,11 @@ pub(crate) struct EmulatorArgs {
     /// Emit nextLinks without the owner/app segment (a live-service quirk).
     #[arg(long)]
     pub(crate) next_link_without_app: bool,
+    /// Directory that stands in for the storage of a linked subscription
+    /// (standard export); custom exports go where their connection string
+    /// says (Azurite, or BlobEndpoint=file:///dir).
+    #[arg(long)]
+    pub(crate) export_dir: Option<PathBuf>,
 }
 
 pub(crate) fn parse_app(s: &str) -> Result<(String, String), String> {

@@ -327,33 +327,8 @@ async fn retention_put(
 
 // ------------------------------------------------------------------ export configurations
 
-fn check_connection_string(cs: &str) -> Result<(), String> {
-    let kv: HashMap<String, String> = cs
-        .split(';')
-        .filter_map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        })
-        .collect();
-    if kv
-        .get("usedevelopmentstorage")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        return Ok(());
-    }
-    let has = |k: &str| kv.get(k).is_some_and(|v| !v.is_empty());
-    if (has("accountname") && has("accountkey")) || has("blobendpoint") {
-        Ok(())
-    } else {
-        Err(
-            "Blob storage authentication failed: the connection string names no account and key."
-                .into(),
-        )
-    }
-}
-
 fn export_result(id: String, cfg: &ExportConfiguration) -> ExportConfigurationResult {
-    let (export_type, resource_name, state, state_info) = match cfg {
+    let (export_type, resource_name, state_info) = match cfg {
         ExportConfiguration::BlobStorageConnectionString {
             connection_string, ..
         } => {
@@ -362,23 +337,18 @@ fn export_result(id: String, cfg: &ExportConfiguration) -> ExportConfigurationRe
                 .split(';')
                 .find_map(|p| p.trim().strip_prefix("AccountName="))
                 .map(str::to_owned);
-            match check_connection_string(cs) {
-                Ok(()) => (ExportType::BlobStorage, account, ExportState::Pending, None),
-                Err(why) => (
-                    ExportType::BlobStorage,
-                    account,
-                    ExportState::Invalid,
-                    Some(why),
-                ),
-            }
+            (
+                ExportType::BlobStorage,
+                account,
+                crate::export::parse_connection_string(cs).err(),
+            )
         }
         ExportConfiguration::BlobStorageLinkedSubscription { .. } => (
             ExportType::BlobStorage,
             Some(format!("ex{}", &id.replace('-', "")[..22])),
-            ExportState::Pending,
             None,
         ),
-        _ => (ExportType::AppInsights, None, ExportState::Pending, None),
+        _ => (ExportType::AppInsights, None, None),
     };
     let mut shown = cfg.without_secrets();
     if let ExportConfiguration::BlobStorageConnectionString {
@@ -398,7 +368,11 @@ fn export_result(id: String, cfg: &ExportConfiguration) -> ExportConfigurationRe
         creation_time: Timestamp::now().to_string(),
         last_run_time: None,
         export_entities: cfg.options().export_entities.clone(),
-        state,
+        state: if state_info.is_some() {
+            ExportState::Invalid
+        } else {
+            ExportState::Pending
+        },
         state_info,
         resource_group: None,
         resource_name,
@@ -446,14 +420,75 @@ fn parse_export_body(body: &[u8]) -> R<ExportConfiguration> {
     }
 }
 
-/// A configuration reads `Pending` once, right after creation, then
-/// `Enabled` (App Center started the export within minutes).
-fn settle(r: &mut ExportConfigurationResult) -> ExportConfigurationResult {
-    let shown = r.clone();
-    if r.state == ExportState::Pending {
-        r.state = ExportState::Enabled;
+/// Writes the export in the background: `Pending` until it is written,
+/// then `Enabled`; `Invalid` with a `state_info` if the target refuses.
+fn start_export(emu: &Arc<Emulator>, a: usize, id: &str, cfg: &ExportConfiguration) {
+    let target = match cfg {
+        ExportConfiguration::BlobStorageConnectionString {
+            connection_string, ..
+        } => {
+            crate::export::parse_connection_string(connection_string.as_deref().unwrap_or_default())
+        }
+        ExportConfiguration::BlobStorageLinkedSubscription { .. } => match &emu.cfg.export_dir {
+            Some(dir) => Ok(crate::export::Target::Dir(dir.clone())),
+            None => Err(
+                "No storage is linked to this emulator (start it with --export-dir).".to_owned(),
+            ),
+        },
+        // Application Insights receives analytics only; nothing to write.
+        _ => {
+            set_export_state(emu, a, id, Ok(()));
+            return;
+        }
+    };
+    let since = if cfg.options().backfill == Some(false) {
+        Timestamp::now()
+    } else {
+        emu.cutoff(a)
+    };
+    let plan = crate::export::ExportPlan {
+        app: a,
+        since,
+        entities: cfg.options().export_entities.clone(),
+        path_format: cfg
+            .path_format()
+            .cloned()
+            .unwrap_or(BlobPathFormatKind::WithoutAppId),
+    };
+    let (emu, id) = (emu.clone(), id.to_owned());
+    tokio::spawn(async move {
+        let result = async {
+            let store = crate::export::open_target(&target?).await?;
+            let cutoff = emu.cutoff(a);
+            crate::export::write(&emu.data, &plan, store, |i| emu.visible(a, i, cutoff))
+                .await
+                .map(drop)
+        }
+        .await;
+        if let Err(why) = &result {
+            tracing::warn!(export = %id, reason = %why, "Export failed.");
+        }
+        set_export_state(&emu, a, &id, result);
+    });
+}
+
+fn set_export_state(emu: &Emulator, a: usize, id: &str, result: Result<(), String>) {
+    let mut st = emu.state.lock().expect("state lock");
+    if let Some(r) = st.exports[a]
+        .iter_mut()
+        .find(|r| r.id == id && r.state == ExportState::Pending)
+    {
+        match result {
+            Ok(()) => {
+                r.state = ExportState::Enabled;
+                r.last_run_time = Some(Timestamp::now().to_string());
+            }
+            Err(why) => {
+                r.state = ExportState::Invalid;
+                r.state_info = Some(why);
+            }
+        }
     }
-    shown
 }
 
 async fn exports_list(
@@ -461,8 +496,12 @@ async fn exports_list(
     Path((owner, app)): Path<(String, String)>,
 ) -> R<Json<ExportConfigurationList>> {
     let a = emu.app_index(&owner, &app)?;
-    let mut st = emu.state.lock().expect("state lock");
-    let values: Vec<_> = st.exports[a].iter_mut().map(settle).collect();
+    let st = emu.state.lock().expect("state lock");
+    let values: Vec<_> = st.exports[a]
+        .iter()
+        .filter(|r| r.state != ExportState::Deleted)
+        .cloned()
+        .collect();
     Ok(Json(ExportConfigurationList {
         total: Some(values.len() as i64),
         values,
@@ -477,11 +516,17 @@ async fn exports_create(
 ) -> R<Response> {
     let a = emu.app_index(&owner, &app)?;
     let cfg = parse_export_body(&body)?;
-    let mut st = emu.state.lock().expect("state lock");
-    let n = st.exports.iter().map(Vec::len).sum::<usize>() as u64;
-    let id = crate::dataset::guid(emu.cfg.dataset.seed ^ 0xE4 ^ n << 8);
-    let r = export_result(id, &cfg);
-    st.exports[a].push(r.clone());
+    let r = {
+        let mut st = emu.state.lock().expect("state lock");
+        let n = st.exports.iter().map(Vec::len).sum::<usize>() as u64;
+        let id = crate::dataset::guid(emu.cfg.dataset.seed ^ 0xE4 ^ n << 8);
+        let r = export_result(id, &cfg);
+        st.exports[a].push(r.clone());
+        r
+    };
+    if r.state == ExportState::Pending {
+        start_export(&emu, a, &r.id, &cfg);
+    }
     Ok((StatusCode::ACCEPTED, Json(r)).into_response())
 }
 
@@ -502,7 +547,7 @@ async fn exports_get(
 ) -> R<Json<ExportConfigurationResult>> {
     let a = emu.app_index(&owner, &app)?;
     let mut st = emu.state.lock().expect("state lock");
-    Ok(Json(settle(find_export(&mut st, a, &id)?)))
+    Ok(Json(find_export(&mut st, a, &id)?.clone()))
 }
 
 async fn exports_patch(
@@ -512,15 +557,18 @@ async fn exports_patch(
 ) -> R<Json<ExportConfigurationResult>> {
     let a = emu.app_index(&owner, &app)?;
     let cfg = parse_export_body(&body)?;
-    let mut st = emu.state.lock().expect("state lock");
-    let r = find_export(&mut st, a, &id)?;
-    let mut updated = export_result(id, &cfg);
-    updated.creation_time = r.creation_time.clone();
-    if updated.state == ExportState::Pending {
-        updated.state = r.state.clone();
+    let shown = {
+        let mut st = emu.state.lock().expect("state lock");
+        let r = find_export(&mut st, a, &id)?;
+        let mut updated = export_result(id.clone(), &cfg);
+        updated.creation_time = r.creation_time.clone();
+        *r = updated.clone();
+        updated
+    };
+    if shown.state == ExportState::Pending {
+        start_export(&emu, a, &shown.id, &cfg);
     }
-    *r = updated;
-    Ok(Json(r.clone()))
+    Ok(Json(shown))
 }
 
 async fn exports_delete(
@@ -543,16 +591,18 @@ async fn exports_set_state(
     let a = emu.app_index(owner, app)?;
     let mut st = emu.state.lock().expect("state lock");
     let r = find_export(&mut st, a, id)?;
-    if r.state == ExportState::Invalid && enable {
-        return Err(ApiError::bad_request(
-            "The configuration is invalid; update it before enabling.",
-        ));
+    match (enable, &r.state) {
+        (true, ExportState::Invalid) => {
+            return Err(ApiError::bad_request(
+                "The configuration is invalid; update it before enabling.",
+            ));
+        }
+        // Re-enabling resumes without back-fill, as App Center did: the
+        // synthetic dataset has no newer data to write.
+        (true, ExportState::Disabled) => r.state = ExportState::Enabled,
+        (true, _) => {}
+        (false, _) => r.state = ExportState::Disabled,
     }
-    r.state = if enable {
-        ExportState::Enabled
-    } else {
-        ExportState::Disabled
-    };
     Ok(StatusCode::OK)
 }
 

@@ -17,6 +17,7 @@ emulator does what the live service did (see `docs/emulator.md`).
 #![warn(missing_docs)]
 
 mod dataset;
+pub mod export;
 pub mod faults;
 mod handlers;
 mod server;

@@ -41,6 +41,8 @@ pub struct EmulatorConfig {
     pub next_link_without_app: bool,
     /// Count requests per path (see [`Emulator::path_counts`]).
     pub count_paths: bool,
+    /// Where exports to a linked subscription (standard export) are written.
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 impl EmulatorConfig {
@@ -56,6 +58,7 @@ impl EmulatorConfig {
             faults: String::new(),
             next_link_without_app: false,
             count_paths: false,
+            export_dir: None,
         }
     }
 }

@@ -372,6 +372,17 @@ async fn legacy_crash_api() {
     emu.shutdown().await.unwrap();
 }
 
+async fn settle(app: &crashdsr_appcenter::AppClient, id: &str) -> ExportConfigurationResult {
+    for _ in 0..200 {
+        let r = app.export_configuration(id).await.unwrap();
+        if r.state != ExportState::Pending {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the export stayed Pending");
+}
+
 #[tokio::test]
 async fn retention_export_configurations_and_tokens() {
     let emu = start(config(200)).await;
@@ -382,9 +393,10 @@ async fn retention_export_configurations_and_tokens() {
     assert_eq!(app.retention().await.unwrap().retention_in_days, 90);
     assert!(matches!(app.set_retention(30).await, Err(Error::Config(_))));
 
-    let secret = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=c2VjcmV0;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1";
+    let dir = std::env::temp_dir().join(format!("crashdsr-contract-export-{}", std::process::id()));
+    let secret = format!("AccountName=local;AccountKey=c2VjcmV0;BlobEndpoint=file://{}", dir.display());
     let cfg = ExportConfiguration::BlobStorageConnectionString {
-        connection_string: Some(secret.into()),
+        connection_string: Some(secret),
         blob_path_format_kind: Some(BlobPathFormatKind::WithAppId),
         options: ExportOptions {
             export_entities: vec![ExportEntity::Crashes, ExportEntity::Errors],
@@ -400,14 +412,13 @@ async fn retention_export_configurations_and_tokens() {
             .contains("c2VjcmV0"),
         "the secret was echoed"
     );
-    assert_eq!(
-        app.export_configuration(&created.id).await.unwrap().state,
-        ExportState::Pending
-    );
-    assert_eq!(
-        app.export_configuration(&created.id).await.unwrap().state,
-        ExportState::Enabled
-    );
+    // Pending while the export is written, then Enabled.
+    let settled = settle(&app, &created.id).await;
+    assert_eq!(settled.state, ExportState::Enabled, "{:?}", settled.state_info);
+    assert!(settled.last_run_time.is_some());
+    let app_id = app.get_app().await.unwrap().id;
+    assert!(dir.join("archive").join(&app_id).is_dir(), "nothing was exported");
+    std::fs::remove_dir_all(&dir).unwrap();
     app.disable_export_configuration(&created.id).await.unwrap();
     assert_eq!(
         app.export_configuration(&created.id).await.unwrap().state,
@@ -430,6 +441,10 @@ async fn retention_export_configurations_and_tokens() {
         updated.export_configuration.unwrap().path_format(),
         Some(&BlobPathFormatKind::WithoutAppId)
     );
+    // This emulator was started without --export-dir: no linked storage.
+    let settled = settle(&app, &created.id).await;
+    assert_eq!(settled.state, ExportState::Invalid);
+    assert!(settled.state_info.unwrap().contains("--export-dir"));
     let bad = ExportConfiguration::BlobStorageConnectionString {
         connection_string: Some("nonsense".into()),
         blob_path_format_kind: None,

@@ -1,0 +1,332 @@
+//! The continuous export: writes an app's dataset into Blob Storage (or a
+//! local directory) in App Center's layout.
+//!
+//! Container `archive`; one folder per minute, UTC: `[{appId}/]yyyy/MM/dd/HH/mm/`
+//! holding `logs.v1.data` (a JSON array of all-string device logs),
+//! `crashes/{errorId}.json` (unhandled), `errors/{errorId}.json` (handled)
+//! and `attachments/{attachmentId}` (the bytes as uploaded). An error's
+//! `ErrorLog`/`HandledErrorLog` entry names its blob in `Properties`; each
+//! attachment has an `ErrorAttachmentLog` entry naming its crash. The SDK
+//! sends a crash together with the session's pending logs, so an error's
+//! session logs land in the same minute folder (their `Timestamp` keeps
+//! their own time).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use crashdsr_appcenter::Timestamp;
+use crashdsr_appcenter::models::{BlobPathFormatKind, ExportEntity};
+use futures::{StreamExt, TryStreamExt, stream};
+use hmac::{KeyInit, Mac};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde_json::{Value, json};
+
+use crate::dataset::{Dataset, ErrorRecord};
+
+/// Azurite's well-known development account key.
+const DEV_ACCOUNT: &str = "devstoreaccount1";
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Where an export goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A local directory standing in for a storage account (the container
+    /// is its `archive` subfolder).
+    Dir(PathBuf),
+    /// A Blob Storage account (Azurite in tests).
+    Azure {
+        /// `http(s)://host/account`.
+        endpoint: String,
+        /// Account name.
+        account: String,
+        /// Account key (base64). Secret.
+        key: String,
+    },
+}
+
+/// Reads a connection string. Besides Azure's forms
+/// (`AccountName`/`AccountKey` with an endpoint suffix or `BlobEndpoint`,
+/// and `UseDevelopmentStorage=true`), the emulator accepts
+/// `BlobEndpoint=file:///dir` to export into a local directory.
+pub fn parse_connection_string(cs: &str) -> Result<Target, String> {
+    let kv: BTreeMap<String, String> = cs
+        .split(';')
+        .filter_map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
+        .collect();
+    let get = |k: &str| kv.get(k).filter(|v| !v.is_empty()).cloned();
+    if get("usedevelopmentstorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Ok(Target::Azure {
+            endpoint: format!("http://127.0.0.1:10000/{DEV_ACCOUNT}"),
+            account: DEV_ACCOUNT.into(),
+            key: DEV_KEY.into(),
+        });
+    }
+    if let Some(dir) = get("blobendpoint")
+        .as_deref()
+        .and_then(|e| e.strip_prefix("file://"))
+    {
+        return Ok(Target::Dir(PathBuf::from(dir)));
+    }
+    let (Some(account), Some(key)) = (get("accountname"), get("accountkey")) else {
+        return Err(
+            "Blob storage authentication failed: the connection string names no account and key."
+                .into(),
+        );
+    };
+    if base64::engine::general_purpose::STANDARD
+        .decode(&key)
+        .is_err()
+    {
+        return Err("Blob storage authentication failed: the account key is not base64.".into());
+    }
+    let endpoint = match get("blobendpoint") {
+        Some(e) => e.trim_end_matches('/').to_owned(),
+        None => {
+            let proto = get("defaultendpointsprotocol").unwrap_or_else(|| "https".into());
+            let suffix = get("endpointsuffix").unwrap_or_else(|| "core.windows.net".into());
+            format!("{proto}://{account}.blob.{suffix}")
+        }
+    };
+    Ok(Target::Azure {
+        endpoint,
+        account,
+        key,
+    })
+}
+
+/// Creates the container if it is missing (one SharedKey-signed request;
+/// object_store has no create-container call).
+async fn ensure_container(
+    endpoint: &str,
+    account: &str,
+    key: &str,
+    container: &str,
+) -> Result<(), String> {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let version = "2021-08-06";
+    let url = url::Url::parse(&format!("{endpoint}/{container}?restype=container"))
+        .map_err(|e| e.to_string())?;
+    // Canonicalized resource: /account/path-of-the-url.
+    let resource = format!("/{account}{}\nrestype:container", url.path());
+    let to_sign =
+        format!("PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n{resource}");
+    let key_bytes = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .map_err(|e| e.to_string())?;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(&key_bytes).map_err(|e| e.to_string())?;
+    mac.update(to_sign.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let resp = reqwest::Client::new()
+        .put(url)
+        .header("x-ms-date", date)
+        .header("x-ms-version", version)
+        .header("Content-Length", "0")
+        .header("Authorization", format!("SharedKey {account}:{sig}"))
+        .send()
+        .await
+        .map_err(|e| format!("Blob storage is unreachable: {}", e.without_url()))?;
+    match resp.status().as_u16() {
+        201 | 409 => Ok(()),
+        403 => Err("Blob storage authentication failed.".into()),
+        s => Err(format!(
+            "Blob storage answered {s} when creating the container."
+        )),
+    }
+}
+
+/// Opens the `archive` container of a target.
+pub async fn open_target(target: &Target) -> Result<Arc<dyn ObjectStore>, String> {
+    match target {
+        Target::Dir(dir) => {
+            let root = dir.join("archive");
+            std::fs::create_dir_all(&root)
+                .map_err(|e| format!("Cannot create {}: {e}", root.display()))?;
+            Ok(Arc::new(
+                object_store::local::LocalFileSystem::new_with_prefix(root)
+                    .map_err(|e| e.to_string())?,
+            ))
+        }
+        Target::Azure {
+            endpoint,
+            account,
+            key,
+        } => {
+            ensure_container(endpoint, account, key, "archive").await?;
+            let store = object_store::azure::MicrosoftAzureBuilder::new()
+                .with_account(account)
+                .with_access_key(key)
+                .with_container_name("archive")
+                .with_endpoint(endpoint.clone())
+                .with_allow_http(true)
+                .build()
+                .map_err(|e| format!("Blob storage: {e}"))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportPlan {
+    /// App index.
+    pub app: usize,
+    /// Errors at or after this instant (the back-fill window).
+    pub since: Timestamp,
+    /// Entities.
+    pub entities: Vec<ExportEntity>,
+    /// Path layout.
+    pub path_format: BlobPathFormatKind,
+}
+
+/// Writes the export. Returns the number of blobs written.
+pub async fn write(
+    data: &Dataset,
+    plan: &ExportPlan,
+    store: Arc<dyn ObjectStore>,
+    visible: impl Fn(u64) -> bool,
+) -> Result<u64, String> {
+    let has = |e: ExportEntity| plan.entities.is_empty() || plan.entities.contains(&e);
+    let (crashes, errors, attachments, logs) = (
+        has(ExportEntity::Crashes),
+        has(ExportEntity::Errors),
+        has(ExportEntity::Attachments),
+        !plan.entities.contains(&ExportEntity::NoLogs),
+    );
+    // Errors are in time order, newest first: group consecutive ones by minute.
+    let n = data.config().errors_per_app;
+    let mut minutes: Vec<(String, Vec<u64>)> = Vec::new();
+    for i in 0..n {
+        if data.error_time(i) < plan.since || !visible(i) {
+            continue;
+        }
+        let folder = minute_folder(data, plan, data.error_time(i));
+        match minutes.last_mut() {
+            Some((f, v)) if *f == folder => v.push(i),
+            _ => minutes.push((folder, vec![i])),
+        }
+    }
+    let written = stream::iter(minutes)
+        .map(|(folder, indices)| {
+            let store = store.clone();
+            async move {
+                let mut blobs: Vec<(String, Bytes)> = Vec::new();
+                let mut entries: Vec<Value> = Vec::new();
+                for i in indices {
+                    let e = data.error(plan.app, i);
+                    let wanted = if e.fatal { crashes } else { errors };
+                    if !wanted {
+                        continue;
+                    }
+                    let dir = if e.fatal { "crashes" } else { "errors" };
+                    let blob = format!("{dir}/{}.json", e.error_id);
+                    blobs.push((blob.clone(), Bytes::from(serde_json::to_vec(&data.crash_log(&e)).expect("serialises"))));
+                    let kind = if e.fatal { "ErrorLog" } else { "HandledErrorLog" };
+                    entries.push(device_log(data, &e, kind, e.timestamp, json!({"ErrorId": e.error_id, "Blob": blob}), None));
+                    if attachments {
+                        for (k, (aid, _)) in e.attachments.iter().enumerate() {
+                            let meta = data.attachment(&e, k);
+                            let blob = format!("attachments/{aid}");
+                            blobs.push((blob.clone(), Bytes::from(data.attachment_bytes(&e, k))));
+                            let props = json!({"ErrorId": e.error_id, "AttachmentId": aid, "Blob": blob,
+                                "ContentType": meta.content_type, "FileName": meta.file_name});
+                            entries.push(device_log(data, &e, "ErrorAttachmentLog", e.timestamp, props, None));
+                        }
+                    }
+                    if logs {
+                        for k in 0..e.session_log_count {
+                            let l = data.session_log(&e, k);
+                            let kind = match l.kind {
+                                crashdsr_appcenter::models::SessionLogType::StartSession => "StartSessionLog",
+                                _ => "EventLog",
+                            };
+                            let props = serde_json::to_value(&l.properties).expect("serialises");
+                            entries.push(device_log(data, &e, kind, l.timestamp, props, l.event_name.as_deref()));
+                        }
+                    }
+                }
+                if !entries.is_empty() {
+                    blobs.push(("logs.v1.data".into(), Bytes::from(serde_json::to_vec(&entries).expect("serialises"))));
+                }
+                let count = blobs.len() as u64;
+                for (name, bytes) in blobs {
+                    let path = Path::from(format!("{folder}{name}"));
+                    store.put(&path, PutPayload::from(bytes)).await.map_err(|e| format!("writing {path}: {e}"))?;
+                }
+                Ok::<u64, String>(count)
+            }
+        })
+        .buffer_unordered(16)
+        .try_fold(0, |a, b| async move { Ok(a + b) })
+        .await?;
+    Ok(written)
+}
+
+fn minute_folder(data: &Dataset, plan: &ExportPlan, t: Timestamp) -> String {
+    let stamp = t.0.format("%Y/%m/%d/%H/%M/").to_string();
+    match plan.path_format {
+        BlobPathFormatKind::WithAppId => format!("{}/{stamp}", data.app_id(plan.app)),
+        _ => stamp,
+    }
+}
+
+/// One all-string device log.
+fn device_log(
+    data: &Dataset,
+    e: &ErrorRecord,
+    kind: &str,
+    t: Timestamp,
+    props: Value,
+    event: Option<&str>,
+) -> Value {
+    let log = data.crash_log(e);
+    let d = &log.device;
+    let s = |v: Option<&String>| v.cloned().unwrap_or_default();
+    let message_id = crate::dataset::guid(crate::dataset::mix(
+        t.unix_millis() as u64 ^ kind.len() as u64 ^ e.index << 20,
+    ));
+    let mut m = serde_json::Map::new();
+    for (k, v) in [
+        ("AppId", data.app_id(e.app).to_owned()),
+        ("Timestamp", t.to_string()),
+        ("IngressTimestamp", e.timestamp.to_string()),
+        ("InstallId", e.install_id.clone()),
+        ("UserId", e.user_id.clone()),
+        ("SessionId", s(log.sid.as_ref())),
+        ("MessageId", message_id),
+        ("MessageType", kind.to_owned()),
+        ("EventId", String::new()),
+        ("EventName", event.unwrap_or_default().to_owned()),
+        ("IsTestMessage", "False".into()),
+        ("SdkName", d.sdk_name.clone()),
+        ("SdkVersion", d.sdk_version.clone()),
+        ("Model", s(d.model.as_ref())),
+        ("OemName", s(d.oem_name.as_ref())),
+        ("OsName", d.os_name.clone()),
+        ("OsVersion", d.os_version.clone()),
+        (
+            "OsApiLevel",
+            d.os_api_level.map(|l| l.to_string()).unwrap_or_default(),
+        ),
+        ("Locale", d.locale.clone()),
+        ("TimeZoneOffset", format!("PT{}M", d.time_zone_offset)),
+        ("ScreenSize", s(d.screen_size.as_ref())),
+        ("AppVersion", d.app_version.clone()),
+        ("AppBuild", d.app_build.clone()),
+        ("AppNamespace", s(d.app_namespace.as_ref())),
+        ("CarrierName", s(d.carrier_name.as_ref())),
+        ("CarrierCountry", s(d.carrier_country.as_ref())),
+        ("Properties", props.to_string()),
+    ] {
+        m.insert(k.to_owned(), Value::String(v));
+    }
+    Value::Object(m)
+}
