@@ -74,6 +74,90 @@ pub(crate) enum Command {
     Fetch(FetchArgs),
     /// Counts per state and the last errors.
     Status,
+    /// Manages continuous-export configurations (the 28-day path).
+    #[command(name = "export-config")]
+    ExportConfig(ExportConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportConfigArgs {
+    #[command(subcommand)]
+    pub(crate) action: ExportAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportAction {
+    /// Lists the app's export configurations.
+    List(ExportAppArgs),
+    /// Shows one configuration.
+    Get(ExportIdArgs),
+    /// Creates a configuration (App Center answers 202, state Pending).
+    Create(ExportTargetArgs),
+    /// Replaces a configuration's settings (PATCH, with its type).
+    Update(ExportUpdateArgs),
+    /// Deletes a configuration.
+    Delete(ExportIdArgs),
+    /// Enables a configuration.
+    Enable(ExportIdArgs),
+    /// Disables a configuration.
+    Disable(ExportIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportAppArgs {
+    /// The app, OWNER/APP.
+    #[arg(long, value_parser = parse_app)]
+    pub(crate) app: (String, String),
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportIdArgs {
+    #[command(flatten)]
+    pub(crate) app: ExportAppArgs,
+    /// The configuration id.
+    #[arg(long)]
+    pub(crate) id: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportTargetArgs {
+    #[command(flatten)]
+    pub(crate) app: ExportAppArgs,
+    /// Standard export: the Azure subscription linked in App Center.
+    #[arg(long, conflicts_with_all = ["custom", "connection_string_file"])]
+    pub(crate) subscription_id: Option<String>,
+    /// Custom export: the connection string comes from
+    /// AZURE_STORAGE_CONNECTION_STRING (never from a flag).
+    #[arg(long)]
+    pub(crate) custom: bool,
+    /// Custom export: read the connection string from this file.
+    #[arg(long)]
+    pub(crate) connection_string_file: Option<PathBuf>,
+    /// What to export: crashes, errors, attachments, no_logs.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "crashes,errors,attachments"
+    )]
+    pub(crate) entities: Vec<String>,
+    /// Blob path layout.
+    #[arg(long, value_parser = ["WithAppId", "WithoutAppId"], default_value = "WithoutAppId")]
+    pub(crate) path_format: String,
+    /// Export only from now on (no back-fill of the retention window).
+    #[arg(long)]
+    pub(crate) no_backfill: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportUpdateArgs {
+    #[command(flatten)]
+    pub(crate) target: ExportTargetArgs,
+    /// The configuration id.
+    #[arg(long)]
+    pub(crate) id: String,
 }
 
 #[derive(Debug, Args)]

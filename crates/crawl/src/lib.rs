@@ -17,6 +17,7 @@ mod archive;
 mod error;
 mod fetch;
 mod inventory;
+mod location;
 mod progress;
 mod store;
 
@@ -27,6 +28,7 @@ pub use crate::archive::{
 pub use crate::error::{Error, Result};
 pub use crate::fetch::{FetchOptions, FetchReport, default_worker, fetch};
 pub use crate::inventory::{Api, InventoryReport, inventory};
+pub use crate::location::{LocationApi, download_crash_log};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::store::{
     Claim, InventoryRun, LastError, ListedCrash, Status, StatusCount, Store, redact_url,

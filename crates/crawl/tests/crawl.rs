@@ -475,3 +475,38 @@ async fn an_unwritable_archive_path_stops_the_run() {
     );
     emu.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn matched_crashes_download_through_their_location() {
+    let tmp = TempDir::new("location");
+    let emu = emulator(40, "").await;
+    let c = client(&emu);
+    let app = c.app("contoso", "demo-app");
+    let ds = Dataset::new(dataset(40));
+    let e = ds.error(0, 5);
+    for api in [
+        crashdsr_crawl::LocationApi::Errors,
+        crashdsr_crawl::LocationApi::Legacy,
+    ] {
+        let dir = tmp.0.join(format!("{api:?}"));
+        let (path, size) =
+            crashdsr_crawl::download_crash_log(&app, &e.group_id, &e.error_id, api, &dir)
+                .await
+                .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        let log: crashdsr_appcenter::models::CrashLog = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(log, ds.crash_log(&e));
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "a partial file was left"
+        );
+    }
+    let err =
+        crashdsr_crawl::download_crash_log(&app, &e.group_id, "1-nope", Default::default(), &tmp.0)
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    emu.shutdown().await.unwrap();
+}

@@ -394,7 +394,10 @@ async fn retention_export_configurations_and_tokens() {
     assert!(matches!(app.set_retention(30).await, Err(Error::Config(_))));
 
     let dir = std::env::temp_dir().join(format!("crashdsr-contract-export-{}", std::process::id()));
-    let secret = format!("AccountName=local;AccountKey=c2VjcmV0;BlobEndpoint=file://{}", dir.display());
+    let secret = format!(
+        "AccountName=local;AccountKey=c2VjcmV0;BlobEndpoint=file://{}",
+        dir.display()
+    );
     let cfg = ExportConfiguration::BlobStorageConnectionString {
         connection_string: Some(secret),
         blob_path_format_kind: Some(BlobPathFormatKind::WithAppId),
@@ -414,10 +417,18 @@ async fn retention_export_configurations_and_tokens() {
     );
     // Pending while the export is written, then Enabled.
     let settled = settle(&app, &created.id).await;
-    assert_eq!(settled.state, ExportState::Enabled, "{:?}", settled.state_info);
+    assert_eq!(
+        settled.state,
+        ExportState::Enabled,
+        "{:?}",
+        settled.state_info
+    );
     assert!(settled.last_run_time.is_some());
     let app_id = app.get_app().await.unwrap().id;
-    assert!(dir.join("archive").join(&app_id).is_dir(), "nothing was exported");
+    assert!(
+        dir.join("archive").join(&app_id).is_dir(),
+        "nothing was exported"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     app.disable_export_configuration(&created.id).await.unwrap();
     assert_eq!(

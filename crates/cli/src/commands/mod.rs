@@ -3,6 +3,7 @@
 mod crawl;
 mod demo;
 mod emulator;
+mod export_config;
 mod retention;
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Inventory(a) => crawl::inventory(&args.global, a).await,
         Command::Fetch(a) => crawl::fetch(&args.global, a).await,
         Command::Status => crawl::status(&args.global).await,
+        Command::ExportConfig(a) => export_config::run(&args.global, a).await,
     }
 }
 

@@ -1,0 +1,21 @@
+//! Defines the search crate's error type.
+
+/// An error reading a source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source cannot be opened or listed.
+    #[error("{0}")]
+    Source(String),
+    /// One object cannot be read (reported per item; the walk goes on).
+    #[error("reading {path}: {message}")]
+    Read {
+        /// The object.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
