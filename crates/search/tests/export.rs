@@ -100,7 +100,7 @@ async fn read_back(source: &Source) -> (Read, WalkReport) {
     let mut r = Read::default();
     let report = walk(source, 16, |item| match item {
         ExportItem::Crash { blob, bytes, .. } => {
-            r.app_ids.insert(blob.app_id.clone());
+            r.app_ids.insert(blob.app_id);
             let log: CrashLog = serde_json::from_slice(&bytes).unwrap();
             r.crashes.insert(log.error_id.clone(), log);
         }
@@ -118,7 +118,7 @@ async fn read_back(source: &Source) -> (Read, WalkReport) {
                 .or_default() += 1;
             if let Some(link) = record.log.link() {
                 r.links.push((
-                    blob.minute.clone(),
+                    blob.minute,
                     link.error_id.unwrap_or_default(),
                     link.blob.unwrap_or_default(),
                 ));
