@@ -77,6 +77,24 @@ pub(crate) enum Command {
     /// Manages continuous-export configurations (the 28-day path).
     #[command(name = "export-config")]
     ExportConfig(ExportConfigArgs),
+    /// Reads a continuous export end to end and reports what it holds and
+    /// which objects are damaged.
+    #[command(name = "export-read")]
+    ExportRead(ExportReadArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportReadArgs {
+    /// The export: a directory, az://archive[/prefix] or s3://bucket/prefix
+    /// (credentials from the environment).
+    #[arg(long)]
+    pub(crate) source: String,
+    /// Objects read at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(crate) concurrency: u32,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +249,9 @@ pub(crate) struct EmulatorArgs {
     /// Errors per error group.
     #[arg(long, default_value_t = 50)]
     pub(crate) errors_per_group: u64,
+    /// KiB of filler log lines added to text and binary attachments.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) attachment_padding_kib: usize,
     /// An app to serve, OWNER/APP (repeatable; default contoso/demo-app).
     #[arg(long = "app", value_parser = parse_app)]
     pub(crate) apps: Vec<(String, String)>,

@@ -97,6 +97,35 @@ fn every_action_and_no_secret_printed() {
     assert_eq!(state, "Enabled");
     assert!(tmp.join("archive").is_dir());
 
+    // What was exported reads back whole.
+    let archive = tmp.join("archive");
+    let out = run(
+        &base,
+        &[
+            "export-read",
+            "--source",
+            archive.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["crashes"], 50);
+    assert_eq!(report["ignored"], 0);
+    assert!(report["warnings"].as_array().unwrap().is_empty());
+    let out = run(
+        &base,
+        &[
+            "export-read",
+            "--source",
+            tmp.join("missing").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("not a directory"), "{}", text(&out));
+
     // The table.
     let out = run(&base, &["export-config", "list", app[0], app[1]], &[]);
     let table = text(&out);

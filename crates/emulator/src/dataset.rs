@@ -34,6 +34,9 @@ pub struct DatasetConfig {
     pub span_days: u32,
     /// Errors per error group.
     pub errors_per_group: u64,
+    /// Filler bytes added to every plain-text and binary attachment (log
+    /// lines that hold no identifier), to build large exports.
+    pub attachment_padding: usize,
 }
 
 impl DatasetConfig {
@@ -52,6 +55,7 @@ impl DatasetConfig {
             now,
             span_days: 28,
             errors_per_group: 50,
+            attachment_padding: 0,
         }
     }
 }
@@ -1157,6 +1161,19 @@ impl Dataset {
                 k
             ),
         };
+        let mut body = body;
+        if matches!(kind, AttachmentKind::Text | AttachmentKind::Binary)
+            && self.cfg.attachment_padding > 0
+        {
+            let mut n = 0u64;
+            while body.len() < self.cfg.attachment_padding {
+                n += 1;
+                body.push_str(&format!(
+                    "12:00:04 DEBUG render frame {n} took {} ms\n",
+                    mix(e.h ^ n) % 40
+                ));
+            }
+        }
         match kind {
             AttachmentKind::Text => body.into_bytes(),
             AttachmentKind::Gzip => {

@@ -174,3 +174,41 @@ pub(crate) async fn run(global: &GlobalArgs, args: ExportConfigArgs) -> anyhow::
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `crashdsr export-read`: walks an export and reports counts and warnings.
+pub(crate) async fn read(args: crate::cli::ExportReadArgs) -> anyhow::Result<ExitCode> {
+    let source = crashdsr_search::Source::open(&args.source)?;
+    let started = std::time::Instant::now();
+    let report = crashdsr_search::walk(&source, args.concurrency as usize, |_| {})
+        .await
+        .with_context(|| format!("reading the export {}", source.url()))?;
+    let secs = started.elapsed().as_secs_f64();
+    if args.json {
+        let warnings: Vec<_> = report
+            .warnings
+            .iter()
+            .map(|(p, w)| serde_json::json!({"object": p, "warning": w}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"source": source.url(), "objects": report.objects, "bytes": report.bytes,
+                "device_logs": report.device_logs, "crashes": report.crashes, "attachments": report.attachments,
+                "ignored": report.ignored, "warnings": warnings, "seconds": secs})
+        );
+    } else {
+        println!(
+            "{}: {} objects, {} bytes in {secs:.1} s: {} device logs, {} crash blobs, {} attachments, {} outside the layout",
+            source.url(),
+            report.objects,
+            report.bytes,
+            report.device_logs,
+            report.crashes,
+            report.attachments,
+            report.ignored
+        );
+        for (path, warning) in &report.warnings {
+            println!("warning: {path}: {warning}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -22,6 +22,7 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch(a) => crawl::fetch(&args.global, a).await,
         Command::Status => crawl::status(&args.global).await,
         Command::ExportConfig(a) => export_config::run(&args.global, a).await,
+        Command::ExportRead(a) => export_config::read(a).await,
     }
 }
 
