@@ -7,6 +7,9 @@ pub enum Error {
     /// The source cannot be opened or listed.
     #[error("{0}")]
     Source(String),
+    /// A subject or identifier is invalid.
+    #[error("{0}")]
+    Subject(String),
     /// One object cannot be read (reported per item; the walk goes on).
     #[error("reading {path}: {message}")]
     Read {

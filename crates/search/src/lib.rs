@@ -14,9 +14,13 @@ per bad object.
 
 mod error;
 pub mod export;
+mod matcher;
 mod source;
+mod subject;
 mod walk;
 
 pub use crate::error::{Error, Result};
+pub use crate::matcher::{Encoding, Found, Matcher, json_path_at};
 pub use crate::source::{Blob, Source};
+pub use crate::subject::{IdKind, Identifier, MIN_FREE_TEXT_LEN, Subject};
 pub use crate::walk::{ExportItem, MAX_JSON_BLOB, WalkReport, walk};

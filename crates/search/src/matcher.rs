@@ -1,0 +1,487 @@
+//! The matcher: one multi-literal automaton over every variant of every
+//! subject's identifiers (stage 1, raw bytes), then boundary and typed-field
+//! checks on each candidate (stage 2). Many subjects cost about what one
+//! costs.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::subject::{IdKind, Identifier, Subject};
+
+/// How a pattern encodes its identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Encoding {
+    /// As written.
+    Plain,
+    /// With JSON escapes (`\u0040` for `@`).
+    JsonEscaped,
+    /// URL-encoded (`%40`, `%20`, `+`).
+    UrlEncoded,
+    /// UTF-16LE text (inside binary attachments).
+    Utf16,
+    /// A quoted JSON string value: only accepted in a typed field.
+    TypedValue,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    subject: usize,
+    identifier: usize,
+    encoding: Encoding,
+    /// Exact bytes (for case-sensitive kinds).
+    bytes: Vec<u8>,
+}
+
+/// A confirmed hit in a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Subject index.
+    pub subject: usize,
+    /// Identifier index within the subject.
+    pub identifier: usize,
+    /// Byte offset of the hit.
+    pub offset: usize,
+    /// Length in bytes.
+    pub len: usize,
+    /// Whether it is the value of a typed field (`userId`, `InstallId`, ...).
+    pub typed: bool,
+}
+
+/// Keys whose string value is an identifier of the given kind.
+fn typed_key(key: &[u8], kind: IdKind) -> bool {
+    match kind {
+        IdKind::UserId | IdKind::Email => matches!(
+            key,
+            b"userId"
+                | b"UserId"
+                | b"user_id"
+                | b"userName"
+                | b"user_name"
+                | b"user_email"
+                | b"UserString"
+                | b"account_id"
+                | b"accountId"
+        ),
+        IdKind::InstallId => matches!(key, b"installId" | b"InstallId" | b"install_id"),
+        _ => false,
+    }
+}
+
+/// The compiled matcher for a set of subjects.
+#[derive(Debug)]
+pub struct Matcher {
+    subjects: Vec<Subject>,
+    ac: Option<AhoCorasick>,
+    patterns: Vec<Pattern>,
+    regexes: Vec<(usize, usize, regex::bytes::Regex)>,
+    longest: usize,
+}
+
+fn utf16le(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn variants(id: &Identifier) -> Vec<(Encoding, String)> {
+    let v = id.value.as_str();
+    if id.typed_only() {
+        return vec![(Encoding::TypedValue, format!("\"{v}\""))];
+    }
+    let mut out = vec![(Encoding::Plain, v.to_owned())];
+    match id.kind {
+        IdKind::Email => {
+            out.push((Encoding::JsonEscaped, v.replace('@', "\\u0040")));
+        }
+        IdKind::Phone => {
+            let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+            let compact = if v.trim_start().starts_with('+') {
+                format!("+{digits}")
+            } else {
+                digits.clone()
+            };
+            out.push((Encoding::Plain, compact));
+            out.push((Encoding::Plain, digits));
+        }
+        _ => {}
+    }
+    if id.kind != IdKind::InstallId {
+        let enc = url_encode(v);
+        if enc != v {
+            out.push((Encoding::UrlEncoded, enc));
+        }
+        if v.contains(' ') {
+            out.push((Encoding::UrlEncoded, v.replace(' ', "+")));
+        }
+    }
+    out.push((Encoding::Utf16, v.to_owned()));
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Matcher {
+    /// Compiles the subjects' identifiers.
+    pub fn new(subjects: Vec<Subject>) -> Self {
+        let mut patterns = Vec::new();
+        let mut regexes = Vec::new();
+        for (s, subj) in subjects.iter().enumerate() {
+            for (i, id) in subj.identifiers.iter().enumerate() {
+                if id.kind == IdKind::Regex {
+                    if let Ok(r) = regex::bytes::Regex::new(&id.value) {
+                        regexes.push((s, i, r));
+                    }
+                    continue;
+                }
+                for (encoding, text) in variants(id) {
+                    let bytes = if encoding == Encoding::Utf16 {
+                        utf16le(&text)
+                    } else {
+                        text.into_bytes()
+                    };
+                    patterns.push(Pattern {
+                        subject: s,
+                        identifier: i,
+                        encoding,
+                        bytes,
+                    });
+                }
+            }
+        }
+        let longest = patterns.iter().map(|p| p.bytes.len()).max().unwrap_or(0);
+        let ac = (!patterns.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(patterns.iter().map(|p| &p.bytes))
+                .expect("literal patterns always build")
+        });
+        Self {
+            subjects,
+            ac,
+            patterns,
+            regexes,
+            longest,
+        }
+    }
+
+    /// The subjects.
+    pub fn subjects(&self) -> &[Subject] {
+        &self.subjects
+    }
+
+    /// The longest pattern in bytes (the overlap chunked scans keep).
+    pub fn longest(&self) -> usize {
+        self.longest
+    }
+
+    /// Every confirmed hit in `hay`.
+    pub fn find(&self, hay: &[u8]) -> Vec<Found> {
+        let mut out = Vec::new();
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(hay) {
+                let p = &self.patterns[m.pattern().as_usize()];
+                let id = &self.subjects[p.subject].identifiers[p.identifier];
+                let (s, e) = (m.start(), m.end());
+                if id.kind == IdKind::UserId && hay[s..e] != p.bytes[..] {
+                    continue; // user ids are case-sensitive
+                }
+                let typed = match p.encoding {
+                    Encoding::TypedValue => {
+                        if !typed_field(hay, s, id.kind) {
+                            continue;
+                        }
+                        true
+                    }
+                    Encoding::Utf16 => {
+                        if !boundary_utf16(hay, s, e, id.kind) {
+                            continue;
+                        }
+                        false
+                    }
+                    _ => {
+                        if !boundary(hay, s, e, id.kind) {
+                            continue;
+                        }
+                        s > 0 && hay[s - 1] == b'"' && typed_field(hay, s - 1, id.kind)
+                    }
+                };
+                out.push(Found {
+                    subject: p.subject,
+                    identifier: p.identifier,
+                    offset: s,
+                    len: e - s,
+                    typed,
+                });
+            }
+        }
+        for (s, i, r) in &self.regexes {
+            for m in r.find_iter(hay) {
+                out.push(Found {
+                    subject: *s,
+                    identifier: *i,
+                    offset: m.start(),
+                    len: m.len(),
+                    typed: false,
+                });
+            }
+        }
+        out.sort_by_key(|f| (f.subject, f.offset, f.identifier));
+        out.dedup_by_key(|f| (f.subject, f.identifier, f.offset));
+        out
+    }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Left side: no identifier character before the hit (a JSON escape like
+/// `\n` right before it does not count as a letter).
+fn left_ok(prev: Option<u8>, prev2: Option<u8>, kind: IdKind) -> bool {
+    let Some(p) = prev else { return true };
+    let escaped = prev2 == Some(b'\\') && b"nrtbf".contains(&p);
+    if escaped {
+        return true;
+    }
+    match kind {
+        IdKind::Email => !(is_word(p) || b".%+-".contains(&p)),
+        IdKind::Phone => !(p.is_ascii_digit() || p == b'+'),
+        _ => !(is_word(p) || (p == b'-' && prev2.is_some_and(is_word))),
+    }
+}
+
+/// Right side: no identifier character after the hit; a `.` counts only if
+/// a letter or digit follows it (`jane@example.com.au`, `8841.5`).
+fn right_ok(next: Option<u8>, next2: Option<u8>, kind: IdKind) -> bool {
+    let Some(n) = next else { return true };
+    match kind {
+        IdKind::Phone => !n.is_ascii_digit(),
+        _ => {
+            !(is_word(n)
+                || (n == b'-' && next2.is_some_and(is_word))
+                || (n == b'.' && next2.is_some_and(|c| c.is_ascii_alphanumeric())))
+        }
+    }
+}
+
+fn boundary(hay: &[u8], s: usize, e: usize, kind: IdKind) -> bool {
+    if matches!(kind, IdKind::Text) {
+        return true;
+    }
+    let prev = s.checked_sub(1).map(|i| hay[i]);
+    let prev2 = s.checked_sub(2).map(|i| hay[i]);
+    left_ok(prev, prev2, kind) && right_ok(hay.get(e).copied(), hay.get(e + 1).copied(), kind)
+}
+
+fn boundary_utf16(hay: &[u8], s: usize, e: usize, kind: IdKind) -> bool {
+    if matches!(kind, IdKind::Text) {
+        return true;
+    }
+    let unit = |i: usize| -> Option<u8> {
+        let lo = *hay.get(i)?;
+        let hi = *hay.get(i + 1)?;
+        Some(if hi == 0 { lo } else { b'x' })
+    };
+    let prev = s.checked_sub(2).and_then(unit);
+    let prev2 = s.checked_sub(4).and_then(unit);
+    left_ok(prev, prev2, kind) && right_ok(unit(e), unit(e + 2), kind)
+}
+
+/// Whether the JSON string starting with the quote at `q` is the value of
+/// a typed field: `"userId" : "…"`.
+fn typed_field(hay: &[u8], q: usize, kind: IdKind) -> bool {
+    let mut i = q;
+    let skip_ws = |mut i: usize| {
+        while i > 0 && hay[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        i
+    };
+    i = skip_ws(i);
+    if i == 0 || hay[i - 1] != b':' {
+        return false;
+    }
+    i = skip_ws(i - 1);
+    if i == 0 || hay[i - 1] != b'"' {
+        return false;
+    }
+    let end = i - 1;
+    let Some(start) = memchr::memrchr(b'"', &hay[..end]) else {
+        return false;
+    };
+    typed_key(&hay[start + 1..end], kind)
+}
+
+/// The JSON path (`$.a.b[2].c`) of the string that holds byte `offset` of
+/// a JSON document, if it is inside one.
+pub fn json_path_at(doc: &[u8], offset: usize) -> Option<String> {
+    #[derive(Clone)]
+    enum Frame {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    let mut expect_key = false;
+    while i < doc.len() {
+        match doc[i] {
+            b'{' => {
+                stack.push(Frame::Object(None));
+                expect_key = true;
+            }
+            b'[' => {
+                stack.push(Frame::Array(0));
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                expect_key = false;
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Array(n)) => *n += 1,
+                Some(Frame::Object(k)) => {
+                    *k = None;
+                    expect_key = true;
+                }
+                None => {}
+            },
+            b':' => expect_key = false,
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < doc.len() && doc[i] != b'"' {
+                    if doc[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                if expect_key {
+                    if let Some(Frame::Object(k)) = stack.last_mut() {
+                        *k = Some(
+                            String::from_utf8_lossy(&doc[start + 1..i.min(doc.len())]).into_owned(),
+                        );
+                    }
+                } else if (start..=i).contains(&offset) {
+                    let mut path = String::from("$");
+                    for f in &stack {
+                        match f {
+                            Frame::Object(Some(k)) => {
+                                path.push('.');
+                                path.push_str(k);
+                            }
+                            Frame::Object(None) => {}
+                            Frame::Array(n) => path.push_str(&format!("[{n}]")),
+                        }
+                    }
+                    return Some(path);
+                }
+            }
+            _ => {}
+        }
+        if i > offset {
+            // Past the offset: it is not inside a string value.
+            return None;
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(specs: &[&str]) -> Matcher {
+        let specs: Vec<String> = specs.iter().map(|s| (*s).to_owned()).collect();
+        Matcher::new(vec![Subject::from_specs("s", &specs).unwrap()])
+    }
+
+    fn hits(m: &Matcher, hay: &str) -> usize {
+        m.find(hay.as_bytes()).len()
+    }
+
+    #[test]
+    fn boundaries_keep_near_misses_out() {
+        let m = matcher(&["email=jane@example.com", "user-id=user-12", "user-id=88412"]);
+        assert_eq!(hits(&m, "login jane@example.com ok"), 1);
+        assert_eq!(hits(&m, "\"Jane@Example.com\""), 1);
+        assert_eq!(hits(&m, "xjane@example.com"), 0);
+        assert_eq!(hits(&m, "jane@example.com.au"), 0);
+        assert_eq!(hits(&m, "mail jane@example.com."), 1);
+        assert_eq!(hits(&m, "a.jane@example.com"), 0);
+        assert_eq!(hits(&m, "user-123"), 0);
+        assert_eq!(hits(&m, "user-12,"), 1);
+        assert_eq!(hits(&m, "/users/88412/store.db"), 1);
+        assert_eq!(hits(&m, "884127"), 0);
+        assert_eq!(hits(&m, "2517000088412"), 0);
+        assert_eq!(
+            hits(&m, "line\\njane@example.com"),
+            1,
+            "a JSON escape is not a letter"
+        );
+        assert_eq!(hits(&m, "jane\\u0040example.com"), 1);
+        assert_eq!(hits(&m, "q=jane%40example.com&x"), 1);
+        let u16: Vec<u8> = "as jane@example.com>"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(m.find(&u16).len(), 1);
+        let u16: Vec<u8> = "xjane@example.com"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(m.find(&u16).len(), 0);
+        assert_eq!(hits(&m, "USER-12"), 0, "user ids are case-sensitive");
+    }
+
+    #[test]
+    fn short_ids_match_typed_fields_only() {
+        let m = matcher(&["user-id=42"]);
+        assert_eq!(hits(&m, r#"{"lineNumber":42,"userId":"42"}"#), 1);
+        assert_eq!(hits(&m, r#"{"UserId" : "42"}"#), 1);
+        assert_eq!(hits(&m, r#"{"screen":"42","msg":"42 errors"}"#), 0);
+        let f = &m.find(br#"{"userId":"42"}"#)[0];
+        assert!(f.typed);
+    }
+
+    #[test]
+    fn typed_long_ids_are_flagged() {
+        let m = matcher(&[
+            "email=jane@example.com",
+            "install-id=6C2A1B1E-0B5D-4C1D-9D0E-7F7B2A6C1E11",
+        ]);
+        let found = m.find(br#"{"userId":"jane@example.com","installId":"6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11","m":"jane@example.com"}"#);
+        assert_eq!(found.iter().filter(|f| f.typed).count(), 2);
+        assert_eq!(found.len(), 3);
+    }
+
+    #[test]
+    fn phone_and_name_variants() {
+        let m = matcher(&["phone=+44 7700 900123", "name=Jane Doe"]);
+        assert_eq!(hits(&m, "call +447700900123 now"), 1);
+        assert_eq!(hits(&m, "tel:+44 7700 900123"), 1);
+        assert_eq!(hits(&m, "+44 7700 9001234"), 0);
+        assert_eq!(hits(&m, "signed in as JANE DOE"), 1);
+        assert_eq!(hits(&m, "name=Jane+Doe&x"), 1);
+        assert_eq!(hits(&m, "Jane Doerty"), 0);
+    }
+
+    #[test]
+    fn json_paths() {
+        let doc = br#"{"a":{"b":["x","jane@example.com"]},"c":"y"}"#;
+        let at = doc.windows(4).position(|w| w == b"jane").unwrap();
+        assert_eq!(json_path_at(doc, at).as_deref(), Some("$.a.b[1]"));
+        let at = doc.windows(3).position(|w| w == b"\"y\"").unwrap() + 1;
+        assert_eq!(json_path_at(doc, at).as_deref(), Some("$.c"));
+    }
+}
