@@ -77,10 +77,47 @@ pub(crate) enum Command {
     /// Manages continuous-export configurations (the 28-day path).
     #[command(name = "export-config")]
     ExportConfig(ExportConfigArgs),
+    /// Finds every trace of one or many subjects in crash data: the crawl's
+    /// archive, a continuous export (directory or object store), or any
+    /// directory of crash JSON. Exit 0 on matches, 1 on none, 2 on error.
+    Search(SearchArgs),
     /// Reads a continuous export end to end and reports what it holds and
     /// which objects are damaged.
     #[command(name = "export-read")]
     ExportRead(ExportReadArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SearchArgs {
+    /// Where to search: a directory, az://container/prefix or
+    /// s3://bucket/prefix (repeatable).
+    #[arg(long, required = true)]
+    pub(crate) source: Vec<String>,
+    /// An identifier of the subject, TYPE=VALUE with TYPE one of user-id,
+    /// email, install-id, phone, name, text, regex (repeatable).
+    #[arg(
+        long,
+        conflicts_with = "subjects",
+        required_unless_present = "subjects"
+    )]
+    pub(crate) subject: Vec<String>,
+    /// Many subjects in one pass: JSON Lines, one
+    /// {"label", "identifiers": [{"type", "value"}]} per line.
+    #[arg(long)]
+    pub(crate) subjects: Option<PathBuf>,
+    /// The label of a --subject search in the output.
+    #[arg(long, default_value = "subject")]
+    pub(crate) label: String,
+    /// One JSON object per matched record per subject.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Bring in the other crashes of the installs found with the subject's
+    /// crashes (reported as linked).
+    #[arg(long, value_parser = ["install-id"])]
+    pub(crate) expand: Option<String>,
+    /// Threads (local sources) or objects in flight (remote ones).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ per bad object.
 */
 #![warn(missing_docs)]
 
+mod engine;
 mod error;
 pub mod export;
 mod matcher;
@@ -19,6 +20,9 @@ mod source;
 mod subject;
 mod walk;
 
+pub use crate::engine::{
+    Evidence, Hit, Input, SearchOptions, SearchReport, WHOLE_OBJECT_MAX, search,
+};
 pub use crate::error::{Error, Result};
 pub use crate::matcher::{Encoding, Found, Matcher, json_path_at};
 pub use crate::source::{Blob, Source};

@@ -5,6 +5,7 @@ mod demo;
 mod emulator;
 mod export_config;
 mod retention;
+mod search;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => crawl::status(&args.global).await,
         Command::ExportConfig(a) => export_config::run(&args.global, a).await,
         Command::ExportRead(a) => export_config::read(a).await,
+        Command::Search(a) => search::run(a).await,
     }
 }
 

@@ -1,0 +1,360 @@
+//! `crashdsr search` end to end: over the archive that `fetch` wrote and
+//! over an export in Azurite, checked against the emulator's ground truth;
+//! exit codes; identifier values never in logs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, Truth, serve};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!(
+            "crashdsr-cli-search-{tag}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn crashdsr(base: &str, work: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
+    c.env("APPCENTER_API_TOKEN", "t").args([
+        "--base-url",
+        base,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--api-rate",
+        "100000/1",
+        "--no-progress",
+    ]);
+    c
+}
+
+fn ok(out: Output) -> String {
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{s}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s
+}
+
+fn subjects_file(truth: &Truth, dir: &Path) -> PathBuf {
+    let path = dir.join("subjects.jsonl");
+    let lines: Vec<String> = truth
+        .subjects
+        .iter()
+        .map(|s| serde_json::json!({"label": s.label, "identifiers": s.identifiers}).to_string())
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// `(subject, error_id, linked)` of every crash in the JSON output.
+fn crashes(stdout: &str) -> BTreeSet<(String, String, bool)> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["error_id"].is_string())
+        .map(|v| {
+            (
+                v["subject"].as_str().unwrap().to_owned(),
+                v["error_id"].as_str().unwrap().to_owned(),
+                v["linked"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn start(rt: &tokio::runtime::Runtime, seed: u64, errors: u64) -> (RunningEmulator, Truth) {
+    let mut ds = DatasetConfig::new(seed);
+    ds.errors_per_app = errors;
+    let truth = Dataset::new(ds.clone()).truth();
+    let emu = rt
+        .block_on(serve(
+            EmulatorConfig::new(ds, "t"),
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    (emu, truth)
+}
+
+#[test]
+fn archive_search_matches_the_truth() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (emu, truth) = start(&rt, 13, 900);
+    let tmp = TempDir::new("archive");
+    let base = emu.base_url();
+    ok(crashdsr(&base, &tmp.0)
+        .args(["inventory", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    ok(crashdsr(&base, &tmp.0)
+        .args(["fetch", "--app", "contoso/demo-app", "--concurrency", "16"])
+        .output()
+        .unwrap());
+    let subjects = subjects_file(&truth, &tmp.0);
+    let archive = tmp.0.join("archive");
+    let out = crashdsr(&base, &tmp.0)
+        .args([
+            "search",
+            "--source",
+            archive.to_str().unwrap(),
+            "--subjects",
+            subjects.to_str().unwrap(),
+            "--expand",
+            "install-id",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let got = crashes(&ok(out));
+    let mut want = BTreeSet::new();
+    for s in &truth.subjects {
+        for d in &s.direct {
+            want.insert((s.label.clone(), d.error_id.clone(), false));
+        }
+        for l in &s.linked {
+            want.insert((s.label.clone(), l.error_id.clone(), true));
+        }
+    }
+    let missed: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(
+        missed.is_empty() && extra.is_empty(),
+        "missed {missed:?}\nextra {extra:?}"
+    );
+    // No identifier value in what was logged.
+    for s in &truth.subjects {
+        for i in &s.identifiers {
+            assert!(
+                i.value.len() < 4 || !stderr.contains(&i.value),
+                "{} leaked to stderr",
+                i.kind
+            );
+        }
+    }
+    // The summary names no value either, and says which ids were typed-only.
+    let summary = ok(crashdsr(&base, &tmp.0)
+        .args([
+            "search",
+            "--source",
+            archive.to_str().unwrap(),
+            "--subjects",
+            subjects.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap());
+    assert!(summary.contains("li's user-id is too short"), "{summary}");
+    assert!(!summary.contains('@'), "{summary}");
+    rt.block_on(emu.shutdown()).unwrap();
+}
+
+#[test]
+fn exit_codes_and_bad_subjects() {
+    let tmp = TempDir::new("codes");
+    std::fs::write(
+        tmp.0.join("crash.json"),
+        br#"{"errorId":"1-a","userId":"someone-else","message":"hello"}"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let dir = tmp.0.to_str().unwrap();
+    assert_eq!(
+        run(&[
+            "search",
+            "--source",
+            dir,
+            "--subject",
+            "user-id=someone-else"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "search",
+            "--source",
+            dir,
+            "--subject",
+            "email=nobody@example.com"
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+    let bad = tmp.0.join("subjects.jsonl");
+    std::fs::write(&bad, "{\"label\":\"a\",\"identifiers\":[{\"type\":\"email\",\"value\":\"a@b.co\"}]}\n{\"label\":\"b\",\"identifiers\":[{\"type\":\"install-id\",\"value\":\"nope\"}]}\n").unwrap();
+    for (args, want) in [
+        (
+            vec!["search", "--source", dir, "--subject", "email=broken"],
+            "e-mail",
+        ),
+        (
+            vec!["search", "--source", dir, "--subject", "regex=("],
+            "does not compile",
+        ),
+        (
+            vec![
+                "search",
+                "--source",
+                dir,
+                "--subjects",
+                bad.to_str().unwrap(),
+            ],
+            "line 2",
+        ),
+        (
+            vec![
+                "search",
+                "--source",
+                "/nonexistent",
+                "--subject",
+                "user-id=x",
+            ],
+            "not a directory",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn azurite_export_search_matches_the_truth() {
+    let Ok(endpoint) = std::env::var("CRASHDSR_TEST_AZURITE") else {
+        println!("skipped: CRASHDSR_TEST_AZURITE is not set");
+        return;
+    };
+    let account = std::env::var("AZURE_STORAGE_ACCOUNT_NAME").unwrap();
+    let key = std::env::var("AZURE_STORAGE_ACCOUNT_KEY").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (emu, truth) = start(&rt, 17, 600);
+    let tmp = TempDir::new("azurite");
+    let base = emu.base_url();
+    // A prefix of its own: the container is shared with other tests.
+    let cs = format!(
+        "DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint={endpoint}"
+    );
+    let created = ok(crashdsr(&base, &tmp.0)
+        .args([
+            "export-config",
+            "create",
+            "--app",
+            "contoso/demo-app",
+            "--custom",
+            "--path-format",
+            "WithAppId",
+            "--json",
+        ])
+        .env("AZURE_STORAGE_CONNECTION_STRING", &cs)
+        .output()
+        .unwrap());
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..200 {
+        let got = ok(crashdsr(&base, &tmp.0)
+            .args([
+                "export-config",
+                "get",
+                "--app",
+                "contoso/demo-app",
+                "--id",
+                &id,
+                "--json",
+            ])
+            .output()
+            .unwrap());
+        if got.contains("\"Enabled\"") {
+            break;
+        }
+        assert!(got.contains("\"Pending\""), "{got}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let app_id = Dataset::new({
+        let mut d = DatasetConfig::new(17);
+        d.errors_per_app = 600;
+        d
+    })
+    .app_id(0)
+    .to_owned();
+    let subjects = subjects_file(&truth, &tmp.0);
+    let got = crashes(&ok(crashdsr(&base, &tmp.0)
+        .args([
+            "search",
+            "--source",
+            &format!("az://archive/{app_id}"),
+            "--subjects",
+            subjects.to_str().unwrap(),
+            "--expand",
+            "install-id",
+            "--json",
+        ])
+        .output()
+        .unwrap()));
+    for s in &truth.subjects {
+        let session_only: BTreeSet<&str> = s
+            .direct
+            .iter()
+            .filter(|d| d.r#where.iter().all(|w| w == "session_logs.properties"))
+            .map(|d| d.error_id.as_str())
+            .collect();
+        for d in &s.direct {
+            let linked = session_only.contains(d.error_id.as_str());
+            assert!(
+                got.contains(&(s.label.clone(), d.error_id.clone(), linked)),
+                "{}: missed {}",
+                s.label,
+                d.error_id
+            );
+        }
+        for l in &s.linked {
+            assert!(
+                got.contains(&(s.label.clone(), l.error_id.clone(), true)),
+                "{}: missed linked {}",
+                s.label,
+                l.error_id
+            );
+        }
+        let total = got.iter().filter(|(label, _, _)| label == &s.label).count();
+        assert_eq!(
+            total,
+            s.direct.len() + s.linked.len(),
+            "{}: extra crashes",
+            s.label
+        );
+    }
+    rt.block_on(emu.shutdown()).unwrap();
+}

@@ -1,0 +1,188 @@
+//! Correctness against the emulator's ground truth, on exports of three
+//! seeds and sizes: every crash that holds a subject's identifiers is found
+//! (recall), no decoy and no other subject's crash is reported (precision),
+//! and linked crashes are exactly the truth's.
+//!
+//! In an export, session events belong to no crash: a crash whose only trace
+//! of the subject is in its session events is found through its install id
+//! (linked), as the design says, rather than directly.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crashdsr_appcenter::Timestamp;
+use crashdsr_appcenter::models::BlobPathFormatKind;
+use crashdsr_emulator::export::{ExportPlan, Target, open_target, write};
+use crashdsr_emulator::{Dataset, DatasetConfig, Truth};
+use crashdsr_search::{IdKind, Identifier, Input, SearchOptions, Subject, search};
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn export(seed: u64, errors: u64, format: BlobPathFormatKind) -> (TempDir, Dataset) {
+    let mut cfg = DatasetConfig::new(seed);
+    cfg.errors_per_app = errors;
+    let data = Dataset::new(cfg.clone());
+    let dir = std::env::temp_dir().join(format!(
+        "crashdsr-truth-{seed}-{errors}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let plan = ExportPlan {
+        app: 0,
+        since: Timestamp(cfg.now - chrono::Duration::days(28)),
+        entities: vec![],
+        path_format: format,
+    };
+    let store = open_target(&Target::Dir(dir.clone())).await.unwrap();
+    write(&data, &plan, store, |_| true).await.unwrap();
+    (TempDir(dir), data)
+}
+
+pub fn subjects_of(truth: &Truth) -> Vec<Subject> {
+    truth
+        .subjects
+        .iter()
+        .map(|s| Subject {
+            label: s.label.clone(),
+            identifiers: s
+                .identifiers
+                .iter()
+                .map(|i| {
+                    Identifier::new(
+                        serde_json::from_value::<IdKind>(serde_json::json!(i.kind)).unwrap(),
+                        &i.value,
+                    )
+                    .unwrap()
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn check(truth: &Truth, report: &crashdsr_search::SearchReport) {
+    for s in &truth.subjects {
+        let session_only: BTreeSet<&str> = s
+            .direct
+            .iter()
+            .filter(|d| d.r#where.iter().all(|w| w == "session_logs.properties"))
+            .map(|d| d.error_id.as_str())
+            .collect();
+        let want_direct: BTreeSet<&str> = s
+            .direct
+            .iter()
+            .map(|d| d.error_id.as_str())
+            .filter(|e| !session_only.contains(e))
+            .collect();
+        let want_linked: BTreeSet<&str> = s
+            .linked
+            .iter()
+            .map(|l| l.error_id.as_str())
+            .chain(session_only.iter().copied())
+            .collect();
+        let mine: Vec<_> = report
+            .evidence
+            .iter()
+            .filter(|e| e.subject == s.label)
+            .collect();
+        let got_direct: BTreeSet<&str> = mine
+            .iter()
+            .filter(|e| !e.linked)
+            .filter_map(|e| e.error_id.as_deref())
+            .collect();
+        let got_linked: BTreeSet<&str> = mine
+            .iter()
+            .filter(|e| e.linked)
+            .filter_map(|e| e.error_id.as_deref())
+            .collect();
+        let missed: Vec<_> = want_direct.difference(&got_direct).collect();
+        let extra: Vec<_> = got_direct.difference(&want_direct).collect();
+        assert!(
+            missed.is_empty(),
+            "{}: missed direct crashes {missed:?}",
+            s.label
+        );
+        assert!(
+            extra.is_empty(),
+            "{}: reported crashes that are not theirs {extra:?}",
+            s.label
+        );
+        assert_eq!(got_linked, want_linked, "{}: linked crashes", s.label);
+        assert!(
+            mine.iter()
+                .filter(|e| !e.linked)
+                .all(|e| !e.hits.is_empty())
+        );
+    }
+}
+
+#[tokio::test]
+async fn export_search_matches_the_truth_on_three_seeds() {
+    for (seed, errors, format) in [
+        (7, 800, BlobPathFormatKind::WithoutAppId),
+        (11, 2000, BlobPathFormatKind::WithAppId),
+        (23, 3000, BlobPathFormatKind::WithoutAppId),
+    ] {
+        let (dir, data) = export(seed, errors, format).await;
+        let truth = data.truth();
+        let inputs = vec![Input::open(dir.0.join("archive").to_str().unwrap()).unwrap()];
+        let opts = SearchOptions {
+            expand_install_ids: true,
+            threads: 2,
+        };
+        let report = tokio::task::spawn_blocking({
+            let subjects = subjects_of(&truth);
+            move || search(&inputs, subjects, &opts)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        check(&truth, &report);
+        // The two-character user id is reported as typed-only.
+        assert!(
+            report
+                .typed_only
+                .iter()
+                .any(|(l, k)| l == "li" && *k == IdKind::UserId)
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_subject_alone_finds_the_same_crashes() {
+    let (dir, data) = export(5, 1000, BlobPathFormatKind::WithoutAppId).await;
+    let truth = data.truth();
+    let all = subjects_of(&truth);
+    for one in all {
+        let label = one.label.clone();
+        let inputs = vec![Input::open(dir.0.join("archive").to_str().unwrap()).unwrap()];
+        let report = tokio::task::spawn_blocking(move || {
+            search(
+                &inputs,
+                vec![one],
+                &SearchOptions {
+                    expand_install_ids: true,
+                    threads: 2,
+                },
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let single = Truth {
+            subjects: truth
+                .subjects
+                .iter()
+                .filter(|s| s.label == label)
+                .cloned()
+                .collect(),
+        };
+        check(&single, &report);
+    }
+}
