@@ -219,8 +219,12 @@ impl Scanner<'_> {
                 app: Some(app),
                 error_id,
             };
-            let install = extract_string_field(bytes, "installId")
-                .or_else(|| extract_string_field(bytes, "install_id"));
+            let install = if found.is_empty() {
+                None
+            } else {
+                extract_string_field(bytes, "installId")
+                    .or_else(|| extract_string_field(bytes, "install_id"))
+            };
             for f in &found {
                 out.push(RawHit {
                     subject: f.subject,
@@ -285,7 +289,11 @@ impl Scanner<'_> {
                         .rev()
                         .collect::<Vec<_>>()
                         .join("/");
-                    let install = extract_string_field(bytes, "installId");
+                    let install = if found.is_empty() {
+                        None
+                    } else {
+                        extract_string_field(bytes, "installId")
+                    };
                     for f in &found {
                         out.push(RawHit {
                             subject: f.subject,
@@ -325,8 +333,12 @@ impl Scanner<'_> {
                         object: path.to_owned(),
                     },
                 };
-                let install = extract_string_field(bytes, "installId")
-                    .or_else(|| extract_string_field(bytes, "InstallId"));
+                let install = if found.is_empty() {
+                    None
+                } else {
+                    extract_string_field(bytes, "installId")
+                        .or_else(|| extract_string_field(bytes, "InstallId"))
+                };
                 let artefact = path.rsplit('/').next().unwrap_or(path).to_owned();
                 for f in &found {
                     out.push(RawHit {
@@ -381,6 +393,11 @@ fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn unbase64(bytes: &[u8]) -> Option<Vec<u8>> {
+    let b64 = |b: &u8| b.is_ascii_alphanumeric() || b"+/=".contains(b) || b.is_ascii_whitespace();
+    // Most objects fail on their first bytes; check all before copying.
+    if bytes.len() < 16 || !bytes[..64.min(bytes.len())].iter().all(b64) || !bytes.iter().all(b64) {
+        return None;
+    }
     let text: Vec<u8> = bytes
         .iter()
         .copied()
