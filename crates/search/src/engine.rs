@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use futures::{StreamExt, TryStreamExt};
@@ -567,31 +567,34 @@ fn scan_all(
     for (n, input) in inputs.iter().enumerate() {
         match input {
             Input::Dir(root) => {
-                let files = list_files(root)
-                    .map_err(|e| Error::Source(format!("listing {}: {e}", root.display())))?;
-                let next = AtomicUsize::new(0);
-                std::thread::scope(|scope| {
+                // The walk feeds the workers as it goes, like ripgrep's.
+                let (tx, rx) = std::sync::mpsc::sync_channel::<String>(4096);
+                let rx = Mutex::new(rx);
+                let walked = std::thread::scope(|scope| {
+                    let walker = scope.spawn(move || walk_files(root, &tx));
                     for _ in 0..opts.threads.max(1) {
                         scope.spawn(|| {
                             let mut local = Vec::new();
+                            let mut buf = Vec::new();
                             loop {
-                                let i = next.fetch_add(1, Ordering::Relaxed);
-                                let Some(rel) = files.get(i) else { break };
-                                match scan_file(&scanner, n, root, rel, &mut local) {
+                                let next = rx.lock().expect("lock").recv();
+                                let Ok(rel) = next else { break };
+                                match scan_file(&scanner, n, root, &rel, &mut buf, &mut local) {
                                     Ok(size) => {
                                         objects.fetch_add(1, Ordering::Relaxed);
                                         bytes.fetch_add(size, Ordering::Relaxed);
                                     }
-                                    Err(e) => errors
-                                        .lock()
-                                        .expect("lock")
-                                        .push((rel.clone(), e.to_string())),
+                                    Err(e) => {
+                                        errors.lock().expect("lock").push((rel, e.to_string()))
+                                    }
                                 }
                             }
                             hits.lock().expect("lock").extend(local);
                         });
                     }
+                    walker.join().expect("the walker thread")
                 });
+                walked.map_err(|e| Error::Source(format!("listing {}: {e}", root.display())))?;
             }
             Input::Remote(source) => {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -644,23 +647,24 @@ fn scan_all(
     Ok(hits.into_inner().expect("lock"))
 }
 
-fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
-    let mut out = Vec::new();
+/// Sends every file below `root`, relative and `/`-separated.
+fn walk_files(root: &Path, tx: &std::sync::mpsc::SyncSender<String>) -> std::io::Result<()> {
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        for entry in std::fs::read_dir(root.join(&rel))? {
-            let entry = entry?;
+        let mut entries: Vec<_> =
+            std::fs::read_dir(root.join(&rel))?.collect::<std::io::Result<_>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
             let name = rel.join(entry.file_name());
             let ft = entry.file_type()?;
             if ft.is_dir() {
                 stack.push(name);
-            } else if ft.is_file() {
-                out.push(name.to_string_lossy().replace('\\', "/"));
+            } else if ft.is_file() && tx.send(name.to_string_lossy().replace('\\', "/")).is_err() {
+                return Ok(());
             }
         }
     }
-    out.sort();
-    Ok(out)
+    Ok(())
 }
 
 fn scan_file(
@@ -668,16 +672,18 @@ fn scan_file(
     source: usize,
     root: &Path,
     rel: &str,
+    buf: &mut Vec<u8>,
     out: &mut Vec<RawHit>,
 ) -> std::io::Result<u64> {
-    let path = root.join(rel);
-    let size = std::fs::metadata(&path)?.len();
+    let mut file = std::fs::File::open(root.join(rel))?;
+    let size = file.metadata()?.len();
     if size <= WHOLE_OBJECT_MAX {
-        let data = std::fs::read(&path)?;
-        scanner.object(source, rel, &data, out);
-        return Ok(data.len() as u64);
+        // One buffer per thread, reused from file to file.
+        buf.clear();
+        file.read_to_end(buf)?;
+        scanner.object(source, rel, buf, out);
+        return Ok(buf.len() as u64);
     }
-    let mut file = std::fs::File::open(&path)?;
     let owner = big_object_owner(source, rel);
     let artefact = rel.rsplit('/').next().unwrap_or(rel).to_owned();
     let mut scanner_state = ChunkScanner::new(scanner.matcher, CHUNK);

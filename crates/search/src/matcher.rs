@@ -70,8 +70,13 @@ fn typed_key(key: &[u8], kind: IdKind) -> bool {
 #[derive(Debug)]
 pub struct Matcher {
     subjects: Vec<Subject>,
+    /// Everything but UTF-16LE, run on every buffer.
     ac: Option<AhoCorasick>,
     patterns: Vec<Pattern>,
+    /// UTF-16LE patterns, run only on buffers that hold NUL bytes (text
+    /// never does): the common case scans a smaller automaton.
+    ac_utf16: Option<AhoCorasick>,
+    patterns_utf16: Vec<Pattern>,
     regexes: Vec<(usize, usize, regex::bytes::Regex)>,
     longest: usize,
 }
@@ -103,13 +108,8 @@ fn variants(id: &Identifier) -> Vec<(Encoding, String)> {
             out.push((Encoding::JsonEscaped, v.replace('@', "\\u0040")));
         }
         IdKind::Phone => {
+            // The bare digits also find `+4477…` (a `+` may precede them).
             let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-            let compact = if v.trim_start().starts_with('+') {
-                format!("+{digits}")
-            } else {
-                digits.clone()
-            };
-            out.push((Encoding::Plain, compact));
             out.push((Encoding::Plain, digits));
         }
         _ => {}
@@ -158,17 +158,24 @@ impl Matcher {
             }
         }
         let longest = patterns.iter().map(|p| p.bytes.len()).max().unwrap_or(0);
-        let ac = (!patterns.is_empty()).then(|| {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(patterns.iter().map(|p| &p.bytes))
-                .expect("literal patterns always build")
-        });
+        let (patterns_utf16, patterns): (Vec<_>, Vec<_>) = patterns
+            .into_iter()
+            .partition(|p| p.encoding == Encoding::Utf16);
+        let build = |ps: &[Pattern]| {
+            (!ps.is_empty()).then(|| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(ps.iter().map(|p| &p.bytes))
+                    .expect("literal patterns always build")
+            })
+        };
         Self {
+            ac: build(&patterns),
+            ac_utf16: build(&patterns_utf16),
             subjects,
-            ac,
             patterns,
+            patterns_utf16,
             regexes,
             longest,
         }
@@ -187,9 +194,17 @@ impl Matcher {
     /// Every confirmed hit in `hay`.
     pub fn find(&self, hay: &[u8]) -> Vec<Found> {
         let mut out = Vec::new();
-        if let Some(ac) = &self.ac {
+        let wide = memchr::memchr(0, hay).is_some();
+        let runs = [
+            (&self.ac, &self.patterns, true),
+            (&self.ac_utf16, &self.patterns_utf16, wide),
+        ];
+        for (ac, patterns, run) in runs {
+            let Some(ac) = ac.as_ref().filter(|_| run) else {
+                continue;
+            };
             for m in ac.find_overlapping_iter(hay) {
-                let p = &self.patterns[m.pattern().as_usize()];
+                let p = &patterns[m.pattern().as_usize()];
                 let id = &self.subjects[p.subject].identifiers[p.identifier];
                 let (s, e) = (m.start(), m.end());
                 if id.kind == IdKind::UserId && hay[s..e] != p.bytes[..] {
@@ -255,7 +270,7 @@ fn left_ok(prev: Option<u8>, prev2: Option<u8>, kind: IdKind) -> bool {
     }
     match kind {
         IdKind::Email => !(is_word(p) || b".%+-".contains(&p)),
-        IdKind::Phone => !(p.is_ascii_digit() || p == b'+'),
+        IdKind::Phone => !p.is_ascii_digit(),
         _ => !(is_word(p) || (p == b'-' && prev2.is_some_and(is_word))),
     }
 }
