@@ -57,11 +57,22 @@ fn text(o: &Output) -> (String, String) {
 
 #[test]
 fn demo_runs_and_prints_no_identifier() {
-    let out = crashdsr().arg("demo").output().unwrap();
+    let work = crashdsr_emulator::testing::TempDir::new("demo");
+    let out = crashdsr()
+        .args(["--work-dir", work.path().to_str().unwrap(), "demo"])
+        .output()
+        .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Inventory: 20 error groups"), "{stdout}");
-    assert!(stdout.contains("Ground truth:"), "{stdout}");
+    assert!(
+        stdout.contains("Inventory: 20 groups, 1000 crashes listed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Fetch: 1000 crashes archived"), "{stdout}");
+    assert!(
+        stdout.contains("the search found exactly these"),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains('@') && !stderr.contains('@'),
         "an e-mail address was printed:\n{stdout}"

@@ -4,35 +4,13 @@
 //! can count what was fetched.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crashdsr_crawl::{Archive, Manifest, Status, Store, verify_manifest};
+use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{DatasetConfig, EmulatorConfig, RunningEmulator, serve};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p = std::env::temp_dir().join(format!(
-            "crashdsr-cli-crawl-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -136,7 +114,7 @@ fn sigkill_twenty_times_then_resume() {
     let rt = rt();
     let emu = start(&rt, "contoso", "demo-app", 300, 3);
     let tmp = TempDir::new("sigkill");
-    ok(crashdsr(&emu, &tmp.0)
+    ok(crashdsr(&emu, tmp.path())
         .args(["inventory", "--app", "contoso/demo-app"])
         .output()
         .unwrap());
@@ -146,7 +124,7 @@ fn sigkill_twenty_times_then_resume() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let mut child = crashdsr(&emu, &tmp.0)
+        let mut child = crashdsr(&emu, tmp.path())
             .args([
                 "fetch",
                 "--app",
@@ -171,16 +149,16 @@ fn sigkill_twenty_times_then_resume() {
         killed_mid_run >= 15,
         "the crawl finished too early to test resumption ({killed_mid_run} kills)"
     );
-    let out = ok(crashdsr(&emu, &tmp.0)
+    let out = ok(crashdsr(&emu, tmp.path())
         .args(["fetch", "--app", "contoso/demo-app", "--worker", "w1"])
         .output()
         .unwrap());
     assert!(out.contains("reused") && out.contains("retrieved"), "{out}");
-    let state = tmp.0.join("state.db");
+    let state = tmp.path().join("state.db");
     check(
         &rt,
         state.to_str().unwrap(),
-        &tmp.0.join("archive"),
+        &tmp.path().join("archive"),
         "contoso/demo-app",
         300,
     );
@@ -191,7 +169,7 @@ fn sigkill_twenty_times_then_resume() {
         extra <= 20 * 8,
         "{extra} downloads repeated beyond the in-flight ones"
     );
-    let status = ok(crashdsr(&emu, &tmp.0).arg("status").output().unwrap());
+    let status = ok(crashdsr(&emu, tmp.path()).arg("status").output().unwrap());
     assert!(
         status.contains("contoso/demo-app: 300 crashes: retrieved 300"),
         "{status}"
@@ -219,7 +197,7 @@ fn three_workers_on_postgres_one_killed() {
             .unwrap()
     });
     let cmd = |extra: &[&str]| {
-        let mut c = crashdsr(&emu, &tmp.0);
+        let mut c = crashdsr(&emu, tmp.path());
         c.args(["--state", &pg]).args(extra);
         c
     };
@@ -256,7 +234,7 @@ fn three_workers_on_postgres_one_killed() {
     for w in [w2, w3] {
         ok(w.wait_with_output().unwrap());
     }
-    check(&rt, &pg, &tmp.0.join("archive"), &app, 400);
+    check(&rt, &pg, &tmp.path().join("archive"), &app, 400);
     let d = downloads(&emu);
     assert_eq!(d.len(), 400, "a crash was never downloaded");
     let extra: u64 = d.values().map(|n| n - 1).sum();
@@ -279,7 +257,7 @@ fn bad_input_exits_2_and_leaves_the_store_consistent() {
     let emu = start(&rt, "contoso", "demo-app", 20, 0);
     let tmp = TempDir::new("bad");
     let run = |args: &[&str], token: &str| {
-        let out = crashdsr(&emu, &tmp.0)
+        let out = crashdsr(&emu, tmp.path())
             .env("APPCENTER_API_TOKEN", token)
             .args(args)
             .output()
@@ -304,16 +282,16 @@ fn bad_input_exits_2_and_leaves_the_store_consistent() {
         err.contains("HTTP 401") && !err.contains("bad-token-value"),
         "{err}"
     );
-    ok(crashdsr(&emu, &tmp.0)
+    ok(crashdsr(&emu, tmp.path())
         .args(["inventory", "--app", "contoso/demo-app"])
         .output()
         .unwrap());
     // A file where the archive should be: one line, exit 2, nothing marked.
-    std::fs::write(tmp.0.join("blocked"), b"").unwrap();
+    std::fs::write(tmp.path().join("blocked"), b"").unwrap();
     let (code, err) = run(
         &[
             "--archive",
-            tmp.0.join("blocked").to_str().unwrap(),
+            tmp.path().join("blocked").to_str().unwrap(),
             "fetch",
             "--app",
             "contoso/demo-app",
@@ -329,27 +307,27 @@ fn bad_input_exits_2_and_leaves_the_store_consistent() {
             "--base-url",
             "http://127.0.0.1:9",
             "--work-dir",
-            tmp.0.to_str().unwrap(),
+            tmp.path().to_str().unwrap(),
             "--no-progress",
         ])
         .args(["fetch", "--app", "contoso/demo-app"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let status = ok(crashdsr(&emu, &tmp.0).arg("status").output().unwrap());
+    let status = ok(crashdsr(&emu, tmp.path()).arg("status").output().unwrap());
     assert!(
         status.contains("contoso/demo-app: 20 crashes: pending 20"),
         "{status}"
     );
     // And after all that, a normal run completes.
-    ok(crashdsr(&emu, &tmp.0)
+    ok(crashdsr(&emu, tmp.path())
         .args(["fetch", "--app", "contoso/demo-app"])
         .output()
         .unwrap());
     check(
         &rt,
-        tmp.0.join("state.db").to_str().unwrap(),
-        &tmp.0.join("archive"),
+        tmp.path().join("state.db").to_str().unwrap(),
+        &tmp.path().join("archive"),
         "contoso/demo-app",
         20,
     );

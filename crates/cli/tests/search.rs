@@ -7,30 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, Truth, serve};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p = std::env::temp_dir().join(format!(
-            "crashdsr-cli-search-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn crashdsr(base: &str, work: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
@@ -103,17 +81,17 @@ fn archive_search_matches_the_truth() {
     let (emu, truth) = start(&rt, 13, 900);
     let tmp = TempDir::new("archive");
     let base = emu.base_url();
-    ok(crashdsr(&base, &tmp.0)
+    ok(crashdsr(&base, tmp.path())
         .args(["inventory", "--app", "contoso/demo-app"])
         .output()
         .unwrap());
-    ok(crashdsr(&base, &tmp.0)
+    ok(crashdsr(&base, tmp.path())
         .args(["fetch", "--app", "contoso/demo-app", "--concurrency", "16"])
         .output()
         .unwrap());
-    let subjects = subjects_file(&truth, &tmp.0);
-    let archive = tmp.0.join("archive");
-    let out = crashdsr(&base, &tmp.0)
+    let subjects = subjects_file(&truth, tmp.path());
+    let archive = tmp.path().join("archive");
+    let out = crashdsr(&base, tmp.path())
         .args([
             "search",
             "--source",
@@ -154,7 +132,7 @@ fn archive_search_matches_the_truth() {
         }
     }
     // The summary names no value either, and says which ids were typed-only.
-    let summary = ok(crashdsr(&base, &tmp.0)
+    let summary = ok(crashdsr(&base, tmp.path())
         .args([
             "search",
             "--source",
@@ -173,7 +151,7 @@ fn archive_search_matches_the_truth() {
 fn exit_codes_and_bad_subjects() {
     let tmp = TempDir::new("codes");
     std::fs::write(
-        tmp.0.join("crash.json"),
+        tmp.path().join("crash.json"),
         br#"{"errorId":"1-a","userId":"someone-else","message":"hello"}"#,
     )
     .unwrap();
@@ -183,7 +161,7 @@ fn exit_codes_and_bad_subjects() {
             .output()
             .unwrap()
     };
-    let dir = tmp.0.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
     assert_eq!(
         run(&[
             "search",
@@ -208,7 +186,7 @@ fn exit_codes_and_bad_subjects() {
         .code(),
         Some(1)
     );
-    let bad = tmp.0.join("subjects.jsonl");
+    let bad = tmp.path().join("subjects.jsonl");
     std::fs::write(&bad, "{\"label\":\"a\",\"identifiers\":[{\"type\":\"email\",\"value\":\"a@b.co\"}]}\n{\"label\":\"b\",\"identifiers\":[{\"type\":\"install-id\",\"value\":\"nope\"}]}\n").unwrap();
     for (args, want) in [
         (
@@ -266,7 +244,7 @@ fn azurite_export_search_matches_the_truth() {
     let cs = format!(
         "DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint={endpoint}"
     );
-    let created = ok(crashdsr(&base, &tmp.0)
+    let created = ok(crashdsr(&base, tmp.path())
         .args([
             "export-config",
             "create",
@@ -285,7 +263,7 @@ fn azurite_export_search_matches_the_truth() {
         .unwrap()
         .to_owned();
     for _ in 0..200 {
-        let got = ok(crashdsr(&base, &tmp.0)
+        let got = ok(crashdsr(&base, tmp.path())
             .args([
                 "export-config",
                 "get",
@@ -310,8 +288,8 @@ fn azurite_export_search_matches_the_truth() {
     })
     .app_id(0)
     .to_owned();
-    let subjects = subjects_file(&truth, &tmp.0);
-    let got = crashes(&ok(crashdsr(&base, &tmp.0)
+    let subjects = subjects_file(&truth, tmp.path());
+    let got = crashes(&ok(crashdsr(&base, tmp.path())
         .args([
             "search",
             "--source",

@@ -4,7 +4,6 @@
 //! archive.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crashdsr_appcenter::{ApiToken, Client, RetryConfig};
@@ -12,32 +11,10 @@ use crashdsr_crawl::{
     Api, Archive, FetchOptions, Manifest, NoProgress, Status, Store, fetch, inventory,
     verify_manifest,
 };
+use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, serve};
 
 const APP: &str = "contoso/demo-app";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p = std::env::temp_dir().join(format!(
-            "crashdsr-crawl-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn dataset(errors: u64) -> DatasetConfig {
     let mut d = DatasetConfig::new(21);
@@ -70,10 +47,10 @@ fn client(emu: &RunningEmulator) -> Client {
 }
 
 async fn setup(tmp: &TempDir) -> (Store, Archive) {
-    let store = Store::open(tmp.0.join("state.db").to_str().unwrap())
+    let store = Store::open(tmp.path().join("state.db").to_str().unwrap())
         .await
         .unwrap();
-    let archive = Archive::open(tmp.0.join("archive").to_str().unwrap()).unwrap();
+    let archive = Archive::open(tmp.path().join("archive").to_str().unwrap()).unwrap();
     (store, archive)
 }
 
@@ -160,7 +137,7 @@ async fn full_crawl_archives_every_crash_once() {
     let ds = Dataset::new(dataset(300));
     let e = ds.error(0, 7);
     let dir = tmp
-        .0
+        .path()
         .join("archive/apps/contoso/demo-app/errors")
         .join(&e.error_id);
     let details: serde_json::Value =
@@ -176,7 +153,7 @@ async fn full_crawl_archives_every_crash_once() {
         );
     }
     assert!(
-        tmp.0
+        tmp.path()
             .join("archive/apps/contoso/demo-app/groups")
             .join(&e.group_id)
             .join("stacktrace.json")
@@ -414,7 +391,7 @@ async fn a_read_only_archive_stops_the_run_and_leaves_the_store_consistent() {
         .await
         .unwrap();
     std::fs::set_permissions(
-        tmp.0.join("archive"),
+        tmp.path().join("archive"),
         std::fs::Permissions::from_mode(0o500),
     )
     .unwrap();
@@ -426,7 +403,7 @@ async fn a_read_only_archive_stops_the_run_and_leaves_the_store_consistent() {
         "{err}"
     );
     std::fs::set_permissions(
-        tmp.0.join("archive"),
+        tmp.path().join("archive"),
         std::fs::Permissions::from_mode(0o700),
     )
     .unwrap();
@@ -459,7 +436,7 @@ async fn an_unwritable_archive_path_stops_the_run() {
     inventory(&store, &app, Api::Errors, &NoProgress)
         .await
         .unwrap();
-    std::fs::write(tmp.0.join("archive/apps"), b"not a directory").unwrap();
+    std::fs::write(tmp.path().join("archive/apps"), b"not a directory").unwrap();
     let err = fetch(&store, &app, &archive, &opts(), &NoProgress)
         .await
         .unwrap_err();
@@ -488,7 +465,7 @@ async fn matched_crashes_download_through_their_location() {
         crashdsr_crawl::LocationApi::Errors,
         crashdsr_crawl::LocationApi::Legacy,
     ] {
-        let dir = tmp.0.join(format!("{api:?}"));
+        let dir = tmp.path().join(format!("{api:?}"));
         let (path, size) =
             crashdsr_crawl::download_crash_log(&app, &e.group_id, &e.error_id, api, &dir)
                 .await
@@ -503,10 +480,15 @@ async fn matched_crashes_download_through_their_location() {
             "a partial file was left"
         );
     }
-    let err =
-        crashdsr_crawl::download_crash_log(&app, &e.group_id, "1-nope", Default::default(), &tmp.0)
-            .await
-            .unwrap_err();
+    let err = crashdsr_crawl::download_crash_log(
+        &app,
+        &e.group_id,
+        "1-nope",
+        Default::default(),
+        tmp.path(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
     emu.shutdown().await.unwrap();
 }

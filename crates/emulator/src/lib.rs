@@ -21,6 +21,7 @@ pub mod export;
 pub mod faults;
 mod handlers;
 mod server;
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -207,6 +207,25 @@ impl Scanner<'_> {
         }
     }
 
+    fn push_all(
+        &self,
+        found: &[Found],
+        owner: &Owner,
+        install: Option<&String>,
+        artefact: &str,
+        doc: Option<&[u8]>,
+        out: &mut Vec<RawHit>,
+    ) {
+        for f in found {
+            out.push(RawHit {
+                subject: f.subject,
+                owner: owner.clone(),
+                install: install.cloned(),
+                hit: self.hit(f, artefact, doc, 0),
+            });
+        }
+    }
+
     /// Scans one whole object.
     fn object(&self, source: usize, path: &str, bytes: &[u8], out: &mut Vec<RawHit>) {
         let found = self.matcher.find(bytes);
@@ -225,14 +244,14 @@ impl Scanner<'_> {
                 extract_string_field(bytes, "installId")
                     .or_else(|| extract_string_field(bytes, "install_id"))
             };
-            for f in &found {
-                out.push(RawHit {
-                    subject: f.subject,
-                    owner: owner.clone(),
-                    install: install.clone(),
-                    hit: self.hit(f, &artefact, is_json.then_some(bytes), 0),
-                });
-            }
+            self.push_all(
+                &found,
+                &owner,
+                install.as_ref(),
+                &artefact,
+                is_json.then_some(bytes),
+                out,
+            );
             self.decoded(bytes, &owner, &artefact, out);
             return;
         }
@@ -294,14 +313,14 @@ impl Scanner<'_> {
                     } else {
                         extract_string_field(bytes, "installId")
                     };
-                    for f in &found {
-                        out.push(RawHit {
-                            subject: f.subject,
-                            owner: owner.clone(),
-                            install: install.clone(),
-                            hit: self.hit(f, &artefact, is_json.then_some(bytes), 0),
-                        });
-                    }
+                    self.push_all(
+                        &found,
+                        &owner,
+                        install.as_ref(),
+                        &artefact,
+                        is_json.then_some(bytes),
+                        out,
+                    );
                 }
                 BlobKind::Attachment { attachment_id } => {
                     let owner = Owner::Attachment {
@@ -310,14 +329,7 @@ impl Scanner<'_> {
                         attachment_id: attachment_id.clone(),
                     };
                     let artefact = format!("attachments/{attachment_id}");
-                    for f in &found {
-                        out.push(RawHit {
-                            subject: f.subject,
-                            owner: owner.clone(),
-                            install: None,
-                            hit: self.hit(f, &artefact, None, 0),
-                        });
-                    }
+                    self.push_all(&found, &owner, None, &artefact, None, out);
                     self.decoded(bytes, &owner, &artefact, out);
                 }
             },
@@ -340,14 +352,14 @@ impl Scanner<'_> {
                         .or_else(|| extract_string_field(bytes, "InstallId"))
                 };
                 let artefact = path.rsplit('/').next().unwrap_or(path).to_owned();
-                for f in &found {
-                    out.push(RawHit {
-                        subject: f.subject,
-                        owner: owner.clone(),
-                        install: install.clone(),
-                        hit: self.hit(f, &artefact, is_json.then_some(bytes), 0),
-                    });
-                }
+                self.push_all(
+                    &found,
+                    &owner,
+                    install.as_ref(),
+                    &artefact,
+                    is_json.then_some(bytes),
+                    out,
+                );
                 self.decoded(bytes, &owner, &artefact, out);
             }
         }

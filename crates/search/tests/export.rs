@@ -12,6 +12,7 @@ use crashdsr_appcenter::models::{
     BlobPathFormatKind, CrashLog, ExportConfiguration, ExportEntity, ExportOptions, ExportState,
 };
 use crashdsr_appcenter::{ApiToken, Client};
+use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, serve};
 use crashdsr_search::export::BlobKind;
 use crashdsr_search::{ExportItem, Source, WalkReport, walk};
@@ -23,29 +24,6 @@ fn dataset() -> DatasetConfig {
     let mut d = DatasetConfig::new(9);
     d.errors_per_app = ERRORS;
     d
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let p = std::env::temp_dir().join(format!(
-            "crashdsr-export-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Asks the emulator to export into `connection_string` and waits.
@@ -190,11 +168,11 @@ async fn local_directory_export_reads_back_equal() {
     ] {
         let tmp = TempDir::new("dir");
         export(
-            format!("BlobEndpoint=file://{}", tmp.0.display()),
+            format!("BlobEndpoint=file://{}", tmp.path().display()),
             format.clone(),
         )
         .await;
-        let source = Source::open(tmp.0.join("archive").to_str().unwrap()).unwrap();
+        let source = Source::open(tmp.path().join("archive").to_str().unwrap()).unwrap();
         let (read, report) = read_back(&source).await;
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         assert_eq!(report.ignored, 0);
@@ -253,11 +231,11 @@ async fn clear(source: &Source) {
 async fn a_damaged_export_is_read_to_the_end_with_one_warning_per_bad_object() {
     let tmp = TempDir::new("damaged");
     export(
-        format!("BlobEndpoint=file://{}", tmp.0.display()),
+        format!("BlobEndpoint=file://{}", tmp.path().display()),
         BlobPathFormatKind::WithoutAppId,
     )
     .await;
-    let root = tmp.0.join("archive");
+    let root = tmp.path().join("archive");
     let source = Source::open(root.to_str().unwrap()).unwrap();
     let (clean, clean_report) = read_back(&source).await;
 

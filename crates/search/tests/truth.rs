@@ -8,40 +8,30 @@
 //! (linked), as the design says, rather than directly.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, Target, open_target, write};
+use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, Truth};
 use crashdsr_search::{IdKind, Identifier, Input, SearchOptions, Subject, search};
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 async fn export(seed: u64, errors: u64, format: BlobPathFormatKind) -> (TempDir, Dataset) {
     let mut cfg = DatasetConfig::new(seed);
     cfg.errors_per_app = errors;
     let data = Dataset::new(cfg.clone());
-    let dir = std::env::temp_dir().join(format!(
-        "crashdsr-truth-{seed}-{errors}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new(&format!("truth-{seed}-{errors}"));
     let plan = ExportPlan {
         app: 0,
         since: Timestamp(cfg.now - chrono::Duration::days(28)),
         entities: vec![],
         path_format: format,
     };
-    let store = open_target(&Target::Dir(dir.clone())).await.unwrap();
+    let store = open_target(&Target::Dir(dir.path().to_path_buf()))
+        .await
+        .unwrap();
     write(&data, &plan, store, |_| true).await.unwrap();
-    (TempDir(dir), data)
+    (dir, data)
 }
 
 pub fn subjects_of(truth: &Truth) -> Vec<Subject> {
@@ -130,7 +120,7 @@ async fn export_search_matches_the_truth_on_three_seeds() {
     ] {
         let (dir, data) = export(seed, errors, format).await;
         let truth = data.truth();
-        let inputs = vec![Input::open(dir.0.join("archive").to_str().unwrap()).unwrap()];
+        let inputs = vec![Input::open(dir.path().join("archive").to_str().unwrap()).unwrap()];
         let opts = SearchOptions {
             expand_install_ids: true,
             threads: 2,
@@ -161,7 +151,7 @@ async fn each_subject_alone_finds_the_same_crashes() {
     let all = subjects_of(&truth);
     for one in all {
         let label = one.label.clone();
-        let inputs = vec![Input::open(dir.0.join("archive").to_str().unwrap()).unwrap()];
+        let inputs = vec![Input::open(dir.path().join("archive").to_str().unwrap()).unwrap()];
         let report = tokio::task::spawn_blocking(move || {
             search(
                 &inputs,

@@ -1,22 +1,23 @@
 //! `crashdsr demo`: the embedded default. Starts the emulator in-process
-//! with a seeded dataset and walks the API the way a request does: app,
-//! retention, every error group and error, then one subject's crashes with
-//! all their artefacts. Prints what it did; never a subject's identifiers.
+//! with a seeded dataset and runs the 90-day path on the defaults (SQLite
+//! and a local archive under the work dir): inventory, fetch, then a search
+//! for one of the dataset's subjects, checked against the ground truth.
+//! Prints what it did; never a subject's identifiers.
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use crashdsr_appcenter::{
-    ApiToken, Client, DownloadFormat, ListOptions, SessionLogsPath, Timestamp, collect_all,
-};
+use crashdsr_appcenter::{ApiToken, Client};
+use crashdsr_crawl::{Api, Archive, FetchOptions, Store};
 use crashdsr_emulator::{Dataset, EmulatorConfig, serve};
-use futures::TryStreamExt;
+use crashdsr_search::{IdKind, Identifier, Input, SearchOptions, Subject};
 
 use crate::cli::{DemoArgs, GlobalArgs};
+use crate::progress::Bar;
 
-pub(crate) async fn run(_global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let dataset = super::emulator::dataset_config(args.seed, args.errors, 28, 50, Vec::new())?;
     let truth = Dataset::new(dataset.clone()).truth();
@@ -34,6 +35,17 @@ pub(crate) async fn run(_global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<
         emu.base_url()
     );
 
+    // A fresh state store and archive for this seed under the work dir.
+    let dir = global
+        .work_dir
+        .join(format!("demo-seed-{}-{}", args.seed, args.errors));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    let store = Store::open(dir.join("state.db").to_str().context("a UTF-8 work dir")?).await?;
+    let archive_dir = dir.join("archive");
+    let archive = Archive::open(archive_dir.to_str().context("a UTF-8 work dir")?)?;
+
     // A local emulator has no rate limit to respect.
     let client = Client::builder()
         .base_url(emu.base_url())
@@ -42,106 +54,118 @@ pub(crate) async fn run(_global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<
         .concurrency(16)
         .build()?;
     let app = client.app("contoso", "demo-app");
-    let meta = app.get_app().await.context("reading the app")?;
     let retention = app
         .retention()
         .await
         .context("reading the retention setting")?;
     println!(
-        "App {meta} (id {}), retention {} days",
-        meta.id, retention.retention_in_days
+        "App contoso/demo-app keeps crashes {} days: the API path (inventory, fetch, search).",
+        retention.retention_in_days
     );
 
-    let since = Timestamp(
-        chrono::Utc::now() - chrono::Duration::days(i64::from(retention.retention_in_days) + 1),
-    );
-    let opts = ListOptions::since(since);
-    let groups = collect_all(app.error_groups(&opts))
-        .await
-        .context("listing error groups")?;
-    let mut errors = 0usize;
-    for g in &groups {
-        errors += app
-            .errors_for_group(&g.error_group_id, &opts)
-            .try_fold(0, |n, _| async move { Ok(n + 1) })
-            .await?;
-    }
-    let crashes = groups.iter().filter(|g| g.is_crash()).count();
+    let inv =
+        crashdsr_crawl::inventory(&store, &app, Api::Errors, &crashdsr_crawl::NoProgress).await?;
     println!(
-        "Inventory: {} error groups ({crashes} crash, {} handled), {errors} errors",
-        groups.len(),
-        groups.len() - crashes
+        "Inventory: {} groups, {} crashes listed into {}",
+        inv.groups,
+        inv.listed,
+        store.url()
     );
-
-    // One subject, found by the only server-side filter the API has.
-    let typed = |s: &crashdsr_emulator::TruthSubject| {
-        s.direct
-            .iter()
-            .filter(|d| d.r#where.iter().any(|w| w == "userId"))
-            .count()
+    let bar = Bar::new("crashes", global.no_progress);
+    let opts = FetchOptions {
+        concurrency: 16,
+        batch: 64,
+        ..Default::default()
     };
+    let fetched = crashdsr_crawl::fetch(&store, &app, &archive, &opts, &bar).await;
+    bar.finish();
+    let fetched = fetched?;
+    let stats = client.stats().await;
+    println!(
+        "Fetch: {} crashes archived in {} ({} artefacts, {} API requests)",
+        fetched.retrieved,
+        archive_dir.display(),
+        fetched.artefacts_fetched,
+        stats.requests
+    );
+    store.close().await;
+    emu.shutdown().await?;
+
+    // The subject with the most crashes, searched for in the archive.
     let subject = truth
         .subjects
         .iter()
-        .max_by_key(|s| typed(s))
+        .max_by_key(|s| s.direct.len())
         .context("the dataset has no subject")?;
-    let mut found = BTreeSet::new();
-    for id in subject
+    let identifiers = subject
         .identifiers
         .iter()
-        .filter(|i| i.kind == "user-id" || i.kind == "email")
-    {
-        let filter = format!("userId eq '{}'", id.value.replace('\'', "''"));
-        let hits = collect_all(app.search_errors(None, Some(&filter)))
-            .await
-            .context("searching errors")?;
-        found.extend(hits.into_iter().map(|e| (e.error_id, e.error_group_id)));
-    }
-    let (mut artefacts, mut bytes) = (0usize, 0u64);
-    for (error_id, group_id) in &found {
-        let group_id = group_id
-            .as_deref()
-            .context("the search result names no error group")?;
-        app.error_details(group_id, error_id).await?;
-        app.error_stacktrace(group_id, error_id).await?;
-        let mut sink = tokio::io::sink();
-        bytes += app
-            .download_error(group_id, error_id, DownloadFormat::Json, &mut sink)
-            .await?;
-        let attachments = app.attachments(error_id).await?;
-        let logs = collect_all(app.session_logs(error_id, SessionLogsPath::Spec)).await?;
-        artefacts += 3 + attachments.len() + usize::from(!logs.is_empty());
-        for a in &attachments {
-            let loc = app.attachment_location(error_id, &a.attachment_id).await?;
-            bytes += client.download_location(&loc, &mut sink).await?;
-        }
-    }
-    let typed = typed(subject);
+        .map(|i| {
+            let kind: IdKind = serde_json::from_value(serde_json::json!(i.kind))?;
+            Ok(Identifier::new(kind, &i.value)?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let kinds: Vec<&str> = identifiers.iter().map(|i| i.kind.as_str()).collect();
+    let search_subject = Subject {
+        label: subject.label.clone(),
+        identifiers,
+    };
+    let inputs = vec![Input::open(
+        archive_dir.to_str().context("a UTF-8 work dir")?,
+    )?];
+    let report = tokio::task::spawn_blocking(move || {
+        crashdsr_search::search(
+            &inputs,
+            vec![search_subject],
+            &SearchOptions {
+                expand_install_ids: true,
+                ..Default::default()
+            },
+        )
+    })
+    .await??;
+    let direct: BTreeSet<&str> = report
+        .evidence
+        .iter()
+        .filter(|e| !e.linked)
+        .filter_map(|e| e.error_id.as_deref())
+        .collect();
+    let linked: BTreeSet<&str> = report
+        .evidence
+        .iter()
+        .filter(|e| e.linked)
+        .filter_map(|e| e.error_id.as_deref())
+        .collect();
     println!(
-        "Subject {:?}: the server-side search by userId finds {} crashes ({} artefacts, {} bytes downloaded).",
+        "Search for subject {:?} ({}): {} crashes hold their data, {} more share their installs ({} objects, {} bytes scanned)",
         subject.label,
-        found.len(),
-        artefacts,
-        bytes
+        kinds.join(", "),
+        direct.len(),
+        linked.len(),
+        report.objects,
+        report.bytes
+    );
+    let want_direct: BTreeSet<&str> = subject.direct.iter().map(|d| d.error_id.as_str()).collect();
+    let want_linked: BTreeSet<&str> = subject.linked.iter().map(|d| d.error_id.as_str()).collect();
+    let agrees = direct == want_direct && linked == want_linked;
+    println!(
+        "Ground truth: {} direct, {} linked: {}",
+        want_direct.len(),
+        want_linked.len(),
+        if agrees {
+            "the search found exactly these"
+        } else {
+            "THE SEARCH DISAGREES"
+        }
     );
     println!(
-        "Ground truth: {} crashes hold this subject's data ({typed} in userId), {} more are linked by install id.",
-        subject.direct.len(),
-        subject.linked.len()
+        "Done in {:.1} s. Next: crashdsr search --source {} --subject TYPE=VALUE",
+        started.elapsed().as_secs_f64(),
+        archive_dir.display()
     );
-    if typed < subject.direct.len() {
-        println!(
-            "The other {} hold it in messages, properties, attachments or session logs: only a full crawl and search finds them.",
-            subject.direct.len() - typed
-        );
-    }
-    let stats = client.stats().await;
-    println!(
-        "{} API requests, {} retries, {:.1} s",
-        stats.requests,
-        stats.retries,
-        started.elapsed().as_secs_f64()
-    );
-    emu.shutdown().await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if agrees {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
