@@ -81,6 +81,9 @@ pub(crate) enum Command {
     /// archive, a continuous export (directory or object store), or any
     /// directory of crash JSON. Exit 0 on matches, 1 on none, 2 on error.
     Search(SearchArgs),
+    /// Checks a DSR package: every file against SHA256SUMS and the
+    /// manifest; exit 0 when intact, 2 with one line per problem.
+    Verify(VerifyArgs),
     /// Reads a continuous export end to end and reports what it holds and
     /// which objects are damaged.
     #[command(name = "export-read")]
@@ -118,6 +121,12 @@ pub(crate) struct SearchArgs {
     /// Threads (local sources) or objects in flight (remote ones).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The package (.zip).
+    pub(crate) package: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -243,3 +243,36 @@ fn bad_input_is_one_clear_line_and_exit_2() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn verify_reports_intact_and_tampered_packages() {
+    let dir = crashdsr_emulator::testing::TempDir::new("verify");
+    let mut b = crashdsr_package::PackageBuilder::new();
+    b.add_bytes("manifest.json", br#"{"format": 1}"#.to_vec())
+        .unwrap();
+    b.add_bytes("evidence.jsonl", b"{}\n".to_vec()).unwrap();
+    let good = dir.path().join("p.zip");
+    b.write(&good, false).unwrap();
+    let out = crashdsr()
+        .args(["verify", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("intact, 2 files"));
+    // A byte flipped in the stored (compressed) data is caught too.
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x55;
+    let bad = dir.path().join("bad.zip");
+    std::fs::write(&bad, bytes).unwrap();
+    let out = crashdsr()
+        .args(["verify", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let out = crashdsr()
+        .args(["verify", dir.path().join("missing.zip").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -25,6 +25,7 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportConfig(a) => export_config::run(&args.global, a).await,
         Command::ExportRead(a) => export_config::read(a).await,
         Command::Search(a) => search::run(a).await,
+        Command::Verify(a) => verify(&a),
     }
 }
 
@@ -45,4 +46,22 @@ pub(crate) fn client_with(global: &GlobalArgs, concurrency: usize) -> anyhow::Re
         .concurrency(concurrency)
         .build()
         .context("setting up the App Center client")
+}
+
+/// `crashdsr verify PACKAGE`.
+fn verify(args: &crate::cli::VerifyArgs) -> anyhow::Result<ExitCode> {
+    let v = crashdsr_package::verify(&args.package)
+        .with_context(|| format!("verifying {}", args.package.display()))?;
+    if v.ok() {
+        println!(
+            "{}: intact, {} files match SHA256SUMS",
+            args.package.display(),
+            v.checked
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &v.problems {
+        eprintln!("crashdsr: {}: {p}", args.package.display());
+    }
+    Ok(ExitCode::from(2))
 }
