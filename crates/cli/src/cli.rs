@@ -81,6 +81,9 @@ pub(crate) enum Command {
     /// archive, a continuous export (directory or object store), or any
     /// directory of crash JSON. Exit 0 on matches, 1 on none, 2 on error.
     Search(SearchArgs),
+    /// Answers a data-subject request: picks the path from the retention
+    /// setting, runs what is missing, searches, and writes the package.
+    Request(RequestArgs),
     /// Checks a DSR package: every file against SHA256SUMS and the
     /// manifest; exit 0 when intact, 2 with one line per problem.
     Verify(VerifyArgs),
@@ -121,6 +124,62 @@ pub(crate) struct SearchArgs {
     /// Threads (local sources) or objects in flight (remote ones).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestArgs {
+    /// The app, OWNER/APP.
+    #[arg(long, value_parser = parse_app)]
+    pub(crate) app: (String, String),
+    /// An identifier of the subject, TYPE=VALUE (repeatable).
+    #[arg(
+        long,
+        conflicts_with = "subjects",
+        required_unless_present = "subjects"
+    )]
+    pub(crate) subject: Vec<String>,
+    /// Many requests from one scan: JSON Lines of {"label", "identifiers"};
+    /// --out is then a directory that receives LABEL.zip per subject.
+    #[arg(long)]
+    pub(crate) subjects: Option<PathBuf>,
+    /// The subject's label in the package (never an identifier).
+    #[arg(long, default_value = "subject")]
+    pub(crate) label: String,
+    /// Where to write the package (.zip).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Replace an existing package.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Which path: from the retention setting (28 days: export, 90: API),
+    /// or forced.
+    #[arg(long, value_enum, default_value_t = PathChoice::Auto)]
+    pub(crate) path: PathChoice,
+    /// The continuous export to search (export path): a directory or
+    /// az://container/prefix.
+    #[arg(long)]
+    pub(crate) source: Vec<String>,
+    /// When the request was received, YYYY-MM-DD (default: today, UTC).
+    #[arg(long)]
+    pub(crate) received: Option<String>,
+    /// The controller's texts for the report (TOML: name, contact, dpo,
+    /// purposes, categories, recipients, retention, rights, authority).
+    #[arg(long)]
+    pub(crate) controller: Option<PathBuf>,
+    /// Crashes fetched at once (API path).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(crate) concurrency: u32,
+}
+
+/// `--path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PathChoice {
+    /// From the retention setting.
+    Auto,
+    /// Inventory, fetch and search the archive.
+    Api,
+    /// Search the continuous export, then download matched crash logs.
+    Export,
 }
 
 #[derive(Debug, Args)]

@@ -32,8 +32,25 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("crashdsr: error: {err:#}");
+            eprintln!("crashdsr: error: {}", one_line(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error chain on one line, without repeating a cause that an outer
+/// message already quotes.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

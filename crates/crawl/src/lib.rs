@@ -31,5 +31,6 @@ pub use crate::inventory::{Api, InventoryReport, inventory};
 pub use crate::location::{LocationApi, download_crash_log};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::store::{
-    Claim, InventoryRun, LastError, ListedCrash, Status, StatusCount, Store, redact_url,
+    Claim, InventoryRun, LastError, ListedCrash, RequestRecord, Status, StatusCount, Store,
+    redact_url,
 };

@@ -4,6 +4,8 @@ mod crawl;
 mod demo;
 mod emulator;
 mod export_config;
+mod report;
+mod request;
 mod retention;
 mod search;
 
@@ -26,6 +28,7 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportRead(a) => export_config::read(a).await,
         Command::Search(a) => search::run(a).await,
         Command::Verify(a) => verify(&a),
+        Command::Request(a) => request::run(&args.global, a).await,
     }
 }
 

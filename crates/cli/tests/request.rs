@@ -1,0 +1,259 @@
+//! `crashdsr request` end to end against an in-process emulator, on both
+//! paths: the package holds exactly the truth's crashes for the subject,
+//! its checksums verify, and a second run produces the same bytes.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::{
+    Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, TruthSubject, serve,
+};
+
+fn crashdsr(base: &str, work: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
+    c.env("APPCENTER_API_TOKEN", "t").args([
+        "--base-url",
+        base,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--api-rate",
+        "100000/1",
+        "--no-progress",
+    ]);
+    c
+}
+
+fn ok(out: Output) -> String {
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{s}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s
+}
+
+fn start(
+    rt: &tokio::runtime::Runtime,
+    span_days: u32,
+    export_dir: Option<&Path>,
+) -> (RunningEmulator, Vec<TruthSubject>) {
+    let mut ds = DatasetConfig::new(19);
+    ds.errors_per_app = 700;
+    ds.span_days = span_days;
+    let truth = Dataset::new(ds.clone()).truth();
+    let mut cfg = EmulatorConfig::new(ds, "t");
+    cfg.export_dir = export_dir.map(Path::to_path_buf);
+    (
+        rt.block_on(serve(cfg, "127.0.0.1:0".parse().unwrap()))
+            .unwrap(),
+        truth.subjects,
+    )
+}
+
+fn subject_file(s: &TruthSubject, dir: &Path) -> String {
+    let p = dir.join(format!("{}.jsonl", s.label));
+    std::fs::write(
+        &p,
+        serde_json::json!({"label": s.label, "identifiers": s.identifiers}).to_string() + "\n",
+    )
+    .unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+fn crashes_in(zip: &Path) -> (BTreeSet<String>, String) {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut ids = BTreeSet::new();
+    for i in 0..z.len() {
+        let name = z.by_index(i).unwrap().name().unwrap().into_owned();
+        if let Some(rest) = name.strip_prefix("crashes/") {
+            ids.insert(rest.split('/').next().unwrap().to_owned());
+        }
+    }
+    let mut report = String::new();
+    z.by_name("report.html")
+        .unwrap()
+        .read_to_string(&mut report)
+        .unwrap();
+    (ids, report)
+}
+
+#[test]
+fn api_path_package_is_exact_verifiable_and_deterministic() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (emu, subjects) = start(&rt, 90, None);
+    let tmp = TempDir::new("request-api");
+    let base = emu.base_url();
+    let s = subjects
+        .iter()
+        .max_by_key(|s| s.direct.len() + s.linked.len())
+        .unwrap();
+    let file = subject_file(s, tmp.path());
+    let out_dir = tmp.path().join("packages");
+    let run = |force: bool| {
+        let mut c = crashdsr(&base, tmp.path());
+        c.args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subjects",
+            &file,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--received",
+            "2026-11-30",
+        ]);
+        if force {
+            c.arg("--force");
+        }
+        c.output().unwrap()
+    };
+    let stdout = ok(run(false));
+    assert!(stdout.contains("due 2026-12-30"), "{stdout}");
+    let zip = out_dir.join(format!("{}.zip", s.label));
+    let (ids, report) = crashes_in(&zip);
+    let want: BTreeSet<String> = s
+        .direct
+        .iter()
+        .map(|d| d.error_id.clone())
+        .chain(s.linked.iter().map(|l| l.error_id.clone()))
+        .collect();
+    assert_eq!(ids, want);
+    assert!(
+        report.contains(&format!(
+            "<strong id=\"crash-count\">{}</strong>",
+            want.len()
+        )),
+        "{report}"
+    );
+    assert!(report.contains("supervisory authority"));
+    ok(Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .args(["verify", zip.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let first = std::fs::read(&zip).unwrap();
+
+    // Refused without --force, untouched; the same bytes with it.
+    let again = run(false);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&zip).unwrap(), first);
+    ok(run(true));
+    assert_eq!(
+        std::fs::read(&zip).unwrap(),
+        first,
+        "a second run changed the package"
+    );
+
+    // The audit holds keyed hashes, never the identifiers.
+    let audit = std::fs::read_to_string(tmp.path().join("audit.jsonl")).unwrap();
+    assert_eq!(audit.lines().count(), 2);
+    for i in &s.identifiers {
+        assert!(
+            i.value.len() < 4 || !audit.contains(&i.value),
+            "{} in the audit",
+            i.kind
+        );
+    }
+
+    // An unknown app: one line, exit 2, no package.
+    let out = crashdsr(&base, tmp.path())
+        .args([
+            "request",
+            "--app",
+            "contoso/nope",
+            "--subject",
+            "email=a@b.co",
+            "--out",
+            tmp.path().join("x.zip").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!tmp.path().join("x.zip").exists() && !tmp.path().join("x.zip.partial").exists());
+    rt.block_on(emu.shutdown()).unwrap();
+}
+
+#[test]
+fn export_path_package_holds_the_truths_crashes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = TempDir::new("request-export");
+    let export = tmp.path().join("storage");
+    let (emu, subjects) = start(&rt, 28, Some(&export));
+    let base = emu.base_url();
+    let created = ok(crashdsr(&base, tmp.path())
+        .args([
+            "export-config",
+            "create",
+            "--app",
+            "contoso/demo-app",
+            "--subscription-id",
+            "s",
+            "--json",
+        ])
+        .output()
+        .unwrap());
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..200 {
+        let got = ok(crashdsr(&base, tmp.path())
+            .args([
+                "export-config",
+                "get",
+                "--app",
+                "contoso/demo-app",
+                "--id",
+                &id,
+                "--json",
+            ])
+            .output()
+            .unwrap());
+        if got.contains("\"Enabled\"") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = subjects
+        .iter()
+        .max_by_key(|s| s.direct.len() + s.linked.len())
+        .unwrap();
+    let file = subject_file(s, tmp.path());
+    let out = tmp.path().join("out");
+    // Retention is 28 days: the export path, picked automatically.
+    ok(crashdsr(&base, tmp.path())
+        .args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subjects",
+            &file,
+            "--out",
+            out.to_str().unwrap(),
+            "--received",
+            "2026-11-30",
+        ])
+        .args(["--source", export.join("archive").to_str().unwrap()])
+        .output()
+        .unwrap());
+    let zip = out.join(format!("{}.zip", s.label));
+    let (ids, _) = crashes_in(&zip);
+    let want: BTreeSet<String> = s
+        .direct
+        .iter()
+        .map(|d| d.error_id.clone())
+        .chain(s.linked.iter().map(|l| l.error_id.clone()))
+        .collect();
+    assert_eq!(ids, want);
+    ok(Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .args(["verify", zip.to_str().unwrap()])
+        .output()
+        .unwrap());
+    rt.block_on(emu.shutdown()).unwrap();
+}
