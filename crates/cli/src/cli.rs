@@ -169,6 +169,14 @@ pub(crate) struct RequestArgs {
     /// Crashes fetched at once (API path).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub(crate) concurrency: u32,
+    /// Encrypt the package for this age recipient (age1…, repeatable);
+    /// writes PATH.age and no plain zip.
+    #[arg(long, conflicts_with = "passphrase_file")]
+    pub(crate) encrypt_to: Vec<String>,
+    /// Encrypt the package with the passphrase in this file (age's scrypt
+    /// mode); send the passphrase by another channel.
+    #[arg(long)]
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 /// `--path`.
@@ -184,8 +192,14 @@ pub(crate) enum PathChoice {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The package (.zip).
+    /// The package (.zip, or .age when encrypted).
     pub(crate) package: PathBuf,
+    /// For an encrypted package: an age identity file (AGE-SECRET-KEY-…).
+    #[arg(long, conflicts_with = "passphrase_file")]
+    pub(crate) identity: Option<PathBuf>,
+    /// For an encrypted package: a file holding its passphrase.
+    #[arg(long)]
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

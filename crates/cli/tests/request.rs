@@ -257,3 +257,95 @@ fn export_path_package_holds_the_truths_crashes() {
         .unwrap());
     rt.block_on(emu.shutdown()).unwrap();
 }
+
+#[test]
+fn encrypted_packages_verify_with_the_identity_or_passphrase() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (emu, subjects) = start(&rt, 90, None);
+    let tmp = TempDir::new("request-age");
+    let base = emu.base_url();
+    let s = &subjects[0];
+    let file = subject_file(s, tmp.path());
+    let id = age::x25519::Identity::generate();
+    let identity = tmp.path().join("me.key");
+    std::fs::write(
+        &identity,
+        age::secrecy::ExposeSecret::expose_secret(&id.to_string()),
+    )
+    .unwrap();
+    let out = tmp.path().join("p.zip");
+    ok(crashdsr(&base, tmp.path())
+        .args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subjects",
+            &file,
+            "--out",
+            tmp.path().join("sealed").to_str().unwrap(),
+        ])
+        .args(["--encrypt-to", &id.to_public().to_string()])
+        .output()
+        .unwrap());
+    let sealed = tmp
+        .path()
+        .join("sealed")
+        .join(format!("{}.zip.age", s.label));
+    assert!(sealed.exists());
+    assert!(
+        std::fs::read_dir(tmp.path().join("sealed"))
+            .unwrap()
+            .count()
+            == 1,
+        "a plain zip was left behind"
+    );
+    let verify = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+            .arg("verify")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    ok(verify(&[
+        sealed.to_str().unwrap(),
+        "--identity",
+        identity.to_str().unwrap(),
+    ]));
+    let no_key = verify(&[sealed.to_str().unwrap()]);
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_key.stderr).contains("--identity"));
+
+    let pass = tmp.path().join("pass.txt");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    ok(crashdsr(&base, tmp.path())
+        .args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subject",
+            "email=nobody@example.org",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--passphrase-file", pass.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let sealed = tmp.path().join("p.zip.age");
+    ok(verify(&[
+        sealed.to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]));
+    std::fs::write(&pass, "wrong\n").unwrap();
+    assert_eq!(
+        verify(&[
+            sealed.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    rt.block_on(emu.shutdown()).unwrap();
+}

@@ -45,6 +45,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Encryption or decryption failed (bad recipient, wrong key).
+    #[error("{0}")]
+    Crypto(String),
     /// The zip could not be written or read.
     #[error("{context}: {source}")]
     Zip {
@@ -387,6 +390,150 @@ pub fn verify(path: &Path) -> Result<Verification> {
     verify_reader(BufReader::new(f))
 }
 
+/// How a package is encrypted for its recipient with age.
+#[derive(Clone)]
+pub enum Seal {
+    /// X25519 recipients (`age1…`).
+    Recipients(Vec<String>),
+    /// A passphrase (age's scrypt mode), to be sent by another channel.
+    Passphrase(String),
+}
+
+impl std::fmt::Debug for Seal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Recipients(r) => f.debug_tuple("Recipients").field(r).finish(),
+            Self::Passphrase(_) => f.write_str("Passphrase(REDACTED)"),
+        }
+    }
+}
+
+fn private_file(path: &Path) -> Result<File> {
+    let mut open = OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(path)
+        .map_err(io(format!("creating {}", path.display())))
+}
+
+/// Encrypts the package at `plain` into `out` (via `OUT.partial`, synced,
+/// renamed; mode 0600).
+pub fn seal(plain: &Path, out: &Path, how: &Seal) -> Result<()> {
+    let encryptor = match how {
+        Seal::Recipients(list) => {
+            let recipients = list
+                .iter()
+                .map(|r| {
+                    r.trim().parse::<age::x25519::Recipient>().map_err(|e| {
+                        Error::Crypto(format!("{r:?} is not an age X25519 recipient: {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if recipients.is_empty() {
+                return Err(Error::Crypto("no recipient".into()));
+            }
+            age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+                .map_err(|e| Error::Crypto(format!("setting up encryption: {e}")))?
+        }
+        Seal::Passphrase(p) => {
+            if p.is_empty() {
+                return Err(Error::Crypto("the passphrase is empty".into()));
+            }
+            age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(p.clone()))
+        }
+    };
+    let partial = PathBuf::from(format!("{}.partial", out.display()));
+    let result = (|| {
+        let file = private_file(&partial)?;
+        let mut w = encryptor
+            .wrap_output(BufWriter::new(file))
+            .map_err(io("encrypting the package"))?;
+        let mut input =
+            BufReader::new(File::open(plain).map_err(io(format!("reading {}", plain.display())))?);
+        std::io::copy(&mut input, &mut w).map_err(io("encrypting the package"))?;
+        let file = w.finish().map_err(io("encrypting the package"))?;
+        let file = file.into_inner().map_err(|e| Error::Io {
+            context: "flushing the package".into(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io("syncing the package"))?;
+        std::fs::rename(&partial, out).map_err(io(format!("renaming {}", partial.display())))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
+/// SHA-256 of a file, hex, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    sha256_of(&Content::File(path.to_owned()))
+}
+
+/// Whether a file is age-encrypted.
+pub fn is_sealed(path: &Path) -> bool {
+    let mut head = [0u8; 21];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"age-encryption.org/v1"
+}
+
+/// What opens a sealed package.
+#[derive(Clone)]
+pub enum Key {
+    /// An identity file's `AGE-SECRET-KEY-…` lines.
+    Identities(String),
+    /// The passphrase.
+    Passphrase(String),
+}
+
+/// Decrypts a sealed package into a private temporary file and verifies it.
+pub fn verify_sealed(path: &Path, key: &Key) -> Result<Verification> {
+    let input =
+        BufReader::new(File::open(path).map_err(io(format!("opening {}", path.display())))?);
+    let decryptor = age::Decryptor::new(input)
+        .map_err(|e| Error::Crypto(format!("{}: not an age file: {e}", path.display())))?;
+    let mut reader = match key {
+        Key::Identities(text) => {
+            let ids = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("AGE-SECRET-KEY-"))
+                .map(|l| {
+                    l.parse::<age::x25519::Identity>()
+                        .map_err(|e| Error::Crypto(format!("a bad identity: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if ids.is_empty() {
+                return Err(Error::Crypto(
+                    "the identity file holds no AGE-SECRET-KEY line".into(),
+                ));
+            }
+            decryptor.decrypt(ids.iter().map(|i| i as &dyn age::Identity))
+        }
+        Key::Passphrase(p) => {
+            let id = age::scrypt::Identity::new(age::secrecy::SecretString::from(p.clone()));
+            decryptor.decrypt(std::iter::once(&id as &dyn age::Identity))
+        }
+    }
+    .map_err(|e| Error::Crypto(format!("{}: cannot decrypt: {e}", path.display())))?;
+    let tmp = std::env::temp_dir().join(format!(
+        "crashdsr-verify-{}-{:x}",
+        std::process::id(),
+        sha2::Sha256::digest(path.as_os_str().as_encoded_bytes())[0]
+    ));
+    let result = (|| {
+        let mut file = private_file(&tmp)?;
+        std::io::copy(&mut reader, &mut file)
+            .map_err(io(format!("decrypting {}", path.display())))?;
+        verify(&tmp)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +686,47 @@ mod tests {
 
         tamper(&good, &bad, |n, data| (n != SUMS).then_some(data), None);
         assert_eq!(verify(&bad).unwrap().problems, vec!["SHA256SUMS: missing"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn sealed_packages_open_with_the_right_key_only() {
+        let d = tmp("seal");
+        let plain = d.join("p.zip");
+        sample(&d).write(&plain, false).unwrap();
+        let id = age::x25519::Identity::generate();
+        let recipient = id.to_public().to_string();
+        let secret = age::secrecy::ExposeSecret::expose_secret(&id.to_string()).to_owned();
+        let sealed = d.join("p.zip.age");
+        seal(&plain, &sealed, &Seal::Recipients(vec![recipient])).unwrap();
+        assert!(is_sealed(&sealed) && !is_sealed(&plain));
+        assert!(
+            verify_sealed(&sealed, &Key::Identities(format!("# key\n{secret}\n")))
+                .unwrap()
+                .ok()
+        );
+        let other = age::secrecy::ExposeSecret::expose_secret(
+            &age::x25519::Identity::generate().to_string(),
+        )
+        .to_owned();
+        assert!(verify_sealed(&sealed, &Key::Identities(other)).is_err());
+        let by_pass = d.join("q.zip.age");
+        seal(&plain, &by_pass, &Seal::Passphrase("correct horse".into())).unwrap();
+        assert!(
+            verify_sealed(&by_pass, &Key::Passphrase("correct horse".into()))
+                .unwrap()
+                .ok()
+        );
+        assert!(verify_sealed(&by_pass, &Key::Passphrase("wrong".into())).is_err());
+        assert!(
+            seal(
+                &plain,
+                &d.join("r.age"),
+                &Seal::Recipients(vec!["age1nope".into()])
+            )
+            .is_err()
+        );
+        assert!(!d.join("r.age.partial").exists());
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -121,7 +121,7 @@ pub(crate) async fn status(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(global).await?;
     let counts = store.counts().await?;
     if counts.is_empty() {
-        println!("No crashes in {} yet: run crashdsr inventory.", store.url());
+        println!("No crashes in {} yet.", store.url());
     }
     let mut apps: Vec<&str> = counts.iter().map(|c| c.app.as_str()).collect();
     apps.dedup();
@@ -133,6 +133,27 @@ pub(crate) async fn status(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .map(|c| format!("{} {}", c.status, c.count))
             .collect();
         println!("{app}: {total} crashes: {}", parts.join(", "));
+    }
+    let requests = store.open_requests().await?;
+    if !requests.is_empty() {
+        println!("Open requests:");
+        let today = chrono::Utc::now().date_naive();
+        for r in requests {
+            let left = chrono::NaiveDate::parse_from_str(&r.due, "%Y-%m-%d")
+                .map(|d| (d - today).num_days())
+                .map(|d| {
+                    if d < 0 {
+                        format!("{} days overdue", -d)
+                    } else {
+                        format!("{d} days left")
+                    }
+                })
+                .unwrap_or_else(|_| "due date unreadable".into());
+            println!(
+                "  {} {} {} received {}, due {} ({left})",
+                r.request_id, r.app, r.subject, r.received, r.due
+            );
+        }
     }
     let errors = store.last_errors(10).await?;
     if !errors.is_empty() {

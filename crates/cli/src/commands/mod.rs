@@ -51,10 +51,44 @@ pub(crate) fn client_with(global: &GlobalArgs, concurrency: usize) -> anyhow::Re
         .context("setting up the App Center client")
 }
 
+fn read_secret_file(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the {what} file {}", path.display()))?;
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(['\r', '\n'])
+        .to_owned();
+    anyhow::ensure!(
+        !line.is_empty(),
+        "the {what} file {} is empty",
+        path.display()
+    );
+    Ok(line)
+}
+
 /// `crashdsr verify PACKAGE`.
 fn verify(args: &crate::cli::VerifyArgs) -> anyhow::Result<ExitCode> {
-    let v = crashdsr_package::verify(&args.package)
-        .with_context(|| format!("verifying {}", args.package.display()))?;
+    let v = if crashdsr_package::is_sealed(&args.package) {
+        let key = match (&args.identity, &args.passphrase_file) {
+            (Some(id), _) => crashdsr_package::Key::Identities(
+                std::fs::read_to_string(id)
+                    .with_context(|| format!("reading the identity file {}", id.display()))?,
+            ),
+            (None, Some(p)) => {
+                crashdsr_package::Key::Passphrase(read_secret_file(p, "passphrase")?)
+            }
+            (None, None) => anyhow::bail!(
+                "{} is encrypted: pass --identity FILE or --passphrase-file FILE",
+                args.package.display()
+            ),
+        };
+        crashdsr_package::verify_sealed(&args.package, &key)
+    } else {
+        crashdsr_package::verify(&args.package)
+    }
+    .with_context(|| format!("verifying {}", args.package.display()))?;
     if v.ok() {
         println!(
             "{}: intact, {} files match SHA256SUMS",

@@ -57,6 +57,31 @@ struct Found {
 }
 
 pub(crate) async fn run(global: &GlobalArgs, args: RequestArgs) -> anyhow::Result<ExitCode> {
+    let out = args.out.clone();
+    tokio::select! {
+        r = answer(global, args) => r,
+        _ = tokio::signal::ctrl_c() => {
+            // Nothing half-written stays behind; leases are let go.
+            let dir = if out.is_dir() { out.clone() } else { out.parent().map(Path::to_path_buf).unwrap_or_default() };
+            let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+            let stem = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let entries: Vec<PathBuf> =
+                std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            for p in entries {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if (name.ends_with(".partial") || name.ends_with(".plain")) && (out.is_dir() || name.starts_with(&stem)) {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+            if let Ok(store) = super::crawl::open_store(global).await {
+                let _ = store.release(&crashdsr_crawl::default_worker()).await;
+            }
+            bail!("interrupted; no package was written. Run the same command again to continue.");
+        }
+    }
+}
+
+async fn answer(global: &GlobalArgs, args: RequestArgs) -> anyhow::Result<ExitCode> {
     let subjects = match &args.subjects {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -67,13 +92,28 @@ pub(crate) async fn run(global: &GlobalArgs, args: RequestArgs) -> anyhow::Resul
         None => vec![Subject::from_specs(&args.label, &args.subject)?],
     };
     let batch = args.subjects.is_some();
+    let sealing = match (&args.passphrase_file, args.encrypt_to.is_empty()) {
+        (Some(p), _) => Some(crashdsr_package::Seal::Passphrase(super::read_secret_file(
+            p,
+            "passphrase",
+        )?)),
+        (None, false) => Some(crashdsr_package::Seal::Recipients(args.encrypt_to.clone())),
+        (None, true) => None,
+    };
+    let suffix = if sealing.is_some() {
+        ".zip.age"
+    } else {
+        ".zip"
+    };
     let outs: Vec<PathBuf> = if batch {
         std::fs::create_dir_all(&args.out)
             .with_context(|| format!("creating {}", args.out.display()))?;
         subjects
             .iter()
-            .map(|s| args.out.join(format!("{}.zip", safe_label(&s.label))))
+            .map(|s| args.out.join(format!("{}{suffix}", safe_label(&s.label))))
             .collect()
+    } else if sealing.is_some() && !args.out.to_string_lossy().ends_with(".age") {
+        vec![PathBuf::from(format!("{}.age", args.out.display()))]
     } else {
         vec![args.out.clone()]
     };
@@ -315,9 +355,26 @@ pub(crate) async fn run(global: &GlobalArgs, args: RequestArgs) -> anyhow::Resul
             "tool": {"name": "crashdsr", "version": env!("CARGO_PKG_VERSION")},
         });
         pkg.add_bytes("manifest.json", serde_json::to_vec_pretty(&manifest)?)?;
-        let written = pkg
-            .write(out, args.force)
-            .with_context(|| format!("writing the package {}", out.display()))?;
+        let written = match &sealing {
+            None => pkg
+                .write(out, args.force)
+                .with_context(|| format!("writing the package {}", out.display()))?,
+            Some(how) => {
+                // The plain zip exists only until it is sealed.
+                let plain = PathBuf::from(format!("{}.plain", out.display()));
+                let w = pkg
+                    .write(&plain, true)
+                    .with_context(|| format!("writing the package {}", plain.display()))?;
+                let sealed = crashdsr_package::seal(&plain, out, how);
+                let _ = std::fs::remove_file(&plain);
+                sealed.with_context(|| format!("encrypting the package {}", out.display()))?;
+                crashdsr_package::Written {
+                    path: out.clone(),
+                    sha256: crashdsr_package::sha256_file(out)?,
+                    files: w.files,
+                }
+            }
+        };
 
         // The audit: keyed hashes and counts, never identifier values.
         let operator = std::env::var("USER")
