@@ -16,7 +16,7 @@ pub(crate) struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct GlobalArgs {
     /// App Center API root. Non-loopback URLs must be https.
     #[arg(long, global = true, env = "APPCENTER_BASE_URL", default_value = crashdsr_appcenter::DEFAULT_BASE_URL)]
@@ -126,7 +126,7 @@ pub(crate) struct SearchArgs {
     pub(crate) threads: Option<usize>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct RequestArgs {
     /// The app, OWNER/APP.
     #[arg(long, value_parser = parse_app)]

@@ -384,6 +384,22 @@ pub fn verify_reader<R: Read + Seek>(reader: R) -> Result<Verification> {
     Ok(v)
 }
 
+/// The entry names of a package, in order.
+pub fn entries(path: &Path) -> Result<Vec<String>> {
+    let f = File::open(path).map_err(io(format!("opening {}", path.display())))?;
+    let mut zip = ZipArchive::new(BufReader::new(f)).map_err(zerr("reading the package"))?;
+    (0..zip.len())
+        .map(|i| {
+            let f = zip
+                .by_index(i)
+                .map_err(zerr(format!("reading entry {i}")))?;
+            Ok(f.name()
+                .map_err(zerr(format!("reading the name of entry {i}")))?
+                .into_owned())
+        })
+        .collect()
+}
+
 /// [`verify_reader`] on a file.
 pub fn verify(path: &Path) -> Result<Verification> {
     let f = File::open(path).map_err(io(format!("opening {}", path.display())))?;

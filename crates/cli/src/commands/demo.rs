@@ -1,8 +1,8 @@
 //! `crashdsr demo`: the embedded default. Starts the emulator in-process
-//! with a seeded dataset and runs the 90-day path on the defaults (SQLite
-//! and a local archive under the work dir): inventory, fetch, then a search
-//! for one of the dataset's subjects, checked against the ground truth.
-//! Prints what it did; never a subject's identifiers.
+//! with a seeded dataset and answers a request for one of its subjects on
+//! the defaults (SQLite and a local archive under the work dir): retention,
+//! inventory, fetch, search, package. Checks the package against the ground
+//! truth and prints where it is; never a subject's identifiers.
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -10,16 +10,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use crashdsr_appcenter::{ApiToken, Client};
-use crashdsr_crawl::{Api, Archive, FetchOptions, Store};
 use crashdsr_emulator::{Dataset, EmulatorConfig, serve};
-use crashdsr_search::{IdKind, Identifier, Input, SearchOptions, Subject};
 
-use crate::cli::{DemoArgs, GlobalArgs};
-use crate::progress::Bar;
+use crate::cli::{DemoArgs, GlobalArgs, PathChoice, RequestArgs};
 
 pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let dataset = super::emulator::dataset_config(args.seed, args.errors, 28, 50, Vec::new())?;
+    // 90 days: the API path (inventory, fetch, search of the archive).
+    let dataset = super::emulator::dataset_config(args.seed, args.errors, 90, 50, Vec::new())?;
     let truth = Dataset::new(dataset.clone()).truth();
     let token = super::emulator::random_token();
     let emu = serve(
@@ -35,16 +33,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
         emu.base_url()
     );
 
-    // A fresh state store and archive for this seed under the work dir.
+    // A fresh state store, archive and package for this seed under the work dir.
     let dir = global
         .work_dir
         .join(format!("demo-seed-{}-{}", args.seed, args.errors));
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    let store = Store::open(dir.join("state.db").to_str().context("a UTF-8 work dir")?).await?;
-    let archive_dir = dir.join("archive");
-    let archive = Archive::open(archive_dir.to_str().context("a UTF-8 work dir")?)?;
+    let mut demo_global = global.clone();
+    demo_global.work_dir = dir.clone();
+    demo_global.state = None;
+    demo_global.archive = None;
 
     // A local emulator has no rate limit to respect.
     let client = Client::builder()
@@ -53,117 +52,80 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
         .rate_limit(None)
         .concurrency(16)
         .build()?;
-    let app = client.app("contoso", "demo-app");
-    let retention = app
-        .retention()
-        .await
-        .context("reading the retention setting")?;
-    println!(
-        "App contoso/demo-app keeps crashes {} days: the API path (inventory, fetch, search).",
-        retention.retention_in_days
-    );
-
-    let inv =
-        crashdsr_crawl::inventory(&store, &app, Api::Errors, &crashdsr_crawl::NoProgress).await?;
-    println!(
-        "Inventory: {} groups, {} crashes listed into {}",
-        inv.groups,
-        inv.listed,
-        store.url()
-    );
-    let bar = Bar::new("crashes", global.no_progress);
-    let opts = FetchOptions {
-        concurrency: 16,
-        batch: 64,
-        ..Default::default()
-    };
-    let fetched = crashdsr_crawl::fetch(&store, &app, &archive, &opts, &bar).await;
-    bar.finish();
-    let fetched = fetched?;
-    let stats = client.stats().await;
-    println!(
-        "Fetch: {} crashes archived in {} ({} artefacts, {} API requests)",
-        fetched.retrieved,
-        archive_dir.display(),
-        fetched.artefacts_fetched,
-        stats.requests
-    );
-    store.close().await;
-    emu.shutdown().await?;
-
-    // The subject with the most crashes, searched for in the archive.
     let subject = truth
         .subjects
         .iter()
-        .max_by_key(|s| s.direct.len())
-        .context("the dataset has no subject")?;
-    let identifiers = subject
+        .max_by_key(|s| s.direct.len() + s.linked.len())
+        .context("no subject")?;
+    let specs: Vec<String> = subject
         .identifiers
         .iter()
-        .map(|i| {
-            let kind: IdKind = serde_json::from_value(serde_json::json!(i.kind))?;
-            Ok(Identifier::new(kind, &i.value)?)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let kinds: Vec<&str> = identifiers.iter().map(|i| i.kind.as_str()).collect();
-    let search_subject = Subject {
-        label: subject.label.clone(),
-        identifiers,
-    };
-    let inputs = vec![Input::open(
-        archive_dir.to_str().context("a UTF-8 work dir")?,
-    )?];
-    let report = tokio::task::spawn_blocking(move || {
-        crashdsr_search::search(
-            &inputs,
-            vec![search_subject],
-            &SearchOptions {
-                expand_install_ids: true,
-                ..Default::default()
-            },
-        )
-    })
-    .await??;
-    let direct: BTreeSet<&str> = report
-        .evidence
-        .iter()
-        .filter(|e| !e.linked)
-        .filter_map(|e| e.error_id.as_deref())
+        .map(|i| format!("{}={}", i.kind, i.value))
         .collect();
-    let linked: BTreeSet<&str> = report
-        .evidence
+    let kinds: Vec<&str> = subject
+        .identifiers
         .iter()
-        .filter(|e| e.linked)
-        .filter_map(|e| e.error_id.as_deref())
+        .map(|i| i.kind.as_str())
         .collect();
     println!(
-        "Search for subject {:?} ({}): {} crashes hold their data, {} more share their installs ({} objects, {} bytes scanned)",
+        "Request: subject {:?} ({}) of contoso/demo-app",
         subject.label,
-        kinds.join(", "),
-        direct.len(),
-        linked.len(),
-        report.objects,
-        report.bytes
+        kinds.join(", ")
     );
-    let want_direct: BTreeSet<&str> = subject.direct.iter().map(|d| d.error_id.as_str()).collect();
-    let want_linked: BTreeSet<&str> = subject.linked.iter().map(|d| d.error_id.as_str()).collect();
-    let agrees = direct == want_direct && linked == want_linked;
+    let out = dir.join(format!("{}.zip", subject.label));
+    let request = RequestArgs {
+        app: ("contoso".into(), "demo-app".into()),
+        subject: specs,
+        subjects: None,
+        label: subject.label.clone(),
+        out: out.clone(),
+        force: true,
+        path: PathChoice::Auto,
+        source: Vec::new(),
+        received: None,
+        controller: None,
+        concurrency: 16,
+        encrypt_to: Vec::new(),
+        passphrase_file: None,
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    super::request::answer(&demo_global, request, client).await?;
+    emu.shutdown().await?;
+
+    // The package against the ground truth.
+    let entries = crashdsr_package::entries(&out)?;
+    let mut crashes = BTreeSet::new();
+    for name in &entries {
+        if let Some(rest) = name.strip_prefix("crashes/") {
+            crashes.insert(rest.split('/').next().unwrap_or_default().to_owned());
+        }
+    }
+    let want: BTreeSet<String> = subject
+        .direct
+        .iter()
+        .map(|d| d.error_id.clone())
+        .chain(subject.linked.iter().map(|l| l.error_id.clone()))
+        .collect();
+    let agrees = crashes == want;
+    let verified = crashdsr_package::verify(&out)?;
     println!(
-        "Ground truth: {} direct, {} linked: {}",
-        want_direct.len(),
-        want_linked.len(),
+        "Package: {} ({} files, checksums {}), {} crashes: {}",
+        out.display(),
+        entries.len(),
+        if verified.ok() { "verified" } else { "BROKEN" },
+        crashes.len(),
         if agrees {
-            "the search found exactly these"
+            "exactly the crashes the ground truth names"
         } else {
-            "THE SEARCH DISAGREES"
+            "THE PACKAGE DISAGREES WITH THE GROUND TRUTH"
         }
     );
     println!(
-        "Done in {:.1} s. Next: crashdsr search --source {} --subject TYPE=VALUE",
-        started.elapsed().as_secs_f64(),
-        archive_dir.display()
+        "Inside: report.html (open it in a browser), manifest.json, evidence.jsonl, crashes/. Check it with: crashdsr verify {}",
+        out.display()
     );
-    Ok(if agrees {
+    println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
+    Ok(if agrees && verified.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)

@@ -58,8 +58,9 @@ struct Found {
 
 pub(crate) async fn run(global: &GlobalArgs, args: RequestArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone();
+    let client = super::client_with(global, args.concurrency as usize)?;
     tokio::select! {
-        r = answer(global, args) => r,
+        r = answer(global, args, client) => r,
         _ = tokio::signal::ctrl_c() => {
             // Nothing half-written stays behind; leases are let go.
             let dir = if out.is_dir() { out.clone() } else { out.parent().map(Path::to_path_buf).unwrap_or_default() };
@@ -81,7 +82,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: RequestArgs) -> anyhow::Resul
     }
 }
 
-async fn answer(global: &GlobalArgs, args: RequestArgs) -> anyhow::Result<ExitCode> {
+/// The request with a given client (the demo passes one for its in-process
+/// emulator).
+pub(crate) async fn answer(
+    global: &GlobalArgs,
+    args: RequestArgs,
+    client: crashdsr_appcenter::Client,
+) -> anyhow::Result<ExitCode> {
     let subjects = match &args.subjects {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -142,7 +149,6 @@ async fn answer(global: &GlobalArgs, args: RequestArgs) -> anyhow::Result<ExitCo
     let controller = Controller::load(args.controller.as_deref())?;
     let key = hash_key(&global.work_dir)?;
 
-    let client = super::client_with(global, args.concurrency as usize)?;
     let (owner, name) = &args.app;
     let app = client.app(owner, name);
     let app_name = format!("{owner}/{name}");
