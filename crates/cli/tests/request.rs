@@ -349,3 +349,68 @@ fn encrypted_packages_verify_with_the_identity_or_passphrase() {
     );
     rt.block_on(emu.shutdown()).unwrap();
 }
+
+#[test]
+fn ctrl_c_leaves_no_partial_package_and_the_next_run_completes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ds = DatasetConfig::new(31);
+    ds.errors_per_app = 400;
+    ds.span_days = 90;
+    let truth = Dataset::new(ds.clone()).truth();
+    let mut cfg = EmulatorConfig::new(ds, "t");
+    cfg.latency = Duration::from_millis(5);
+    let emu = rt
+        .block_on(serve(cfg, "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let tmp = TempDir::new("request-sigint");
+    let base = emu.base_url();
+    let file = subject_file(&truth.subjects[0], tmp.path());
+    let out = tmp.path().join("out");
+    let cmd = || {
+        let mut c = crashdsr(&base, tmp.path());
+        c.args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subjects",
+            &file,
+            "--out",
+            out.to_str().unwrap(),
+            "--concurrency",
+            "2",
+        ]);
+        c
+    };
+    let child = cmd()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let interrupted = child.wait_with_output().unwrap();
+    assert_eq!(
+        interrupted.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&interrupted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&interrupted.stderr).contains("interrupted"));
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    ok(cmd().output().unwrap());
+    let zip = out.join(format!("{}.zip", truth.subjects[0].label));
+    ok(Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .args(["verify", zip.to_str().unwrap()])
+        .output()
+        .unwrap());
+    rt.block_on(emu.shutdown()).unwrap();
+}
