@@ -169,6 +169,11 @@ pub(crate) struct RequestArgs {
     /// Crashes fetched at once (API path).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub(crate) concurrency: u32,
+    /// Answer fast first: fetch only the crashes App Center's server-side
+    /// search finds for the user ids and e-mails given (API path), and say
+    /// so in the manifest and report.
+    #[arg(long)]
+    pub(crate) targeted: bool,
     /// Encrypt the package for this age recipient (age1…, repeatable);
     /// writes PATH.age and no plain zip.
     #[arg(long, conflicts_with = "passphrase_file")]

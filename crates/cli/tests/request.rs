@@ -414,3 +414,71 @@ fn ctrl_c_leaves_no_partial_package_and_the_next_run_completes() {
         .unwrap());
     rt.block_on(emu.shutdown()).unwrap();
 }
+
+#[test]
+fn targeted_answers_fetch_only_what_the_server_finds_and_say_so() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // 28 days: everything is inside the search index's window.
+    let (emu, subjects) = start(&rt, 28, None);
+    let tmp = TempDir::new("request-targeted");
+    let base = emu.base_url();
+    // The subject with the most crashes that hold their id in userId.
+    let typed = |s: &TruthSubject| {
+        s.direct
+            .iter()
+            .filter(|d| d.r#where.iter().any(|w| w == "userId"))
+            .count()
+    };
+    let s = subjects.iter().max_by_key(|s| typed(s)).unwrap();
+    assert!(typed(s) > 0);
+    let file = subject_file(s, tmp.path());
+    let out = tmp.path().join("out");
+    let stderr = {
+        let o = crashdsr(&base, tmp.path())
+            .args([
+                "request",
+                "--app",
+                "contoso/demo-app",
+                "--subjects",
+                &file,
+                "--out",
+                out.to_str().unwrap(),
+                "--targeted",
+                "--path",
+                "api",
+            ])
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        ok(o);
+        e
+    };
+    assert!(
+        stderr.contains("targeted:") && !stderr.contains("inventory"),
+        "{stderr}"
+    );
+    let zip = out.join(format!("{}.zip", s.label));
+    let (ids, report) = crashes_in(&zip);
+    let truth: BTreeSet<String> = s
+        .direct
+        .iter()
+        .map(|d| d.error_id.clone())
+        .chain(s.linked.iter().map(|l| l.error_id.clone()))
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.is_subset(&truth),
+        "{ids:?} not within the truth"
+    );
+    assert!(
+        report.contains("targeted answer"),
+        "the report does not say the answer is targeted"
+    );
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let mut manifest = String::new();
+    z.by_name("manifest.json")
+        .unwrap()
+        .read_to_string(&mut manifest)
+        .unwrap();
+    assert!(manifest.contains("targeted answer"));
+    rt.block_on(emu.shutdown()).unwrap();
+}

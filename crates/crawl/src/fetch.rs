@@ -175,6 +175,42 @@ pub async fn fetch(
     Ok(report)
 }
 
+/// Archives exactly `crashes` of `app` (adding them to the store first),
+/// whatever else is pending: the targeted answer, before or instead of a
+/// full crawl.
+pub async fn fetch_listed(
+    store: &Store,
+    app: &AppClient,
+    archive: &Archive,
+    crashes: &[crate::store::ListedCrash],
+    opts: &FetchOptions,
+    progress: &dyn Progress,
+) -> Result<FetchReport> {
+    let w = Worker {
+        store,
+        app,
+        archive,
+        name: app.name(),
+        counters: Counters::default(),
+        groups: Mutex::new(HashMap::new()),
+    };
+    store.add_candidates(&w.name, crashes).await?;
+    progress.set_total(crashes.len() as u64);
+    let claims = crashes
+        .iter()
+        .map(|c| Claim {
+            app: w.name.clone(),
+            crash: c.clone(),
+            attempts: 0,
+        })
+        .collect();
+    let mut report = FetchReport::default();
+    w.process(claims, opts, progress, &mut report).await?;
+    report.artefacts_fetched = w.counters.fetched.load(Ordering::Relaxed);
+    report.artefacts_reused = w.counters.reused.load(Ordering::Relaxed);
+    Ok(report)
+}
+
 impl Worker<'_> {
     async fn run(&self, opts: &FetchOptions, progress: &dyn Progress) -> Result<FetchReport> {
         let mut report = FetchReport::default();
@@ -203,55 +239,7 @@ impl Worker<'_> {
                 continue;
             }
             handled += claims.len() as u64;
-            let mut results = stream::iter(claims)
-                .map(|c| async move {
-                    let r = self.fetch_one(&c).await;
-                    (c, r)
-                })
-                .buffer_unordered(opts.concurrency);
-            let mut fatal = None;
-            while let Some((claim, r)) = results.next().await {
-                let outcome = match r {
-                    Ok(()) => Outcome::Done,
-                    Err(e) => classify(e),
-                };
-                let id = &claim.crash.error_id;
-                match outcome {
-                    Outcome::Done => report.retrieved += 1,
-                    Outcome::Permanent(status, reason) => {
-                        tracing::warn!(error_id = %id, %reason, "Crash failed permanently.");
-                        self.store
-                            .mark_failed(&self.name, id, &reason, Some(status), opts.max_attempts)
-                            .await?;
-                        if status == Status::Gone {
-                            report.gone += 1
-                        } else {
-                            report.failed += 1
-                        }
-                    }
-                    Outcome::Transient(reason) => {
-                        match self
-                            .store
-                            .mark_failed(&self.name, id, &reason, None, opts.max_attempts)
-                            .await?
-                        {
-                            Status::Parked => {
-                                tracing::warn!(error_id = %id, %reason, "Crash parked after repeated failures.");
-                                report.parked += 1;
-                            }
-                            _ => report.retried += 1,
-                        }
-                    }
-                    Outcome::Fatal(e) => {
-                        fatal.get_or_insert(e);
-                        continue;
-                    }
-                }
-                progress.inc(1);
-            }
-            if let Some(e) = fatal {
-                return Err(e);
-            }
+            self.process(claims, opts, progress, &mut report).await?;
             let stats = self.app.client().stats().await;
             progress.message(format!(
                 "{} requests, {} retries",
@@ -259,6 +247,67 @@ impl Worker<'_> {
             ));
         }
         Ok(report)
+    }
+
+    /// Fetches claimed crashes, `concurrency` at a time, and files each
+    /// outcome.
+    async fn process(
+        &self,
+        claims: Vec<Claim>,
+        opts: &FetchOptions,
+        progress: &dyn Progress,
+        report: &mut FetchReport,
+    ) -> Result<()> {
+        let mut results = stream::iter(claims)
+            .map(|c| async move {
+                let r = self.fetch_one(&c).await;
+                (c, r)
+            })
+            .buffer_unordered(opts.concurrency);
+        let mut fatal = None;
+        while let Some((claim, r)) = results.next().await {
+            let outcome = match r {
+                Ok(()) => Outcome::Done,
+                Err(e) => classify(e),
+            };
+            let id = &claim.crash.error_id;
+            match outcome {
+                Outcome::Done => report.retrieved += 1,
+                Outcome::Permanent(status, reason) => {
+                    tracing::warn!(error_id = %id, %reason, "Crash failed permanently.");
+                    self.store
+                        .mark_failed(&self.name, id, &reason, Some(status), opts.max_attempts)
+                        .await?;
+                    if status == Status::Gone {
+                        report.gone += 1
+                    } else {
+                        report.failed += 1
+                    }
+                }
+                Outcome::Transient(reason) => {
+                    match self
+                        .store
+                        .mark_failed(&self.name, id, &reason, None, opts.max_attempts)
+                        .await?
+                    {
+                        Status::Parked => {
+                            tracing::warn!(error_id = %id, %reason, "Crash parked after repeated failures.");
+                            report.parked += 1;
+                        }
+                        _ => report.retried += 1,
+                    }
+                }
+                Outcome::Fatal(e) => {
+                    fatal.get_or_insert(e);
+                    continue;
+                }
+            }
+            progress.inc(1);
+        }
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Fetches one crash's artefacts, writes its manifest, marks it.

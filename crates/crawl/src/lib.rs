@@ -26,7 +26,7 @@ pub use crate::archive::{
     verify_manifest,
 };
 pub use crate::error::{Error, Result};
-pub use crate::fetch::{FetchOptions, FetchReport, default_worker, fetch};
+pub use crate::fetch::{FetchOptions, FetchReport, default_worker, fetch, fetch_listed};
 pub use crate::inventory::{Api, InventoryReport, inventory};
 pub use crate::location::{LocationApi, download_crash_log};
 pub use crate::progress::{NoProgress, Progress};

@@ -423,6 +423,24 @@ impl Store {
         .map_err(Error::store("saving a page of crashes"))
     }
 
+    /// Adds crashes found outside an inventory (a targeted search) as
+    /// pending; crashes already known are left as they are.
+    pub async fn add_candidates(&self, app: &str, crashes: &[ListedCrash]) -> Result<()> {
+        on_pool!(self, p => async {
+            let mut tx = p.begin().await?;
+            for c in crashes {
+                sqlx::query(
+                    "INSERT INTO crashes (app, error_id, crash_guid, error_group_id, error_time, has_attachments, has_breadcrumbs, seen_run)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (app, error_id) DO NOTHING")
+                    .bind(app).bind(&c.error_id).bind(c.crash_guid()).bind(&c.error_group_id)
+                    .bind(c.error_time).bind(c.has_attachments).bind(c.has_breadcrumbs)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)
+        .map_err(Error::store("adding candidate crashes"))
+    }
+
     /// Ends the run: crashes no longer listed are marked expired (and
     /// `gone` if they were never archived). Returns `(new, expired)`.
     pub async fn finish_inventory(&self, app: &str, run: &InventoryRun) -> Result<(i64, i64)> {

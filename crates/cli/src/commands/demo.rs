@@ -85,6 +85,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
         received: None,
         controller: None,
         concurrency: 16,
+        targeted: false,
         encrypt_to: Vec::new(),
         passphrase_file: None,
     };

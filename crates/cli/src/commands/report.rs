@@ -56,6 +56,7 @@ pub(crate) struct ReportInput<'a> {
     pub(crate) app: &'a str,
     pub(crate) source: &'a str,
     pub(crate) retention_days: u32,
+    pub(crate) coverage: &'a str,
     pub(crate) identifier_types: Vec<String>,
     pub(crate) crashes: Vec<ReportCrash>,
     pub(crate) sessions: usize,
@@ -114,7 +115,7 @@ and {sessions} other records of your app sessions.</p>
 
 <h2>Where the data comes from</h2>
 <p>Crash reports of the app <code>{app}</code> collected by Visual Studio App Center, searched in {source}.
-App Center keeps crash reports for {retention} days; this answer covers that period.
+App Center keeps crash reports for {retention} days. This answer covers: {coverage}.
 We looked for these kinds of details about you: {types}.</p>
 
 <h2>The crash reports</h2>
@@ -145,6 +146,7 @@ Highlighted: the kind of detail found and where in the report.</p>
         app = esc(r.app),
         source = esc(r.source),
         retention = r.retention_days,
+        coverage = esc(r.coverage),
         types = esc(&r.identifier_types.join(", ")),
         name = or(&c.name, "The app's publisher"),
         contact = or(&c.contact, "see the app's privacy notice"),

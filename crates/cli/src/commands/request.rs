@@ -163,23 +163,45 @@ pub(crate) async fn answer(
         p => p,
     };
     let store = super::crawl::open_store(global).await?;
+    let mut coverage =
+        format!("every crash App Center holds for the app (retention: {retention} days)");
     let (inputs, source_text, archive) = match path {
         PathChoice::Api | PathChoice::Auto => {
             let archive = super::crawl::open_archive(global)?;
-            let inv =
-                crashdsr_crawl::inventory(&store, &app, Api::Errors, &crashdsr_crawl::NoProgress)
-                    .await
-                    .with_context(|| format!("inventory of {app_name}"))?;
-            eprintln!(
-                "crashdsr: inventory: {} crashes listed, {} new",
-                inv.listed, inv.new
-            );
             let bar = Bar::new("crashes", global.no_progress);
             let opts = FetchOptions {
                 concurrency: args.concurrency as usize,
                 ..Default::default()
             };
-            let fetched = crashdsr_crawl::fetch(&store, &app, &archive, &opts, &bar).await;
+            let fetched = if args.targeted {
+                let candidates = targeted_candidates(&app, &subjects).await?;
+                eprintln!(
+                    "crashdsr: targeted: {} crashes found by the server-side search",
+                    candidates.len()
+                );
+                coverage = format!(
+                    "targeted answer: the {} crashes App Center's server-side search returned for the user ids and e-mail \
+                     addresses given (its index covers the last 28 days and at most 100 reports per identifier), then \
+                     searched with everything else in the archive; crashes that hold the identifiers only in free text \
+                     and are not in the archive yet are not covered until a full request",
+                    candidates.len()
+                );
+                crashdsr_crawl::fetch_listed(&store, &app, &archive, &candidates, &opts, &bar).await
+            } else {
+                let inv = crashdsr_crawl::inventory(
+                    &store,
+                    &app,
+                    Api::Errors,
+                    &crashdsr_crawl::NoProgress,
+                )
+                .await
+                .with_context(|| format!("inventory of {app_name}"))?;
+                eprintln!(
+                    "crashdsr: inventory: {} crashes listed, {} new",
+                    inv.listed, inv.new
+                );
+                crashdsr_crawl::fetch(&store, &app, &archive, &opts, &bar).await
+            };
             bar.finish();
             let fetched = fetched.with_context(|| format!("fetching crashes of {app_name}"))?;
             eprintln!("crashdsr: fetch: {} crashes archived", fetched.retrieved);
@@ -324,6 +346,7 @@ pub(crate) async fn answer(
                 app: &app_name,
                 source: &source_text,
                 retention_days: retention,
+                coverage: &coverage,
                 identifier_types: ids
                     .iter()
                     .map(|(t, _)| t.clone())
@@ -353,6 +376,7 @@ pub(crate) async fn answer(
                 "path": if archive.is_some() { "api" } else { "export" },
                 "location": source_text,
                 "retention_days": retention,
+                "coverage": coverage,
                 "objects_scanned": report.objects,
                 "unreadable_objects": report.errors.len(),
             }],
@@ -484,6 +508,41 @@ fn archive_files(
     }
     out.sort();
     Ok(out)
+}
+
+/// Crashes whose `userId` is one of the subjects' user ids or e-mail
+/// addresses, by App Center's server-side search (the only filter by user).
+async fn targeted_candidates(
+    app: &crashdsr_appcenter::AppClient,
+    subjects: &[Subject],
+) -> anyhow::Result<Vec<crashdsr_crawl::ListedCrash>> {
+    use futures::TryStreamExt;
+    let mut out: BTreeMap<String, crashdsr_crawl::ListedCrash> = BTreeMap::new();
+    for s in subjects {
+        for id in s.identifiers.iter().filter(|i| {
+            matches!(
+                i.kind,
+                crashdsr_search::IdKind::UserId | crashdsr_search::IdKind::Email
+            )
+        }) {
+            let filter = format!("userId eq '{}'", id.value.replace('\'', "''"));
+            let hits: Vec<_> = app.search_errors(None, Some(&filter)).try_collect().await?;
+            for h in hits {
+                let Some(group) = h.error_group_id.clone() else {
+                    continue;
+                };
+                out.entry(h.error_id.clone())
+                    .or_insert(crashdsr_crawl::ListedCrash {
+                        error_time: h.timestamp.map(|t| t.unix_millis()),
+                        has_attachments: h.has_attachments,
+                        has_breadcrumbs: h.has_breadcrumbs,
+                        error_id: h.error_id,
+                        error_group_id: group,
+                    });
+            }
+        }
+    }
+    Ok(out.into_values().collect())
 }
 
 /// The group of an error, through `errors/search` (the only lookup by id).
