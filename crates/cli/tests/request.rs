@@ -161,6 +161,22 @@ fn api_path_package_is_exact_verifiable_and_deterministic() {
         );
     }
 
+    // An output directory that does not exist.
+    let out = crashdsr(&base, tmp.path())
+        .args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subject",
+            "email=a@b.co",
+            "--out",
+            "/nonexistent/dir/x.zip",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+
     // An unknown app: one line, exit 2, no package.
     let out = crashdsr(&base, tmp.path())
         .args([

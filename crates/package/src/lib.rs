@@ -610,6 +610,19 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_mid_write_leaves_nothing_behind() {
+        // An input that cannot be read once the zip is half written stands
+        // in for a disk that fills up: the same error path.
+        let d = tmp("midwrite");
+        let mut b = sample(&d);
+        b.add_file("zzz/unreadable", &d).unwrap();
+        let out = d.join("p.zip");
+        assert!(b.write(&out, false).is_err());
+        assert!(!out.exists() && !d.join("p.zip.partial").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn refuses_unsafe_names() {
         let mut b = PackageBuilder::new();
         for bad in [

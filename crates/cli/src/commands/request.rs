@@ -376,6 +376,10 @@ pub(crate) async fn answer(
                 "path": if archive.is_some() { "api" } else { "export" },
                 "location": source_text,
                 "retention_days": retention,
+                "time_range": {
+                    "from": received.checked_sub_days(chrono::Days::new(u64::from(retention))).map(|d| d.to_string()),
+                    "to": received.to_string(),
+                },
                 "coverage": coverage,
                 "objects_scanned": report.objects,
                 "unreadable_objects": report.errors.len(),
