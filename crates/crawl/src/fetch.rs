@@ -142,14 +142,7 @@ pub async fn fetch(
     opts: &FetchOptions,
     progress: &dyn Progress,
 ) -> Result<FetchReport> {
-    let w = Worker {
-        store,
-        app,
-        archive,
-        name: app.name(),
-        counters: Counters::default(),
-        groups: Mutex::new(HashMap::new()),
-    };
+    let w = Worker::new(store, app, archive);
     let (claimable, leased) = store.pending(&w.name, &opts.worker).await?;
     progress.set_total((claimable + leased) as u64);
     let renew = {
@@ -186,14 +179,7 @@ pub async fn fetch_listed(
     opts: &FetchOptions,
     progress: &dyn Progress,
 ) -> Result<FetchReport> {
-    let w = Worker {
-        store,
-        app,
-        archive,
-        name: app.name(),
-        counters: Counters::default(),
-        groups: Mutex::new(HashMap::new()),
-    };
+    let w = Worker::new(store, app, archive);
     store.add_candidates(&w.name, crashes).await?;
     progress.set_total(crashes.len() as u64);
     let claims = crashes
@@ -211,7 +197,18 @@ pub async fn fetch_listed(
     Ok(report)
 }
 
-impl Worker<'_> {
+impl<'a> Worker<'a> {
+    fn new(store: &'a Store, app: &'a AppClient, archive: &'a Archive) -> Self {
+        Self {
+            store,
+            app,
+            archive,
+            name: app.name(),
+            counters: Counters::default(),
+            groups: Mutex::new(HashMap::new()),
+        }
+    }
+
     async fn run(&self, opts: &FetchOptions, progress: &dyn Progress) -> Result<FetchReport> {
         let mut report = FetchReport::default();
         let mut handled = 0u64;

@@ -51,6 +51,23 @@ pub(crate) fn client_with(global: &GlobalArgs, concurrency: usize) -> anyhow::Re
         .context("setting up the App Center client")
 }
 
+/// Subjects from a JSON Lines file, or one subject from `--subject` specs.
+pub(crate) fn load_subjects(
+    file: Option<&std::path::Path>,
+    label: &str,
+    specs: &[String],
+) -> anyhow::Result<Vec<crashdsr_search::Subject>> {
+    match file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            crashdsr_search::Subject::parse_jsonl(&text)
+                .with_context(|| format!("subjects file {}", file.display()))
+        }
+        None => Ok(vec![crashdsr_search::Subject::from_specs(label, specs)?]),
+    }
+}
+
 fn read_secret_file(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the {what} file {}", path.display()))?;

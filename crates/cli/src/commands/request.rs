@@ -89,15 +89,7 @@ pub(crate) async fn answer(
     args: RequestArgs,
     client: crashdsr_appcenter::Client,
 ) -> anyhow::Result<ExitCode> {
-    let subjects = match &args.subjects {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            Subject::parse_jsonl(&text)
-                .with_context(|| format!("subjects file {}", file.display()))?
-        }
-        None => vec![Subject::from_specs(&args.label, &args.subject)?],
-    };
+    let subjects = super::load_subjects(args.subjects.as_deref(), &args.label, &args.subject)?;
     let batch = args.subjects.is_some();
     let sealing = match (&args.passphrase_file, args.encrypt_to.is_empty()) {
         (Some(p), _) => Some(crashdsr_package::Seal::Passphrase(super::read_secret_file(

@@ -7,20 +7,12 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use crashdsr_search::{Input, SearchOptions, Subject};
+use crashdsr_search::{Input, SearchOptions};
 
 use crate::cli::SearchArgs;
 
 pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let subjects = match &args.subjects {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            Subject::parse_jsonl(&text)
-                .with_context(|| format!("subjects file {}", file.display()))?
-        }
-        None => vec![Subject::from_specs(&args.label, &args.subject)?],
-    };
+    let subjects = super::load_subjects(args.subjects.as_deref(), &args.label, &args.subject)?;
     let inputs = args
         .source
         .iter()
