@@ -271,6 +271,29 @@ fn export_path_package_holds_the_truths_crashes() {
         .args(["verify", zip.to_str().unwrap()])
         .output()
         .unwrap());
+    // The same inputs give the same bytes on this path too.
+    let first = std::fs::read(&zip).unwrap();
+    ok(crashdsr(&base, tmp.path())
+        .args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subjects",
+            &file,
+            "--out",
+            out.to_str().unwrap(),
+            "--received",
+            "2026-11-30",
+            "--force",
+        ])
+        .args(["--source", export.join("archive").to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert_eq!(
+        std::fs::read(&zip).unwrap(),
+        first,
+        "a second run changed the package"
+    );
     rt.block_on(emu.shutdown()).unwrap();
 }
 
