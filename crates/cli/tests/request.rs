@@ -521,3 +521,61 @@ fn targeted_answers_fetch_only_what_the_server_finds_and_say_so() {
     assert!(manifest.contains("targeted answer"));
     rt.block_on(emu.shutdown()).unwrap();
 }
+
+#[test]
+fn api_path_with_the_archive_in_azure_blob_storage() {
+    let Ok(endpoint) = std::env::var("CRASHDSR_TEST_AZURITE") else {
+        println!("skipped: CRASHDSR_TEST_AZURITE is not set");
+        return;
+    };
+    let account = std::env::var("AZURE_STORAGE_ACCOUNT_NAME").unwrap();
+    let key = std::env::var("AZURE_STORAGE_ACCOUNT_KEY").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Makes sure the container exists.
+    rt.block_on(crashdsr_emulator::export::open_target(
+        &crashdsr_emulator::export::Target::Azure {
+            endpoint,
+            account,
+            key,
+        },
+    ))
+    .unwrap();
+    let (emu, subjects) = start(&rt, 90, None);
+    let tmp = TempDir::new("request-azure");
+    let base = emu.base_url();
+    let s = subjects
+        .iter()
+        .max_by_key(|s| s.direct.len() + s.linked.len())
+        .unwrap();
+    let file = subject_file(s, tmp.path());
+    let out = tmp.path().join("out");
+    let archive = format!("az://archive/request-test-{}", std::process::id());
+    ok(crashdsr(&base, tmp.path())
+        .args([
+            "--archive",
+            &archive,
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--subjects",
+            &file,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap());
+    let zip = out.join(format!("{}.zip", s.label));
+    let (ids, _) = crashes_in(&zip);
+    let want: BTreeSet<String> = s
+        .direct
+        .iter()
+        .map(|d| d.error_id.clone())
+        .chain(s.linked.iter().map(|l| l.error_id.clone()))
+        .collect();
+    assert_eq!(ids, want);
+    ok(Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .args(["verify", zip.to_str().unwrap()])
+        .output()
+        .unwrap());
+    rt.block_on(emu.shutdown()).unwrap();
+}

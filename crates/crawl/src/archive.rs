@@ -226,6 +226,69 @@ impl Archive {
     }
 }
 
+impl Archive {
+    /// Copies a crash's archived artefacts (not its archive manifest) into
+    /// `dest`, streamed, for stores that are not local directories. Returns
+    /// `(name, path)` pairs, sorted.
+    pub async fn copy_crash(
+        &self,
+        app: &str,
+        error_id: &str,
+        dest: &std::path::Path,
+    ) -> Result<Vec<(String, std::path::PathBuf)>> {
+        use futures::TryStreamExt;
+        use tokio::io::AsyncWriteExt;
+        let prefix = Self::error_path(app, error_id, "x")?;
+        let prefix = Path::from_iter(prefix.parts().take(prefix.parts().count() - 1));
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(Error::archive(prefix.to_string()))?;
+        let mut out = Vec::new();
+        for meta in objects {
+            let name = meta
+                .location
+                .as_ref()
+                .strip_prefix(prefix.as_ref())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned();
+            if name.is_empty() || name == "manifest.json" {
+                continue;
+            }
+            let target = dest.join(&name);
+            if let Some(dir) = target.parent() {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| Error::Config(format!("creating {}: {e}", dir.display())))?;
+            }
+            let mut file = tokio::fs::File::create(&target)
+                .await
+                .map_err(|e| Error::Config(format!("creating {}: {e}", target.display())))?;
+            let mut stream = self
+                .store
+                .get(&meta.location)
+                .await
+                .map_err(Error::archive(meta.location.to_string()))?
+                .into_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(Error::archive(meta.location.to_string()))?;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::Config(format!("writing {}: {e}", target.display())))?;
+            }
+            file.flush()
+                .await
+                .map_err(|e| Error::Config(format!("writing {}: {e}", target.display())))?;
+            out.push((name, target));
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
 /// See [`Archive::writer`].
 pub struct HashingWriter {
     inner: BufWriter,

@@ -843,7 +843,7 @@ fn resolve_attachments(inputs: &[Input], hits: &mut [RawHit], report: &mut Searc
     }
 }
 
-/// Archive crashes: the install id is in `download.json`.
+/// Archive crashes: the install id is in `download.json` (local or remote).
 fn resolve_archive_installs(
     inputs: &[Input],
     by_crash: &BTreeMap<(usize, Owner), Vec<Hit>>,
@@ -865,21 +865,36 @@ fn resolve_archive_installs(
             continue;
         }
         for input in inputs {
-            if let Input::Dir(root) = input {
-                let p = root
-                    .join("apps")
-                    .join(app)
-                    .join("errors")
-                    .join(error_id)
-                    .join("download.json");
-                if let Ok(bytes) = std::fs::read(p)
-                    && let Some(i) = extract_string_field(&bytes, "installId")
-                {
-                    installs
-                        .entry((*s, owner.clone()))
-                        .or_default()
-                        .insert(i.to_ascii_lowercase());
-                }
+            let bytes = match input {
+                Input::Dir(root) => std::fs::read(
+                    root.join("apps")
+                        .join(app)
+                        .join("errors")
+                        .join(error_id)
+                        .join("download.json"),
+                )
+                .ok(),
+                Input::Remote(source) => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()
+                    .and_then(|rt| {
+                        rt.block_on(source.read(
+                            &format!("apps/{app}/errors/{error_id}/download.json"),
+                            WHOLE_OBJECT_MAX,
+                        ))
+                        .ok()
+                        .map(|b| b.to_vec())
+                    }),
+            };
+            if let Some(i) = bytes
+                .as_deref()
+                .and_then(|b| extract_string_field(b, "installId"))
+            {
+                installs
+                    .entry((*s, owner.clone()))
+                    .or_default()
+                    .insert(i.to_ascii_lowercase());
             }
         }
     }

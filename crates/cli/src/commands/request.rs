@@ -255,6 +255,17 @@ pub(crate) async fn answer(
         let mut crashes = Vec::new();
         for (eid, ev) in &found.crashes {
             let files = match &archive {
+                Some(a) if a.url().contains("://") => a
+                    .copy_crash(
+                        &app_name,
+                        eid,
+                        &work
+                            .join(safe_label(label))
+                            .join("archive")
+                            .join(crashdsr_crawl::safe_id(eid)?),
+                    )
+                    .await
+                    .with_context(|| format!("copying crash {eid} from the archive"))?,
                 Some(a) => archive_files(a, &app_name, eid)?,
                 None => {
                     let (group, _) = group_of(&app, eid).await?;
