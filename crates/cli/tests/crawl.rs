@@ -3,14 +3,22 @@
 //! midway, and bad input. The emulator runs in the test process so that it
 //! can count what was fetched.
 
+mod common;
+
+use common::ok;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crashdsr_crawl::{Archive, Manifest, Status, Store, verify_manifest};
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{DatasetConfig, EmulatorConfig, RunningEmulator, serve};
+
+fn crashdsr(emu: &RunningEmulator, work: &Path) -> Command {
+    common::crashdsr(&emu.base_url(), work, "cli-token")
+}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -35,36 +43,6 @@ fn start(
     cfg.latency = Duration::from_millis(latency_ms);
     rt.block_on(serve(cfg, "127.0.0.1:0".parse().unwrap()))
         .unwrap()
-}
-
-fn crashdsr(emu: &RunningEmulator, work: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
-    c.env("APPCENTER_API_TOKEN", "cli-token")
-        .env_remove("CRASHDSR_STATE")
-        .env_remove("CRASHDSR_ARCHIVE")
-        .args([
-            "--base-url",
-            &emu.base_url(),
-            "--work-dir",
-            work.to_str().unwrap(),
-            "--api-rate",
-            "100000/1",
-            "--no-progress",
-        ]);
-    c
-}
-
-fn ok(out: Output) -> String {
-    let (o, e) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{o}\n{e}",
-        out.status.code()
-    );
-    o.into_owned()
 }
 
 fn downloads(emu: &RunningEmulator) -> HashMap<String, u64> {

@@ -2,10 +2,14 @@
 //! paths: the package holds exactly the truth's crashes for the subject,
 //! its checksums verify, and a second run produces the same bytes.
 
+mod common;
+
+use common::ok;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use crashdsr_emulator::testing::TempDir;
@@ -14,28 +18,7 @@ use crashdsr_emulator::{
 };
 
 fn crashdsr(base: &str, work: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
-    c.env("APPCENTER_API_TOKEN", "t").args([
-        "--base-url",
-        base,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--api-rate",
-        "100000/1",
-        "--no-progress",
-    ]);
-    c
-}
-
-fn ok(out: Output) -> String {
-    let s = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{s}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    s
+    common::crashdsr(base, work, "t")
 }
 
 fn start(

@@ -2,37 +2,20 @@
 //! over an export in Azurite, checked against the emulator's ground truth;
 //! exit codes; identifier values never in logs.
 
+mod common;
+
+use common::ok;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, Truth, serve};
 
 fn crashdsr(base: &str, work: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
-    c.env("APPCENTER_API_TOKEN", "t").args([
-        "--base-url",
-        base,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--api-rate",
-        "100000/1",
-        "--no-progress",
-    ]);
-    c
-}
-
-fn ok(out: Output) -> String {
-    let s = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{s}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    s
+    common::crashdsr(base, work, "t")
 }
 
 fn subjects_file(truth: &Truth, dir: &Path) -> PathBuf {

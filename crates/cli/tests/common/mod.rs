@@ -1,0 +1,37 @@
+//! Helpers shared by the binary's end-to-end tests (each test file uses
+//! some of them).
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `crashdsr` against `base` with `token`, a work dir, no pacing, no bars,
+/// and none of the operator's own settings from the environment.
+pub(crate) fn crashdsr(base: &str, work: &Path, token: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_crashdsr"));
+    c.env("APPCENTER_API_TOKEN", token)
+        .env_remove("CRASHDSR_STATE")
+        .env_remove("CRASHDSR_ARCHIVE")
+        .args([
+            "--base-url",
+            base,
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--api-rate",
+            "100000/1",
+            "--no-progress",
+        ]);
+    c
+}
+
+/// Asserts success and returns stdout; on failure shows both streams.
+pub(crate) fn ok(out: Output) -> String {
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{s}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s
+}
