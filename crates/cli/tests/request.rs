@@ -197,28 +197,7 @@ fn export_path_package_holds_the_truths_crashes() {
         ])
         .output()
         .unwrap());
-    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for _ in 0..200 {
-        let got = ok(crashdsr(&base, tmp.path())
-            .args([
-                "export-config",
-                "get",
-                "--app",
-                "contoso/demo-app",
-                "--id",
-                &id,
-                "--json",
-            ])
-            .output()
-            .unwrap());
-        if got.contains("\"Enabled\"") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for_export(&base, tmp.path(), &created);
     let s = subjects
         .iter()
         .max_by_key(|s| s.direct.len() + s.linked.len())

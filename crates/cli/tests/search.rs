@@ -9,7 +9,6 @@ use common::ok;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, Truth, serve};
@@ -241,29 +240,7 @@ fn azurite_export_search_matches_the_truth() {
         .env("AZURE_STORAGE_CONNECTION_STRING", &cs)
         .output()
         .unwrap());
-    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for _ in 0..200 {
-        let got = ok(crashdsr(&base, tmp.path())
-            .args([
-                "export-config",
-                "get",
-                "--app",
-                "contoso/demo-app",
-                "--id",
-                &id,
-                "--json",
-            ])
-            .output()
-            .unwrap());
-        if got.contains("\"Enabled\"") {
-            break;
-        }
-        assert!(got.contains("\"Pending\""), "{got}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for_export(&base, tmp.path(), &created);
     let app_id = Dataset::new({
         let mut d = DatasetConfig::new(17);
         d.errors_per_app = 600;

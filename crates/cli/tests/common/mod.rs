@@ -35,3 +35,30 @@ pub(crate) fn ok(out: Output) -> String {
     );
     s
 }
+
+/// Waits until the export configuration in `created` (the JSON `create`
+/// printed) reads `Enabled`; it must read `Pending` until then.
+pub(crate) fn wait_for_export(base: &str, work: &Path, created: &str) {
+    let v: serde_json::Value = serde_json::from_str(created).unwrap();
+    let id = v["id"].as_str().unwrap();
+    for _ in 0..200 {
+        let got = ok(crashdsr(base, work, "t")
+            .args([
+                "export-config",
+                "get",
+                "--app",
+                "contoso/demo-app",
+                "--id",
+                id,
+                "--json",
+            ])
+            .output()
+            .unwrap());
+        if got.contains("\"Enabled\"") {
+            return;
+        }
+        assert!(got.contains("\"Pending\""), "{got}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the export stayed Pending");
+}
