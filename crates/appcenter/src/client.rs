@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::auth::{ApiToken, check_base_url};
 use crate::error::{Error, Result, TransportKind};
-use crate::limiter::{Limiter, RateLimit};
+use crate::limiter::{Limiter, PacerSnapshot, RateLimit, Throttle};
 use crate::models::{ErrorBody, LegacyErrorBody, Location};
 use crate::retry::{Backoff, RetryConfig};
 
@@ -165,8 +165,8 @@ pub struct ClientStats {
     pub retries: u64,
     /// 429 answers received.
     pub throttled: u64,
-    /// The limiter's current rate (requests per second), if pacing is on.
-    pub rate_per_sec: Option<f64>,
+    /// The pacer's state, if pacing is on.
+    pub pacer: Option<PacerSnapshot>,
 }
 
 #[derive(Debug)]
@@ -260,15 +260,15 @@ impl Client {
     /// Counters so far.
     pub async fn stats(&self) -> ClientStats {
         let s = &self.inner.stats;
-        let rate = match &self.inner.limiter {
-            Some(l) => Some(l.snapshot().await.0),
+        let pacer = match &self.inner.limiter {
+            Some(l) => Some(l.snapshot().await),
             None => None,
         };
         ClientStats {
             requests: s.requests.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
             throttled: s.throttled.load(Ordering::Relaxed),
-            rate_per_sec: rate,
+            pacer,
         }
     }
 
@@ -304,6 +304,12 @@ impl Client {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
+            let throttle = match (&inner.limiter, &err) {
+                (Some(l), Error::Status { status: 429, .. }) => {
+                    Some(l.throttled(err.retry_after()).await)
+                }
+                _ => None,
+            };
             let may_repeat = req.idempotent()
                 || matches!(err, Error::Status { status: 429, .. })
                 || matches!(
@@ -325,8 +331,8 @@ impl Client {
             }
             let delay = match err.retry_after() {
                 Some(ra) if ra > inner.retry.max_retry_after => return Err(err),
-                // The limiter already holds the next slot back for a 429.
-                Some(_) if inner.limiter.is_some() => Duration::ZERO,
+                // The pacer holds every request back for this 429.
+                Some(_) if throttle == Some(Throttle::Cut) => Duration::ZERO,
                 Some(ra) => ra,
                 None => backoff.next_delay(),
             };
@@ -382,9 +388,6 @@ impl Client {
         let retry_after = retry_after(&resp);
         if status == StatusCode::TOO_MANY_REQUESTS {
             inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
-            if let Some(l) = &inner.limiter {
-                l.throttled(retry_after).await;
-            }
         }
         let body = read_capped(resp, 64 << 10, req.method_name(), &req.path())
             .await

@@ -25,7 +25,8 @@ println!("{} groups", groups.len());
 # }
 ```
 
-Requests are paced by an adaptive limiter (App Center's 500 requests per
+Requests are paced by an adaptive pacer that cuts its rate on a 429 and
+probes back up (App Center's 500 requests per
 5 minutes by default), retried on 408, 429, 5xx, broken connections and
 bodies cut short (decorrelated-jitter backoff, `Retry-After` honoured), and
 bounded in number in flight. The token is sent only to the base URL's host;
@@ -48,6 +49,6 @@ pub use crate::api::{
 pub use crate::auth::{ApiToken, TOKEN_ENV, check_base_url, is_loopback};
 pub use crate::client::{Client, ClientBuilder, ClientStats, DEFAULT_BASE_URL};
 pub use crate::error::{Error, Result, TransportKind};
-pub use crate::limiter::RateLimit;
+pub use crate::limiter::{PacerSnapshot, RateLimit};
 pub use crate::retry::RetryConfig;
 pub use crate::time::Timestamp;

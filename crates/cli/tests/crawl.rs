@@ -34,6 +34,17 @@ fn start(
     errors: u64,
     latency_ms: u64,
 ) -> RunningEmulator {
+    start_with(rt, owner, app, errors, latency_ms, |_| {})
+}
+
+fn start_with(
+    rt: &tokio::runtime::Runtime,
+    owner: &str,
+    app: &str,
+    errors: u64,
+    latency_ms: u64,
+    tune: impl FnOnce(&mut EmulatorConfig),
+) -> RunningEmulator {
     let mut ds = DatasetConfig::new(5);
     ds.errors_per_app = errors;
     ds.errors_per_group = 25;
@@ -41,6 +52,7 @@ fn start(
     let mut cfg = EmulatorConfig::new(ds, "cli-token");
     cfg.count_paths = true;
     cfg.latency = Duration::from_millis(latency_ms);
+    tune(&mut cfg);
     rt.block_on(serve(cfg, "127.0.0.1:0".parse().unwrap()))
         .unwrap()
 }
@@ -152,6 +164,102 @@ fn sigkill_twenty_times_then_resume() {
         status.contains("contoso/demo-app: 300 crashes: retrieved 300"),
         "{status}"
     );
+    rt.block_on(emu.shutdown()).unwrap();
+}
+
+/// The mixed faults of the "crawl stalls" report: one run must finish.
+#[test]
+fn one_fetch_run_gets_through_mixed_faults() {
+    let rt = rt();
+    let emu = start_with(&rt, "contoso", "demo-app", 400, 0, |cfg| {
+        cfg.faults = "503@p=0.03,502@p=0.01,429+ra=1@p=0.02,reset@p=0.02,truncate@p=0.02@/errors/,delay=300@p=0.01".into();
+    });
+    let tmp = TempDir::new("faults");
+    ok(crashdsr(&emu, tmp.path())
+        .args(["inventory", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    let out = ok(crashdsr(&emu, tmp.path())
+        .args(["fetch", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    assert!(
+        out.contains("400 retrieved, 0 gone, 0 failed, 0 parked, 0 to retry"),
+        "{out}"
+    );
+    let throttled: u64 = out
+        .split(" throttled)")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(throttled > 0, "the faults sent no 429: {out}");
+    let state = tmp.path().join("state.db");
+    check(
+        &rt,
+        state.to_str().unwrap(),
+        &tmp.path().join("archive"),
+        "contoso/demo-app",
+        400,
+    );
+    rt.block_on(emu.shutdown()).unwrap();
+}
+
+/// A fetch slowed by a real limit says so on its progress lines (plain,
+/// with no colour codes, as stderr is not a terminal) and in `status`.
+#[test]
+fn a_throttled_fetch_says_so_in_progress_and_status() {
+    let rt = rt();
+    let emu = start_with(&rt, "contoso", "demo-app", 120, 2, |cfg| {
+        cfg.rate_limit = Some((50, Duration::from_secs(1)));
+    });
+    let tmp = TempDir::new("throttled");
+    ok(crashdsr(&emu, tmp.path())
+        .args(["inventory", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    let log = tmp.path().join("fetch.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .env("APPCENTER_API_TOKEN", "cli-token")
+        .env_remove("NO_COLOR")
+        .args(["--base-url", &emu.base_url(), "--work-dir"])
+        .arg(tmp.path())
+        .args(["--api-rate", "100/1", "fetch", "--app", "contoso/demo-app"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut seen = None;
+    for _ in 0..120 {
+        std::thread::sleep(Duration::from_millis(250));
+        let status = ok(crashdsr(&emu, tmp.path()).arg("status").output().unwrap());
+        if status.contains("throttled to") {
+            seen = Some(status);
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let status = seen.expect("status never showed the fetch throttled");
+    assert!(
+        status.contains("Running fetches:")
+            && status.contains("contoso/demo-app: ")
+            && status.contains("429s in the last minute")
+            && status.contains("left"),
+        "{status}"
+    );
+    assert!(child.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!log.contains('\x1b'), "colour codes in a log file: {log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("throttled: ") && l.contains("429s in the last minute")),
+        "{log}"
+    );
+    // Finished workers leave the list.
+    let status = ok(crashdsr(&emu, tmp.path()).arg("status").output().unwrap());
+    assert!(!status.contains("Running fetches"), "{status}");
     rt.block_on(emu.shutdown()).unwrap();
 }
 

@@ -4,7 +4,9 @@
 //!    artefacts;
 //! 2. the share of the rate budget used against a rate-limited emulator
 //!    with latency;
-//! 3. crashes per second with the limiter off at concurrency 1, 8, 32.
+//! 3. crashes per second with the limiter off at concurrency 1, 8, 32;
+//! 4. a fault soak: 1,000 crashes with 10% mixed faults (2% of them 429
+//!    with `Retry-After: 1`) against the same crawl without faults.
 //!
 //! Peak memory over 10,000 and 100,000 crashes is measured on the binary by
 //! `bench/crawl-rss.sh`. Run: `cargo bench -p crashdsr-crawl --bench crawl`.
@@ -21,8 +23,22 @@ fn dataset(errors: u64) -> DatasetConfig {
     d
 }
 
+/// The mixed faults of the soak (the "crawl stalls" run).
+const SOAK_FAULTS: &str =
+    "503@p=0.03,502@p=0.01,429+ra=1@p=0.02,reset@p=0.02,truncate@p=0.02@/errors/,delay=300@p=0.01";
+
 async fn emulator(errors: u64, latency_ms: u64, limit: Option<u32>) -> RunningEmulator {
+    faulty_emulator(errors, latency_ms, limit, "").await
+}
+
+async fn faulty_emulator(
+    errors: u64,
+    latency_ms: u64,
+    limit: Option<u32>,
+    faults: &str,
+) -> RunningEmulator {
     let mut cfg = EmulatorConfig::new(dataset(errors), "bench");
+    cfg.faults = faults.to_owned();
     cfg.latency = Duration::from_millis(latency_ms);
     cfg.rate_limit = limit.map(|n| (n, Duration::from_secs(1)));
     serve(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap()
@@ -37,6 +53,7 @@ fn tmp(tag: &str) -> std::path::PathBuf {
 
 struct Run {
     requests: u64,
+    retries: u64,
     throttled: u64,
     retrieved: u64,
     fetch_secs: f64,
@@ -82,6 +99,7 @@ async fn crawl(
     std::fs::remove_dir_all(&dir).unwrap();
     Run {
         requests: stats.requests,
+        retries: stats.retries,
         throttled: stats.throttled,
         retrieved: report.retrieved,
         fetch_secs,
@@ -173,6 +191,39 @@ async fn main() {
             run.fetch_secs,
             run.retrieved as f64 / run.fetch_secs,
             run.fetch_requests as f64 / run.fetch_secs
+        );
+    }
+
+    // 4. Fault soak: 1,000 crashes, 8 in flight, paced at 1,000/s, with and
+    //    without the mixed faults.
+    println!("\nfault soak: 1,000 crashes, 8 in flight, client paced at 1,000/s");
+    println!("  faults: {SOAK_FAULTS}");
+    let pace = Some(RateLimit {
+        requests: 1000,
+        per: Duration::from_secs(1),
+    });
+    let mut clean_secs = 0.0;
+    for faults in ["", SOAK_FAULTS] {
+        let emu = faulty_emulator(1000, 0, None, faults).await;
+        let run = crawl(&emu, pace, 8, None).await;
+        emu.shutdown().await.unwrap();
+        if faults.is_empty() {
+            clean_secs = run.fetch_secs;
+        }
+        println!(
+            "  {}: {} crashes in {:.1} s ({:.2}x the fault-free time), {:.2} requests per crash, {} retries, {} 429s = {:.2}% of requests",
+            if faults.is_empty() {
+                "no faults"
+            } else {
+                "mixed faults"
+            },
+            run.retrieved,
+            run.fetch_secs,
+            run.fetch_secs / clean_secs,
+            run.fetch_requests as f64 / run.retrieved as f64,
+            run.retries,
+            run.throttled,
+            run.throttled as f64 / run.requests as f64 * 100.0
         );
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use crate::archive::{Archive, ArtefactEntry, MANIFEST_FORMAT, Manifest, safe_id};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::store::{Claim, Status, Store};
+use crate::store::{Claim, Status, Store, WorkerReport};
 
 /// How a worker fetches.
 #[derive(Debug, Clone)]
@@ -86,7 +86,13 @@ pub struct FetchReport {
 struct Counters {
     fetched: AtomicU64,
     reused: AtomicU64,
+    /// Crashes handled (whatever the outcome) by this run.
+    done: AtomicU64,
 }
+
+/// How often a running fetch refreshes its progress line and its row in
+/// the state store.
+const REPORT_EVERY: Duration = Duration::from_secs(2);
 
 /// How a failed crash is filed.
 enum Outcome {
@@ -156,8 +162,19 @@ pub async fn fetch(
             }
         })
     };
-    let result = w.run(opts, progress).await;
+    let total = (claimable + leased) as u64;
+    let result = {
+        let run = std::pin::pin!(w.run(opts, progress));
+        let report = std::pin::pin!(w.report_every(REPORT_EVERY, &opts.worker, total, progress));
+        match futures::future::select(run, report).await {
+            futures::future::Either::Left((result, _)) => result,
+            futures::future::Either::Right((never, _)) => match never {},
+        }
+    };
     renew.abort();
+    if let Err(e) = store.finish_worker(&opts.worker).await {
+        tracing::warn!(error = %e, "Could not clear this worker's progress row.");
+    }
     if result.is_err() {
         // Leave nothing held: another run may start at once.
         let _ = store.release(&opts.worker).await;
@@ -237,13 +254,44 @@ impl<'a> Worker<'a> {
             }
             handled += claims.len() as u64;
             self.process(claims, opts, progress, &mut report).await?;
-            let stats = self.app.client().stats().await;
-            progress.message(format!(
-                "{} requests, {} retries",
-                stats.requests, stats.retries
-            ));
         }
         Ok(report)
+    }
+
+    /// Every `every`, tells `progress` and the state store how fast this
+    /// worker goes: the pacer's rate, the 429s of the last minute and the
+    /// time left. Runs until dropped.
+    async fn report_every(
+        &self,
+        every: Duration,
+        worker: &str,
+        total: u64,
+        progress: &dyn Progress,
+    ) -> std::convert::Infallible {
+        let started = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(every).await;
+            let stats = self.app.client().stats().await;
+            let done = self.counters.done.load(Ordering::Relaxed);
+            let elapsed = started.elapsed().as_secs_f64();
+            let eta = (done > 0 && total > done)
+                .then(|| ((total - done) as f64 * elapsed / done as f64).round() as i64);
+            progress.message(pace_line(&stats, eta));
+            let row = WorkerReport {
+                worker: worker.to_owned(),
+                app: self.name.clone(),
+                done: done as i64,
+                total: total as i64,
+                rate_per_sec: stats.pacer.map(|p| p.rate_per_sec),
+                max_per_sec: stats.pacer.map(|p| p.max_per_sec),
+                throttled_last_minute: stats.pacer.map_or(0, |p| p.throttled_last_minute as i64),
+                eta_secs: eta,
+                updated_at: crate::store::now_ms(),
+            };
+            if let Err(e) = self.store.report_worker(&row).await {
+                tracing::warn!(error = %e, "Could not record this worker's progress.");
+            }
+        }
     }
 
     /// Fetches claimed crashes, `concurrency` at a time, and files each
@@ -300,6 +348,7 @@ impl<'a> Worker<'a> {
                 }
             }
             progress.inc(1);
+            self.counters.done.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(e) = fatal {
             return Err(e);
@@ -499,4 +548,36 @@ fn json_bytes<T: serde::Serialize>(v: &T) -> Result<Bytes> {
     serde_json::to_vec_pretty(v)
         .map(Bytes::from)
         .map_err(|e| Error::Unsafe(format!("encoding JSON: {e}")))
+}
+
+/// The progress line's tail: requests, the pacer's rate when 429s have
+/// slowed it, and the time left.
+pub fn pace_line(stats: &crashdsr_appcenter::ClientStats, eta_secs: Option<i64>) -> String {
+    let mut line = format!("{} requests, {} retries", stats.requests, stats.retries);
+    if let Some(p) = stats.pacer {
+        if p.slowed() {
+            line.push_str(&format!(
+                "; throttled: {:.1} of {:.1} requests/s, {} 429s in the last minute",
+                p.rate_per_sec, p.max_per_sec, p.throttled_last_minute
+            ));
+        } else if p.throttled_last_minute > 0 {
+            line.push_str(&format!(
+                "; {} 429s in the last minute",
+                p.throttled_last_minute
+            ));
+        }
+    }
+    if let Some(eta) = eta_secs {
+        line.push_str(&format!("; about {} left", human_secs(eta)));
+    }
+    line
+}
+
+/// `42 s`, `3 min 12 s`, `2 h 05 min`.
+pub fn human_secs(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {:02} s", s / 60, s % 60),
+        s => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
 }

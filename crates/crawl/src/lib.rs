@@ -26,11 +26,13 @@ pub use crate::archive::{
     verify_manifest,
 };
 pub use crate::error::{Error, Result};
-pub use crate::fetch::{FetchOptions, FetchReport, default_worker, fetch, fetch_listed};
+pub use crate::fetch::{
+    FetchOptions, FetchReport, default_worker, fetch, fetch_listed, human_secs, pace_line,
+};
 pub use crate::inventory::{Api, InventoryReport, inventory};
 pub use crate::location::{LocationApi, download_crash_log};
 pub use crate::progress::{NoProgress, Progress};
 pub use crate::store::{
     Claim, InventoryRun, LastError, ListedCrash, RequestRecord, Status, StatusCount, Store,
-    redact_url,
+    WorkerReport, redact_url,
 };

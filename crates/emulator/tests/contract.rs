@@ -677,7 +677,7 @@ async fn limiter_settles_under_a_limited_emulator() {
         let stats = c.stats().await;
         assert!(stats.throttled > 0, "the server never throttled");
         assert_eq!(stats.throttled, emu.state.throttled_count());
-        let rate = stats.rate_per_sec.unwrap();
+        let rate = stats.pacer.unwrap().rate_per_sec;
         assert!(rate < 80.0, "the client did not slow down: {rate}");
         emu.shutdown().await.unwrap();
     }

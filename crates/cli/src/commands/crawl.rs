@@ -134,6 +134,34 @@ pub(crate) async fn status(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .collect();
         println!("{app}: {total} crashes: {}", parts.join(", "));
     }
+    // A worker that has not reported for a minute is gone.
+    let workers = store.workers(Duration::from_secs(60)).await?;
+    if !workers.is_empty() {
+        println!("Running fetches:");
+        let now = chrono::Utc::now().timestamp_millis();
+        for w in workers {
+            let mut line = format!("  {} {}: {}/{} crashes", w.worker, w.app, w.done, w.total);
+            if let (Some(rate), Some(max)) = (w.rate_per_sec, w.max_per_sec) {
+                if w.slowed() {
+                    line.push_str(&format!(", throttled to {rate:.2} of {max:.2} requests/s"));
+                } else {
+                    line.push_str(&format!(", {rate:.2} requests/s"));
+                }
+            }
+            line.push_str(&format!(
+                ", {} 429s in the last minute",
+                w.throttled_last_minute
+            ));
+            if let Some(eta) = w.eta_secs {
+                line.push_str(&format!(", about {} left", crashdsr_crawl::human_secs(eta)));
+            }
+            line.push_str(&format!(
+                " (reported {} s ago)",
+                (now - w.updated_at).max(0) / 1000
+            ));
+            println!("{line}");
+        }
+    }
     let requests = store.open_requests().await?;
     if !requests.is_empty() {
         println!("Open requests:");
