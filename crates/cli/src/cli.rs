@@ -124,6 +124,30 @@ pub(crate) struct SearchArgs {
     /// Threads (local sources) or objects in flight (remote ones).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// Bytes one object may expand to through gzip, zip, tar and base64
+    /// (`256MiB`, `1G`, `500000`); past it the object is reported unread.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub(crate) max_expand: u64,
+}
+
+/// `500000`, `64K`, `256MiB`, `1G` (powers of 1024).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("size {s:?}: expected a number with an optional K, M or G"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("size {s:?}: unknown unit {other:?} (K, M or G)")),
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("size {s:?}: must be above zero and fit in 64 bits"))
 }
 
 #[derive(Debug, Clone, Args)]

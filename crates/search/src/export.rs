@@ -1,23 +1,31 @@
-//! The continuous export's layout: what App Center wrote into Blob Storage.
+//! The continuous export's layout and its device-log reader, for the shapes
+//! App Center really wrote, not only the tidy one.
 //!
 //! Container `archive`; one folder per minute, UTC: `[{appId}/]yyyy/MM/dd/HH/mm/`.
-//! Inside: `logs.v1.data`, a JSON array of device logs whose values are all
-//! strings; `crashes/{errorId}.json` and `errors/{errorId}.json`, one SDK log
-//! each; `attachments/{attachmentId}`, the bytes as uploaded. Attribution is
-//! per record: an `ErrorLog`/`HandledErrorLog` entry names its crash blob in
-//! `Properties`, an `ErrorAttachmentLog` entry names the crash an attachment
-//! belongs to, and session events belong to no crash but carry the install
-//! id.
+//! Inside: any number of `logs*.v1.data` blobs, each a JSON array of device
+//! logs; `crashes/{errorId}.json` and `errors/{errorId}.json`, one SDK log
+//! each; `attachments/{attachmentId}`, the bytes as uploaded.
+//!
+//! Exports written by .NET code (App Center's backend used Newtonsoft.Json)
+//! differ from the tidy shape: a field may be `null` or a number, a blob may
+//! start with a byte-order mark (UTF-8, or UTF-16 with its BOM), arrays may
+//! be pretty-printed with CRLF line ends, and `Properties` of an error or
+//! attachment log may be a JSON object, a string holding JSON (possibly
+//! encoded twice), or the name of the blob it describes (Microsoft's own
+//! sample reader takes it as that). The reader accepts all of them and
+//! never lets one damaged record hide the records after it: it resyncs at
+//! the next element that parses, and says what it skipped.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// What an object of an export is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobKind {
-    /// `logs.v1.data` (or another `logs*.v1.data`).
+    /// A `logs*.v1.data` blob.
     DeviceLogs,
     /// `crashes/{errorId}.json` (unhandled) or `errors/{errorId}.json`.
     Crash {
@@ -44,28 +52,31 @@ pub struct ExportBlob {
     pub kind: BlobKind,
 }
 
+fn is_num(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Places a path in the layout, or `None` if it is not an export object.
 pub fn classify(path: &str) -> Option<ExportBlob> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let is_num = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    // Find yyyy/MM/dd/HH/mm, optionally after an app id.
-    let start = match parts.as_slice() {
-        [y, mo, d, h, mi, ..]
-            if is_num(y, 4) && is_num(mo, 2) && is_num(d, 2) && is_num(h, 2) && is_num(mi, 2) =>
-        {
-            0
-        }
-        [_, y, mo, d, h, mi, ..]
-            if is_num(y, 4) && is_num(mo, 2) && is_num(d, 2) && is_num(h, 2) && is_num(mi, 2) =>
-        {
-            1
-        }
-        _ => return None,
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let minute_at = |i: usize| {
+        parts.len() > i + 5
+            && is_num(parts[i], 4)
+            && is_num(parts[i + 1], 2)
+            && is_num(parts[i + 2], 2)
+            && is_num(parts[i + 3], 2)
+            && is_num(parts[i + 4], 2)
+    };
+    let start = if minute_at(0) {
+        0
+    } else if minute_at(1) {
+        1
+    } else {
+        return None;
     };
     let minute = parts[..start + 5].join("/") + "/";
     let app_id = (start == 1).then(|| parts[0].to_owned());
-    let rest = &parts[start + 5..];
-    let kind = match rest {
+    let kind = match &parts[start + 5..] {
         [name] if name.starts_with("logs") && name.ends_with("v1.data") => BlobKind::DeviceLogs,
         ["crashes", name] => BlobKind::Crash {
             error_id: name.strip_suffix(".json")?.to_owned(),
@@ -87,146 +98,387 @@ pub fn classify(path: &str) -> Option<ExportBlob> {
     })
 }
 
-/// A device log of `logs.v1.data`. Every value is a string; the fields the
-/// attribution needs are named, the rest kept.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct DeviceLog {
-    /// `ErrorLog`, `HandledErrorLog`, `ErrorAttachmentLog`, `EventLog`,
-    /// `StartSessionLog`, ...
-    #[serde(rename = "MessageType", default)]
-    pub message_type: String,
-    /// The install the log came from.
-    #[serde(rename = "InstallId", default)]
-    pub install_id: String,
-    /// The developer-set user id (may be empty).
-    #[serde(rename = "UserId", default)]
-    pub user_id: String,
-    /// When.
-    #[serde(rename = "Timestamp", default)]
-    pub timestamp: String,
-    /// A JSON object serialised into a string.
-    #[serde(rename = "Properties", default)]
-    pub properties: String,
-    /// Every other field.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, serde_json::Value>,
+/// The minute folder's time, `yyyy/MM/dd/HH/mm`, from an export path.
+pub fn minute_of(path: &str) -> Option<String> {
+    let blob = classify(path)?;
+    let minute = blob.minute.trim_end_matches('/');
+    Some(match blob.app_id {
+        Some(app) => minute[app.len() + 1..].to_owned(),
+        None => minute.to_owned(),
+    })
 }
 
-/// What a diagnostics device log points at (from its `Properties`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-pub struct Link {
-    /// The crash's error id.
-    #[serde(rename = "ErrorId", default)]
-    pub error_id: Option<String>,
-    /// The blob, relative to the minute folder.
-    #[serde(rename = "Blob", default)]
-    pub blob: Option<String>,
-    /// The attachment id (attachment logs).
-    #[serde(rename = "AttachmentId", default)]
-    pub attachment_id: Option<String>,
-    /// The attachment's content type.
-    #[serde(rename = "ContentType", default)]
-    pub content_type: Option<String>,
-    /// The attachment's file name (never used as a path).
-    #[serde(rename = "FileName", default)]
-    pub file_name: Option<String>,
+/// A blob's text as UTF-8: a UTF-8 byte-order mark is dropped and UTF-16
+/// with a byte-order mark (either order) is transcoded. Anything else is
+/// returned as it is.
+pub fn blob_text(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return Cow::Borrowed(rest);
+    }
+    let (decoder, rest) = match bytes {
+        [0xFF, 0xFE, rest @ ..] => (encoding_rs::UTF_16LE, rest),
+        [0xFE, 0xFF, rest @ ..] => (encoding_rs::UTF_16BE, rest),
+        _ => return Cow::Borrowed(bytes),
+    };
+    let (text, _) = decoder.decode_without_bom_handling(rest);
+    Cow::Owned(text.into_owned().into_bytes())
+}
+
+/// A device log of a `logs*.v1.data` blob. Every field is read as text
+/// whatever its JSON type (`null` reads as empty, a number as its digits);
+/// the fields attribution needs are named, the rest kept.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceLog {
+    /// `ErrorLog`, `HandledErrorLog`, `ErrorAttachmentLog`, `EventLog`,
+    /// `StartSessionLog`, or any other (kept as it is).
+    pub message_type: String,
+    /// The install the log came from (lower case).
+    pub install_id: String,
+    /// The developer-set user id (may be empty).
+    pub user_id: String,
+    /// When.
+    pub timestamp: String,
+    /// The app's id.
+    pub app_id: String,
+    /// The session.
+    pub session_id: String,
+    /// `Properties` as text: a JSON object's text, or the string it held.
+    pub properties: String,
+    /// Every other field.
+    pub other: BTreeMap<String, Value>,
+}
+
+fn text_of(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 impl DeviceLog {
-    /// The link of an `ErrorLog`, `HandledErrorLog` or `ErrorAttachmentLog`.
-    pub fn link(&self) -> Option<Link> {
+    /// Reads a device log from a parsed JSON object. Keys are matched
+    /// without regard to case.
+    pub fn from_map(map: Map<String, Value>) -> Self {
+        let mut log = Self::default();
+        for (k, v) in map {
+            let slot = match k.to_ascii_lowercase().as_str() {
+                "messagetype" => &mut log.message_type,
+                "installid" => &mut log.install_id,
+                "userid" => &mut log.user_id,
+                "timestamp" => &mut log.timestamp,
+                "appid" => &mut log.app_id,
+                "sessionid" => &mut log.session_id,
+                "properties" => &mut log.properties,
+                _ => {
+                    log.other.insert(k, v);
+                    continue;
+                }
+            };
+            *slot = text_of(v);
+        }
+        log.install_id.make_ascii_lowercase();
+        log
+    }
+
+    /// Whether this log describes an error or an attachment of one.
+    pub fn is_diagnostic(&self) -> bool {
         matches!(
             self.message_type.as_str(),
             "ErrorLog" | "HandledErrorLog" | "ErrorAttachmentLog"
         )
-        .then(|| serde_json::from_str::<Link>(&self.properties).ok())
-        .flatten()
+    }
+
+    /// The link of an `ErrorLog`, `HandledErrorLog` or `ErrorAttachmentLog`
+    /// (from its `Properties`, in any of the shapes above).
+    pub fn link(&self) -> Option<Link> {
+        if !self.is_diagnostic() {
+            return None;
+        }
+        Link::parse(&self.properties)
+    }
+
+    /// The event's own properties (`EventLog`): a JSON object, if
+    /// `Properties` holds one.
+    pub fn event_properties(&self) -> Option<Map<String, Value>> {
+        match unwrap_json(&self.properties)? {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
     }
 }
 
-/// One element of a `logs.v1.data` array.
+/// Parses `s` as JSON, unwrapping strings that hold JSON again (a value
+/// serialised twice).
+fn unwrap_json(s: &str) -> Option<Value> {
+    let mut v: Value = serde_json::from_str(s.trim()).ok()?;
+    for _ in 0..3 {
+        match v {
+            Value::String(inner) => match serde_json::from_str(inner.trim()) {
+                Ok(next) => v = next,
+                Err(_) => return Some(Value::String(inner)),
+            },
+            other => return Some(other),
+        }
+    }
+    Some(v)
+}
+
+/// What a diagnostics device log points at.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Link {
+    /// The crash's error id, when the record names it.
+    pub error_id: Option<String>,
+    /// The blob: relative to the minute folder, or a path in the container.
+    pub blob: Option<String>,
+    /// The attachment id (attachment logs).
+    pub attachment_id: Option<String>,
+    /// The attachment's content type.
+    pub content_type: Option<String>,
+    /// The attachment's file name (never used as a path).
+    pub file_name: Option<String>,
+}
+
+impl Link {
+    /// Reads `Properties`: a JSON object with `ErrorId`, `Blob`,
+    /// `AttachmentId`, `ContentType`, `FileName` (any case, values of any
+    /// type), possibly serialised into a string once or twice; or the
+    /// blob's name.
+    pub fn parse(properties: &str) -> Option<Self> {
+        let p = properties.trim();
+        if p.is_empty() {
+            return None;
+        }
+        match unwrap_json(p) {
+            Some(Value::Object(map)) => {
+                let mut link = Self::default();
+                for (k, v) in map {
+                    let slot = match k.to_ascii_lowercase().as_str() {
+                        "errorid" => &mut link.error_id,
+                        "blob" => &mut link.blob,
+                        "attachmentid" => &mut link.attachment_id,
+                        "contenttype" => &mut link.content_type,
+                        "filename" => &mut link.file_name,
+                        _ => continue,
+                    };
+                    *slot = Some(text_of(v)).filter(|s| !s.is_empty());
+                }
+                link.fill_from_blob();
+                Some(link)
+            }
+            Some(Value::String(name)) => Self::from_blob_name(&name),
+            Some(_) => None,
+            None => Self::from_blob_name(p),
+        }
+    }
+
+    fn from_blob_name(name: &str) -> Option<Self> {
+        let name = name.trim();
+        if name.is_empty() || name.contains(['{', '\n']) || !name.contains('/') {
+            return None;
+        }
+        let mut link = Self {
+            blob: Some(name.to_owned()),
+            ..Self::default()
+        };
+        link.fill_from_blob();
+        Some(link)
+    }
+
+    /// Fills the ids a blob name gives (`crashes/{id}.json`,
+    /// `attachments/{id}`), where the record did not say them.
+    fn fill_from_blob(&mut self) {
+        let Some(blob) = &self.blob else { return };
+        let mut parts = blob.trim_start_matches('/').rsplit('/');
+        let (name, dir) = (parts.next().unwrap_or_default(), parts.next());
+        match dir {
+            Some("crashes" | "errors") if self.error_id.is_none() => {
+                self.error_id = name.strip_suffix(".json").map(str::to_owned);
+            }
+            Some("attachments") if !name.is_empty() && self.attachment_id.is_none() => {
+                self.attachment_id = Some(name.to_owned());
+            }
+            _ => {}
+        }
+    }
+
+    /// The blob's path in the container, for a record in `minute`.
+    pub fn blob_path(&self, minute: &str) -> Option<String> {
+        let blob = self.blob.as_deref()?.trim_start_matches('/');
+        Some(if classify(blob).is_some() {
+            blob.to_owned()
+        } else {
+            format!("{minute}{blob}")
+        })
+    }
+}
+
+/// One element of a device-log array.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceLogRecord {
-    /// Position in the array.
+    /// Position among the array's elements (damaged ones count too).
     pub index: usize,
-    /// Byte range of the element in the file.
+    /// Byte range of the element in the blob's text.
     pub span: Range<usize>,
     /// The parsed log.
     pub log: DeviceLog,
 }
 
-/// Splits a `logs.v1.data` array into its elements without parsing the
-/// whole file at once, so that a truncated or damaged file still yields
-/// every complete element before the damage. Returns the records and, if
-/// the file is damaged, what is wrong.
-pub fn parse_device_logs(bytes: &[u8]) -> (Vec<DeviceLogRecord>, Option<String>) {
+/// A device-log blob, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceLogs<'a> {
+    /// The blob's text (see [`blob_text`]); spans index into it.
+    pub text: Cow<'a, [u8]>,
+    /// Every element that parsed, in order.
+    pub records: Vec<DeviceLogRecord>,
+    /// What was wrong, one line per problem (empty for a sound blob).
+    pub warnings: Vec<String>,
+}
+
+/// The longest element the resync tries (a device log is a few KB).
+const MAX_ELEMENT: usize = 4 << 20;
+
+/// Splits a device-log blob into its elements without parsing it whole:
+/// a JSON array (compact, pretty, CRLF), or JSON objects one after the
+/// other (JSON Lines). A damaged element is skipped with a warning and
+/// reading goes on at the next element that parses; a blob cut short keeps
+/// every complete element before the cut.
+pub fn parse_device_logs(bytes: &[u8]) -> DeviceLogs<'_> {
+    let text = blob_text(bytes);
+    let (records, warnings) = split(&text);
+    DeviceLogs {
+        text,
+        records,
+        warnings,
+    }
+}
+
+fn split(b: &[u8]) -> (Vec<DeviceLogRecord>, Vec<String>) {
     let mut records = Vec::new();
-    let mut i = skip_ws(bytes, 0);
-    if bytes.get(i) != Some(&b'[') {
-        let what = if bytes.is_empty() {
-            "empty"
-        } else {
-            "not a JSON array"
-        };
-        return (records, Some(format!("logs.v1.data is {what}")));
-    }
-    i += 1;
+    let mut warnings = Vec::new();
+    let mut i = skip_ws(b, 0);
+    let array = match b.get(i) {
+        Some(b'[') => {
+            i += 1;
+            true
+        }
+        Some(b'{') => false,
+        None => {
+            warnings.push("the blob is empty".to_owned());
+            return (records, warnings);
+        }
+        Some(_) => {
+            warnings.push("not a JSON array of device logs".to_owned());
+            return (records, warnings);
+        }
+    };
+    let mut index = 0usize;
     loop {
-        i = skip_ws(bytes, i);
-        match bytes.get(i) {
-            Some(b']') => return (records, None),
+        i = skip_ws(b, i);
+        match b.get(i) {
             None => {
-                let n = records.len();
-                return (
-                    records,
-                    Some(format!("logs.v1.data ends after {n} complete records")),
-                );
+                if array {
+                    warnings.push(format!(
+                        "the array ends after {index} elements without its closing `]`"
+                    ));
+                }
+                break;
             }
-            _ => {}
-        }
-        let n = records.len();
-        let Some(end) = element_end(bytes, i) else {
-            return (
-                records,
-                Some(format!("logs.v1.data is cut inside record {n}")),
-            );
-        };
-        match serde_json::from_slice::<DeviceLog>(&bytes[i..end]) {
-            Ok(log) => records.push(DeviceLogRecord {
-                index: n,
-                span: i..end,
-                log,
-            }),
-            Err(e) => {
-                return (
-                    records,
-                    Some(format!(
-                        "record {n} of logs.v1.data is not a device log: {e}"
-                    )),
-                );
-            }
-        }
-        i = skip_ws(bytes, end);
-        match bytes.get(i) {
-            Some(b',') => i += 1,
-            Some(b']') => return (records, None),
-            None => {
-                return (
-                    records,
-                    Some(format!(
-                        "logs.v1.data ends after {} complete records",
-                        n + 1
-                    )),
-                );
-            }
+            Some(b']') if array => break,
+            Some(b'{') => {}
             Some(c) => {
-                return (
-                    records,
-                    Some(format!("unexpected {:?} after record {n}", *c as char)),
-                );
+                let what = format!("unexpected {:?} at byte {i}", *c as char);
+                match resync(b, i + 1) {
+                    Some(next) => {
+                        warnings.push(format!("{what}; skipped to byte {next}"));
+                        i = next;
+                        continue;
+                    }
+                    None => {
+                        warnings.push(format!("{what}; nothing after it parses"));
+                        break;
+                    }
+                }
+            }
+        }
+        let start = i;
+        let parsed =
+            element_end(b, start, usize::MAX).map(|end| (end, parse_object(&b[start..end])));
+        match parsed {
+            Some((end, Ok(map))) => {
+                records.push(DeviceLogRecord {
+                    index,
+                    span: start..end,
+                    log: DeviceLog::from_map(map),
+                });
+                index += 1;
+                i = skip_ws(b, end);
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b']') if array => break,
+                    Some(b'{') if !array => {}
+                    None => {}
+                    Some(_) => {} // reported on the next turn
+                }
+            }
+            other => {
+                let why = match &other {
+                    Some((_, Err(e))) => format!("is not a device log ({e})"),
+                    _ => "is damaged".to_owned(),
+                };
+                index += 1;
+                match (resync(b, start + 1), other) {
+                    (Some(next), _) => {
+                        warnings.push(format!(
+                            "element {} (from byte {start}) {why}; skipped to byte {next}",
+                            index - 1
+                        ));
+                        i = next;
+                    }
+                    (None, Some((end, _))) => {
+                        warnings.push(format!("element {} (from byte {start}) {why}", index - 1));
+                        i = end;
+                    }
+                    (None, None) => {
+                        warnings.push(format!(
+                            "the blob is cut inside element {} (from byte {start})",
+                            index - 1
+                        ));
+                        break;
+                    }
+                }
             }
         }
     }
+    (records, warnings)
+}
+
+fn parse_object(b: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(b) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("not a JSON object".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The next `{` at or after `from` that starts an element: it stands
+/// where an element may (after `[`, `,` or another element), parses, and
+/// is followed by a separator.
+fn resync(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(off) = memchr::memchr(b'{', b.get(at..)?) {
+        let p = at + off;
+        let before = b[..p].iter().rev().find(|c| !c.is_ascii_whitespace());
+        if matches!(before, None | Some(b'[' | b',' | b'}' | b']'))
+            && let Some(end) = element_end(b, p, MAX_ELEMENT)
+            && parse_object(&b[p..end]).is_ok()
+            && matches!(b.get(skip_ws(b, end)), None | Some(b',' | b']' | b'{'))
+        {
+            return Some(p);
+        }
+        at = p + 1;
+    }
+    None
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -236,25 +488,24 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The end (exclusive) of the JSON value starting at `i`, if complete.
-fn element_end(b: &[u8], i: usize) -> Option<usize> {
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+/// The end (exclusive) of the JSON object or array starting at `i`, if it
+/// is complete within `max` bytes.
+fn element_end(b: &[u8], i: usize, max: usize) -> Option<usize> {
+    let (mut depth, mut in_str) = (0usize, false);
     let mut j = i;
-    while j < b.len() {
-        let c = b[j];
+    let stop = b.len().min(i.saturating_add(max));
+    while j < stop {
         if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-                if depth == 0 {
-                    return Some(j + 1);
-                }
+            // Jump to the next quote or backslash.
+            let off = memchr::memchr2(b'"', b'\\', &b[j..stop])?;
+            j += off;
+            if b[j] == b'\\' {
+                j += 2;
+                continue;
             }
+            in_str = false;
         } else {
-            match c {
+            match b[j] {
                 b'"' => in_str = true,
                 b'{' | b'[' => depth += 1,
                 b'}' | b']' => {
@@ -263,7 +514,6 @@ fn element_end(b: &[u8], i: usize) -> Option<usize> {
                         return Some(j + 1);
                     }
                 }
-                b',' if depth == 0 => return Some(j),
                 _ => {}
             }
         }
@@ -282,6 +532,10 @@ mod tests {
         assert_eq!(
             (b.minute.as_str(), b.app_id, b.kind),
             ("2026/11/30/12/05/", None, BlobKind::DeviceLogs)
+        );
+        assert_eq!(
+            classify("2026/11/30/12/05/logs_0001.v1.data").unwrap().kind,
+            BlobKind::DeviceLogs
         );
         let b = classify("046d56b8-ea26-4653-97ba-12b8f99c3ef5/2026/11/30/12/05/crashes/1-a.json")
             .unwrap();
@@ -309,6 +563,10 @@ mod tests {
                 attachment_id: "x".into()
             }
         );
+        assert_eq!(
+            minute_of("app/2026/11/30/12/05/attachments/x").as_deref(),
+            Some("2026/11/30/12/05")
+        );
         for not in [
             "readme.txt",
             "2026/11/30/12/logs.v1.data",
@@ -319,37 +577,123 @@ mod tests {
         }
     }
 
+    const A: &str = r#"{"MessageType":"ErrorLog","InstallId":"I","UserId":"","Properties":"{\"ErrorId\":\"e1\",\"Blob\":\"crashes/e1.json\"}","Model":"x]"}"#;
+    const B: &str =
+        r#"{"MessageType":"EventLog","InstallId":"j","Properties":"{\"k\":\"v, [x\"}"}"#;
+
     #[test]
-    fn splits_arrays_with_spans_and_survives_damage() {
-        let a = r#"{"MessageType":"ErrorLog","InstallId":"i","UserId":"","Properties":"{\"ErrorId\":\"e1\",\"Blob\":\"crashes/e1.json\"}","Model":"x]"}"#;
-        let b = r#"{"MessageType":"EventLog","InstallId":"j","Properties":"{\"k\":\"v, [x\"}"}"#;
-        let file = format!(" [ {a} ,\n{b} ] ");
-        let (recs, warn) = parse_device_logs(file.as_bytes());
-        assert_eq!(warn, None);
+    fn splits_arrays_with_spans() {
+        let file = format!(" [ {A} ,\n{B} ] ");
+        let logs = parse_device_logs(file.as_bytes());
+        assert!(logs.warnings.is_empty(), "{:?}", logs.warnings);
+        let recs = &logs.records;
         assert_eq!(recs.len(), 2);
-        assert_eq!(&file[recs[0].span.clone()], a);
-        assert_eq!(&file[recs[1].span.clone()], b);
+        assert_eq!(&file[recs[0].span.clone()], A);
+        assert_eq!(&file[recs[1].span.clone()], B);
+        assert_eq!(recs[0].log.install_id, "i");
         let link = recs[0].log.link().unwrap();
         assert_eq!(
             (link.error_id.as_deref(), link.blob.as_deref()),
             (Some("e1"), Some("crashes/e1.json"))
         );
         assert_eq!(recs[1].log.link(), None);
+        assert_eq!(recs[1].log.event_properties().unwrap()["k"], "v, [x");
         assert_eq!(recs[0].log.other["Model"], "x]");
+    }
 
+    #[test]
+    fn nulls_numbers_unknown_types_bom_crlf_and_json_lines() {
+        let pretty = "\u{feff}[\r\n  {\r\n    \"MessageType\": \"ErrorLog\",\r\n    \"UserId\": null,\r\n    \"OsApiLevel\": 29,\r\n    \"IsTestMessage\": false,\r\n    \"Properties\": null\r\n  },\r\n  {\"MessageType\": \"BrandNewLog\", \"InstallId\": null}\r\n]\r\n";
+        let logs = parse_device_logs(pretty.as_bytes());
+        assert!(logs.warnings.is_empty(), "{:?}", logs.warnings);
+        assert_eq!(logs.records.len(), 2);
+        assert_eq!(logs.records[0].log.user_id, "");
+        assert_eq!(logs.records[0].log.other["OsApiLevel"], 29);
+        assert_eq!(logs.records[0].log.link(), None);
+        assert_eq!(logs.records[1].log.message_type, "BrandNewLog");
+        // UTF-16 with a BOM, both byte orders.
+        for le in [true, false] {
+            let mut bytes = if le {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for u in format!("[{A}]").encode_utf16() {
+                bytes.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+            }
+            let logs = parse_device_logs(&bytes);
+            assert_eq!(logs.records.len(), 1, "{:?}", logs.warnings);
+            assert_eq!(&logs.text[logs.records[0].span.clone()], A.as_bytes());
+        }
+        let lines = format!("{A}\n{B}\n");
+        assert_eq!(parse_device_logs(lines.as_bytes()).records.len(), 2);
+    }
+
+    #[test]
+    fn a_damaged_record_hides_nothing_after_it() {
+        // Bad JSON inside a balanced element, an unbalanced one, and junk.
+        let file = format!("[{A},{{\"MessageType\": tru}},{B},{{\"x\": [1,2}},{A}, 17, {B}]");
+        let logs = parse_device_logs(file.as_bytes());
+        let types: Vec<&str> = logs
+            .records
+            .iter()
+            .map(|r| r.log.message_type.as_str())
+            .collect();
+        assert_eq!(types, ["ErrorLog", "EventLog", "ErrorLog", "EventLog"]);
+        assert_eq!(logs.warnings.len(), 3, "{:?}", logs.warnings);
+        // A cut keeps what came before it.
         let cut = &file[..file.len() - 20];
-        let (recs, warn) = parse_device_logs(cut.as_bytes());
-        assert_eq!(recs.len(), 1);
-        assert!(warn.unwrap().contains("cut inside record 1"));
-        assert!(parse_device_logs(b"").1.unwrap().contains("empty"));
+        let logs = parse_device_logs(cut.as_bytes());
+        assert_eq!(logs.records.len(), 3);
         assert!(
-            parse_device_logs(b"{\"a\":1}")
-                .1
+            logs.warnings
+                .last()
                 .unwrap()
-                .contains("not a JSON array")
+                .contains("nothing after it parses"),
+            "{:?}",
+            logs.warnings
         );
-        assert_eq!(parse_device_logs(b"[]"), (vec![], None));
-        let (recs, warn) = parse_device_logs(br#"[{"MessageType":1}]"#);
-        assert!(recs.is_empty() && warn.unwrap().contains("not a device log"));
+        let cut = format!("[{A},\r\n{B}");
+        let logs = parse_device_logs(&cut.as_bytes()[..cut.len() - 10]);
+        assert_eq!(logs.records.len(), 1);
+        assert_eq!(
+            logs.warnings,
+            ["the blob is cut inside element 1 (from byte 136)"]
+        );
+        assert!(parse_device_logs(b"").warnings[0].contains("empty"));
+        assert!(parse_device_logs(b"\"x\"").warnings[0].contains("not a JSON array"));
+        assert_eq!(parse_device_logs(b"[]").records, vec![]);
+    }
+
+    #[test]
+    fn properties_in_every_shape() {
+        let obj = r#"{"ErrorId":"e1","Blob":"crashes/e1.json"}"#;
+        let once = serde_json::to_string(obj).unwrap();
+        let twice = serde_json::to_string(&once).unwrap();
+        for p in [obj, once.as_str(), twice.as_str()] {
+            let link = Link::parse(p).unwrap();
+            assert_eq!(link.error_id.as_deref(), Some("e1"), "{p}");
+            assert_eq!(
+                link.blob_path("2026/11/30/12/05/").as_deref(),
+                Some("2026/11/30/12/05/crashes/e1.json")
+            );
+        }
+        // A number where a string was expected.
+        let link = Link::parse(r#"{"errorid": 123, "AttachmentId": "a"}"#).unwrap();
+        assert_eq!(link.error_id.as_deref(), Some("123"));
+        // The blob's name, in both path formats.
+        for name in [
+            "2026/11/30/12/06/attachments/att-1",
+            "0f1e/2026/11/30/12/06/attachments/att-1",
+        ] {
+            let link = Link::parse(name).unwrap();
+            assert_eq!(link.attachment_id.as_deref(), Some("att-1"));
+            assert_eq!(link.error_id, None);
+            assert_eq!(link.blob_path("2026/01/01/00/00/").as_deref(), Some(name));
+        }
+        let link = Link::parse("\"app/2026/11/30/12/06/crashes/7-x.json\"").unwrap();
+        assert_eq!(link.error_id.as_deref(), Some("7-x"));
+        assert_eq!(Link::parse(""), None);
+        assert_eq!(Link::parse("hello"), None);
     }
 }

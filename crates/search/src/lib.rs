@@ -3,28 +3,49 @@ Finds every trace of a person in crash data.
 
 # Brief overview
 
-A [`Source`] is a local directory or an object-store URL (`az://`, `s3://`)
-listed and read as streams. The [`export`] module knows the layout App
-Center's continuous export wrote (minute folders, `logs.v1.data` arrays of
-device logs, crash blobs, attachments) and how records link to their crash;
-[`walk`] reads a whole export in parallel with bounded memory, one warning
-per bad object.
+The data flows through small parts, each readable alone:
+
+- [`Source`]/[`Input`]: a local directory (walked in parallel, like
+  ripgrep) or an object-store URL (`az://`, `s3://`) listed and read as
+  streams.
+- [`export`]: the layout App Center's continuous export wrote (minute
+  folders, `logs*.v1.data` arrays of device logs, crash blobs,
+  attachments) and a reader for the shapes it really took.
+- [`decode`]: the containers and encodings inside attachments, with caps.
+- the matcher ([`Matcher`]): one automaton over every variant of every
+  identifier, then boundary and typed-field checks.
+- [`index`]: the attribution index, built from every device-log blob.
+- attribution and install expansion: each hit's [`Owner`] (a crash, an
+  activity record, or an unattributed object), and the crashes linked by
+  install id.
+- [`Evidence`] and [`SearchReport`]: what `search` returns.
+
+[`walk`] reads a whole export record by record, one warning per bad
+object.
 */
 #![warn(missing_docs)]
 
-mod engine;
+mod attribute;
+pub mod decode;
 mod error;
+mod evidence;
+mod expand;
 pub mod export;
+pub mod index;
 mod matcher;
+mod scan;
+mod search;
 mod source;
 mod subject;
 mod walk;
 
-pub use crate::engine::{
-    Evidence, Hit, Input, SearchOptions, SearchReport, WHOLE_OBJECT_MAX, search,
-};
+pub use crate::decode::Limits;
 pub use crate::error::{Error, Result};
+pub use crate::evidence::{Evidence, Hit, Owner, SearchReport};
+pub use crate::index::AttributionIndex;
 pub use crate::matcher::{Encoding, Found, Matcher, json_path_at};
+pub use crate::scan::{Unread, WHOLE_OBJECT_MAX};
+pub use crate::search::{Input, SearchOptions, search};
 pub use crate::source::{Blob, Source};
 pub use crate::subject::{IdKind, Identifier, MIN_FREE_TEXT_LEN, Subject};
 pub use crate::walk::{ExportItem, MAX_JSON_BLOB, WalkReport, walk};

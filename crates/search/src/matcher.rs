@@ -16,8 +16,13 @@ pub enum Encoding {
     JsonEscaped,
     /// URL-encoded (`%40`, `%20`, `+`).
     UrlEncoded,
+    /// Windows-1252 (Latin-1) bytes, for identifiers with characters
+    /// beyond ASCII (old Android and .NET logs).
+    Windows1252,
     /// UTF-16LE text (inside binary attachments).
     Utf16,
+    /// UTF-16BE text.
+    Utf16Be,
     /// A quoted JSON string value: only accepted in a typed field.
     TypedValue,
 }
@@ -85,6 +90,30 @@ fn utf16le(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
+fn utf16be(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_be_bytes).collect()
+}
+
+/// `s` with JSON `\uXXXX` escapes for every character `escape` picks
+/// (surrogate pairs beyond the BMP), as .NET's encoders write them.
+fn json_escape(s: &str, escape: impl Fn(char) -> bool) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if escape(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters System.Text.Json escapes by default besides non-ASCII.
+const HTML_SENSITIVE: &str = "<>&'\"+`";
+
 fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -97,33 +126,48 @@ fn url_encode(s: &str) -> String {
     out
 }
 
-fn variants(id: &Identifier) -> Vec<(Encoding, String)> {
+fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
     let v = id.value.as_str();
     if id.typed_only() {
-        return vec![(Encoding::TypedValue, format!("\"{v}\""))];
+        return vec![(Encoding::TypedValue, format!("\"{v}\"").into_bytes())];
     }
-    let mut out = vec![(Encoding::Plain, v.to_owned())];
-    match id.kind {
-        IdKind::Email => {
-            out.push((Encoding::JsonEscaped, v.replace('@', "\\u0040")));
+    let mut text = vec![(Encoding::Plain, v.to_owned())];
+    if id.kind == IdKind::Phone {
+        // The bare digits also find `+4477…` (a `+` may precede them).
+        let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+        text.push((Encoding::Plain, digits));
+    }
+    // JSON escapes: `@` alone (some writers), every non-ASCII character
+    // (System.Text.Json's default), and those plus the HTML-sensitive ones.
+    for escaped in [
+        json_escape(v, |c| c == '@'),
+        json_escape(v, |c| !c.is_ascii()),
+        json_escape(v, |c| !c.is_ascii() || HTML_SENSITIVE.contains(c)),
+        json_escape(v, |c| !c.is_ascii() || c == '@'),
+    ] {
+        if escaped != v {
+            text.push((Encoding::JsonEscaped, escaped));
         }
-        IdKind::Phone => {
-            // The bare digits also find `+4477…` (a `+` may precede them).
-            let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-            out.push((Encoding::Plain, digits));
-        }
-        _ => {}
     }
     if id.kind != IdKind::InstallId {
         let enc = url_encode(v);
         if enc != v {
-            out.push((Encoding::UrlEncoded, enc));
+            text.push((Encoding::UrlEncoded, enc));
         }
         if v.contains(' ') {
-            out.push((Encoding::UrlEncoded, v.replace(' ', "+")));
+            text.push((Encoding::UrlEncoded, v.replace(' ', "+")));
         }
     }
-    out.push((Encoding::Utf16, v.to_owned()));
+    let mut out: Vec<(Encoding, Vec<u8>)> =
+        text.into_iter().map(|(e, t)| (e, t.into_bytes())).collect();
+    if !v.is_ascii() {
+        let (bytes, _, lossy) = encoding_rs::WINDOWS_1252.encode(v);
+        if !lossy {
+            out.push((Encoding::Windows1252, bytes.into_owned()));
+        }
+    }
+    out.push((Encoding::Utf16, utf16le(v)));
+    out.push((Encoding::Utf16Be, utf16be(v)));
     out.sort();
     out.dedup();
     out
@@ -142,12 +186,7 @@ impl Matcher {
                     }
                     continue;
                 }
-                for (encoding, text) in variants(id) {
-                    let bytes = if encoding == Encoding::Utf16 {
-                        utf16le(&text)
-                    } else {
-                        text.into_bytes()
-                    };
+                for (encoding, bytes) in variants(id) {
                     patterns.push(Pattern {
                         subject: s,
                         identifier: i,
@@ -160,7 +199,7 @@ impl Matcher {
         let longest = patterns.iter().map(|p| p.bytes.len()).max().unwrap_or(0);
         let (patterns_utf16, patterns): (Vec<_>, Vec<_>) = patterns
             .into_iter()
-            .partition(|p| p.encoding == Encoding::Utf16);
+            .partition(|p| matches!(p.encoding, Encoding::Utf16 | Encoding::Utf16Be));
         let build = |ps: &[Pattern]| {
             (!ps.is_empty()).then(|| {
                 AhoCorasickBuilder::new()
@@ -199,6 +238,9 @@ impl Matcher {
             (&self.ac, &self.patterns, true),
             (&self.ac_utf16, &self.patterns_utf16, wide),
         ];
+        // UTF-16 hits with their byte order, to drop the odd-aligned twin
+        // that text in one order shows in the other.
+        let mut wide_hits: Vec<(Found, bool)> = Vec::new();
         for (ac, patterns, run) in runs {
             let Some(ac) = ac.as_ref().filter(|_| run) else {
                 continue;
@@ -217,8 +259,8 @@ impl Matcher {
                         }
                         true
                     }
-                    Encoding::Utf16 => {
-                        if !boundary_utf16(hay, s, e, id.kind) {
+                    Encoding::Utf16 | Encoding::Utf16Be => {
+                        if !boundary_utf16(hay, s, e, id.kind, p.encoding == Encoding::Utf16) {
                             continue;
                         }
                         false
@@ -230,13 +272,28 @@ impl Matcher {
                         s > 0 && hay[s - 1] == b'"' && typed_field(hay, s - 1, id.kind)
                     }
                 };
-                out.push(Found {
+                let found = Found {
                     subject: p.subject,
                     identifier: p.identifier,
                     offset: s,
                     len: e - s,
                     typed,
-                });
+                };
+                match p.encoding {
+                    Encoding::Utf16 => wide_hits.push((found, true)),
+                    Encoding::Utf16Be => wide_hits.push((found, false)),
+                    _ => out.push(found),
+                }
+            }
+        }
+        for (f, le) in &wide_hits {
+            let twin = wide_hits.iter().any(|(g, g_le)| {
+                g_le != le
+                    && (g.subject, g.identifier) == (f.subject, f.identifier)
+                    && g.offset.abs_diff(f.offset) == 1
+            });
+            if !twin || f.offset % 2 == 0 {
+                out.push(f.clone());
             }
         }
         for (s, i, r) in &self.regexes {
@@ -298,16 +355,22 @@ fn boundary(hay: &[u8], s: usize, e: usize, kind: IdKind) -> bool {
     left_ok(prev, prev2, kind) && right_ok(hay.get(e).copied(), hay.get(e + 1).copied(), kind)
 }
 
-fn boundary_utf16(hay: &[u8], s: usize, e: usize, kind: IdKind) -> bool {
+fn boundary_utf16(hay: &[u8], s: usize, e: usize, kind: IdKind, le: bool) -> bool {
     if matches!(kind, IdKind::Text) {
         return true;
     }
     let unit = |i: usize| -> Option<u8> {
-        let lo = *hay.get(i)?;
-        let hi = *hay.get(i + 1)?;
+        let (a, b) = (*hay.get(i)?, *hay.get(i + 1)?);
+        let (lo, hi) = if le { (a, b) } else { (b, a) };
         Some(if hi == 0 { lo } else { b'x' })
     };
-    let prev = s.checked_sub(2).and_then(unit);
+    // A hit at offset 1 has half a unit before it: take that byte as a
+    // character, so that text in one byte order is not read in the other.
+    let prev = match s {
+        0 => None,
+        1 => Some(hay[0]).filter(|b| *b != 0),
+        _ => unit(s - 2),
+    };
     let prev2 = s.checked_sub(4).and_then(unit);
     left_ok(prev, prev2, kind) && right_ok(unit(e), unit(e + 2), kind)
 }

@@ -80,8 +80,10 @@ async fn read_one(source: &Source, b: Blob) -> (String, Read) {
     let r = match &blob.kind {
         BlobKind::DeviceLogs => match source.read(&path, MAX_JSON_BLOB).await {
             Ok(bytes) => {
-                let (records, warning) = parse_device_logs(&bytes);
-                let items = records
+                let logs = parse_device_logs(&bytes);
+                let warning = (!logs.warnings.is_empty()).then(|| logs.warnings.join("; "));
+                let items = logs
+                    .records
                     .into_iter()
                     .map(|record| ExportItem::DeviceLog {
                         path: path.clone(),
@@ -96,7 +98,9 @@ async fn read_one(source: &Source, b: Blob) -> (String, Read) {
         BlobKind::Crash { .. } => match source.read(&path, MAX_JSON_BLOB).await {
             Ok(bytes) => {
                 let n = bytes.len() as u64;
-                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&crate::export::blob_text(
+                    &bytes,
+                )) {
                     Ok(_) => Read::Items(
                         vec![ExportItem::Crash {
                             path: path.clone(),

@@ -246,7 +246,9 @@ async fn a_damaged_export_is_read_to_the_end_with_one_warning_per_bad_object() {
         .find(|p| p.ends_with("logs.v1.data") && std::fs::metadata(p).unwrap().len() > 2000)
         .unwrap();
     let bytes = std::fs::read(logs).unwrap();
-    let complete_before = crashdsr_search::export::parse_device_logs(&bytes).0.len();
+    let complete_before = crashdsr_search::export::parse_device_logs(&bytes)
+        .records
+        .len();
     std::fs::write(logs, &bytes[..bytes.len() - 40]).unwrap();
     // A crash blob that is not JSON.
     let crash = files
@@ -290,7 +292,7 @@ async fn a_damaged_export_is_read_to_the_end_with_one_warning_per_bad_object() {
         report
             .warnings
             .iter()
-            .any(|(_, w)| w.contains("cut inside record"))
+            .any(|(_, w)| w.contains("cut inside element"))
     );
     // Nothing else skipped: all crashes (the bad one too, flagged), every
     // attachment including the two new ones, every device log but the cut

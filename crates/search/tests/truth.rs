@@ -124,6 +124,7 @@ async fn export_search_matches_the_truth_on_three_seeds() {
         let opts = SearchOptions {
             expand_install_ids: true,
             threads: 2,
+            ..Default::default()
         };
         let report = tokio::task::spawn_blocking({
             let subjects = subjects_of(&truth);
@@ -159,6 +160,7 @@ async fn each_subject_alone_finds_the_same_crashes() {
                 &SearchOptions {
                     expand_install_ids: true,
                     threads: 2,
+                    ..Default::default()
                 },
             )
         })

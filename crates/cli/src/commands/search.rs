@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use crashdsr_search::{Input, SearchOptions};
+use crashdsr_search::{Evidence, Input, Owner, SearchOptions};
 
 use crate::cli::SearchArgs;
 
@@ -22,6 +22,7 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
         expand_install_ids: args.expand.is_some(),
         ..Default::default()
     };
+    opts.limits.max_expand = args.max_expand;
     if let Some(t) = args.threads {
         opts.threads = t.max(1);
     }
@@ -38,24 +39,30 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
         for e in &report.evidence {
             writeln!(out, "{}", serde_json::to_string(e)?)?;
         }
+        for u in &report.unread {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"kind": "unread", "object": u.object, "source": u.source, "reason": u.reason})
+            )?;
+        }
     } else {
         writeln!(
             out,
-            "Searched {} objects ({} bytes).",
-            report.objects, report.bytes
+            "Searched {} objects ({} bytes, {} device-log records).",
+            report.objects, report.bytes, report.records
         )?;
         for label in &labels {
-            let mine: Vec<_> = report
+            let mine: Vec<&Evidence> = report
                 .evidence
                 .iter()
                 .filter(|e| &e.subject == label)
                 .collect();
-            let direct = mine
-                .iter()
-                .filter(|e| !e.linked && e.error_id.is_some())
-                .count();
-            let sessions = mine.iter().filter(|e| e.error_id.is_none()).count();
-            let linked = mine.iter().filter(|e| e.linked).count();
+            let count = |f: &dyn Fn(&&Evidence) -> bool| mine.iter().filter(|e| f(e)).count();
+            let direct = count(&|e| !e.linked && matches!(e.owner, Owner::Crash { .. }));
+            let activity = count(&|e| matches!(e.owner, Owner::Activity { .. }));
+            let unattributed = count(&|e| matches!(e.owner, Owner::Unattributed { .. }));
+            let linked = count(&|e| e.linked);
             let mut places: BTreeMap<String, usize> = BTreeMap::new();
             for e in &mine {
                 for h in &e.hits {
@@ -67,7 +74,7 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             }
             writeln!(
                 out,
-                "{label}: {direct} crashes hold the subject's identifiers, {sessions} other records (session events), {linked} crashes linked by install id"
+                "{label}: {direct} crashes hold the subject's identifiers, {activity} activity records (sessions, events), {unattributed} objects tied to no crash, {linked} crashes linked by install id"
             )?;
             for (place, n) in places {
                 writeln!(out, "  {n:>5}  {place}")?;
@@ -80,10 +87,17 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
                 kind.as_str()
             )?;
         }
+        for u in &report.unread {
+            writeln!(
+                out,
+                "unread: {} ({}): whatever it holds past that point was not searched",
+                u.object, u.reason
+            )?;
+        }
         if !report.errors.is_empty() {
             writeln!(
                 out,
-                "{} objects could not be read (see the warnings above).",
+                "{} objects were not read whole (see the warnings above).",
                 report.errors.len()
             )?;
         }
@@ -99,8 +113,8 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
 /// The kind of artefact, for the summary: one line per kind, not per file.
 fn artefact_kind(artefact: &str) -> &str {
     let base = artefact.split(" (").next().unwrap_or(artefact);
-    if base.starts_with("logs.v1.data") {
-        "export device logs (logs.v1.data)"
+    if base.starts_with("logs") && base.contains("v1.data") {
+        "export device logs (logs*.v1.data)"
     } else if base.starts_with("crashes/") {
         "export crash blobs"
     } else if base.starts_with("errors/") {

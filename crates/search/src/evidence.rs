@@ -1,0 +1,179 @@
+//! The vocabulary of found data: who a hit belongs to ([`Owner`]: a crash,
+//! an activity record, or an object that could not be tied to either) and
+//! the evidence line per subject and owner that `search --json` prints.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::subject::IdKind;
+
+/// One hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+pub struct Hit {
+    /// The identifier's type (never its value).
+    pub identifier: IdKind,
+    /// The artefact or record that holds it, with the views it was decoded
+    /// through (`attachments/a1 (zip: logs/app.log)`).
+    pub artefact: String,
+    /// The JSON path of the value, when the artefact is JSON.
+    pub path: Option<String>,
+    /// Byte offset in the artefact (in the decoded view, if any).
+    pub offset: u64,
+    /// Whether it was the value of a typed field (`userId`, `InstallId`).
+    #[serde(skip)]
+    pub typed: bool,
+}
+
+/// Who found data belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Owner {
+    /// A crash or handled error.
+    Crash {
+        /// `OWNER/APP` (archive) or the app id (export), if known.
+        app: Option<String>,
+        /// The error id (printed as the line's `error_id`).
+        #[serde(skip)]
+        error_id: String,
+    },
+    /// A device-log record that belongs to no crash: a session start, an
+    /// event with its properties, a push installation, custom properties,
+    /// or a type nobody knew.
+    Activity {
+        /// The app id, if known.
+        app: Option<String>,
+        /// The install the record came from (printed as the line's
+        /// `install_id`).
+        #[serde(skip)]
+        install_id: Option<String>,
+        /// Its `MessageType`.
+        message_type: String,
+        /// The `logs*.v1.data` blob that holds it.
+        object: String,
+        /// Its position in that blob's array.
+        index: usize,
+        /// Which `--source` (0-based).
+        source: usize,
+    },
+    /// An object that holds a hit but could not be tied to a crash or a
+    /// record, or could not be read to the end.
+    Unattributed {
+        /// The object.
+        object: String,
+        /// Why.
+        reason: String,
+        /// Which `--source` (0-based).
+        source: usize,
+    },
+}
+
+impl Owner {
+    /// The crash's id, for crashes.
+    pub fn error_id(&self) -> Option<&str> {
+        match self {
+            Self::Crash { error_id, .. } => Some(error_id),
+            _ => None,
+        }
+    }
+
+    /// The app, where known.
+    pub fn app(&self) -> Option<&str> {
+        match self {
+            Self::Crash { app, .. } | Self::Activity { app, .. } => app.as_deref(),
+            Self::Unattributed { .. } => None,
+        }
+    }
+}
+
+/// One line of the evidence: a subject's crash, activity record or
+/// unattributed object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    /// The subject's label.
+    pub subject: String,
+    /// Who the data belongs to (flattened: `kind` and its fields).
+    #[serde(flatten)]
+    pub owner: Owner,
+    /// The crash's id (`null` for what is not a crash).
+    pub error_id: Option<String>,
+    /// True when brought in by install-id expansion only.
+    pub linked: bool,
+    /// The install id (the linking install for linked crashes, the
+    /// crash's or record's own otherwise, where known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install_id: Option<String>,
+    /// The record itself, as stored (activity records).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<Box<RawValue>>,
+    /// The hits (empty for linked crashes).
+    pub hits: Vec<Hit>,
+}
+
+impl PartialEq for Evidence {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.subject,
+            &self.owner,
+            self.linked,
+            &self.install_id,
+            &self.hits,
+        ) == (
+            &other.subject,
+            &other.owner,
+            other.linked,
+            &other.install_id,
+            &other.hits,
+        ) && self.record.as_ref().map(|r| r.get()) == other.record.as_ref().map(|r| r.get())
+    }
+}
+
+impl Evidence {
+    /// A line for `owner`; `error_id` and an activity record's
+    /// `install_id` follow from it.
+    pub fn new(subject: String, owner: Owner, linked: bool, hits: Vec<Hit>) -> Self {
+        let install_id = match &owner {
+            Owner::Activity { install_id, .. } => install_id.clone(),
+            _ => None,
+        };
+        Self {
+            subject,
+            error_id: owner.error_id().map(str::to_owned),
+            owner,
+            linked,
+            install_id,
+            record: None,
+            hits,
+        }
+    }
+
+    /// The app, where known.
+    pub fn app(&self) -> Option<&str> {
+        self.owner.app()
+    }
+}
+
+/// What a search did.
+#[derive(Debug, Clone, Default)]
+pub struct SearchReport {
+    /// One entry per subject and owner, sorted.
+    pub evidence: Vec<Evidence>,
+    /// Objects scanned.
+    pub objects: u64,
+    /// Bytes scanned (as stored).
+    pub bytes: u64,
+    /// Device-log records read.
+    pub records: u64,
+    /// Problems, one per object: `(object, what is wrong)`. The search
+    /// went on past each.
+    pub errors: Vec<(String, String)>,
+    /// `(subject label, identifier type)` of identifiers matched in typed
+    /// fields only (too short for free text).
+    pub typed_only: Vec<(String, IdKind)>,
+    /// Entries of the attribution index.
+    pub index_entries: u64,
+    /// Objects not read to the end (a decompression cap, a damaged
+    /// container): whatever they hold past that point is unknown.
+    pub unread: Vec<crate::scan::Unread>,
+    /// The attribution index the search built.
+    pub index: crate::index::AttributionIndex,
+}

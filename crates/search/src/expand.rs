@@ -1,0 +1,87 @@
+//! Install-id expansion: the installs seen with a subject's crashes and
+//! records are searched for in a second scan (as typed values), and the
+//! crashes that hold one and are not already the subject's are reported as
+//! linked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::attribute::{Groups, owner_of};
+use crate::error::Result;
+use crate::evidence::{Evidence, Owner};
+use crate::index::AttributionIndex;
+use crate::matcher::Matcher;
+use crate::search::{Input, SearchOptions, scan_inputs};
+use crate::subject::{IdKind, Identifier, Subject};
+
+/// Adds the linked crashes of each subject to `evidence`.
+pub(crate) fn expand(
+    inputs: &[Input],
+    labels: &[String],
+    opts: &SearchOptions,
+    groups: &Groups,
+    index: &AttributionIndex,
+    evidence: &mut Vec<Evidence>,
+) -> Result<()> {
+    let mut by_subject: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    for ((s, _), g) in groups {
+        by_subject
+            .entry(*s)
+            .or_default()
+            .extend(g.installs.iter().cloned());
+    }
+    let subjects: Vec<(usize, Subject)> = by_subject
+        .into_iter()
+        .filter(|(_, set)| !set.is_empty())
+        .map(|(s, set)| {
+            let identifiers = set
+                .iter()
+                .filter_map(|i| Identifier::new(IdKind::InstallId, i).ok())
+                .collect();
+            (
+                s,
+                Subject {
+                    label: s.to_string(),
+                    identifiers,
+                },
+            )
+        })
+        .collect();
+    if subjects.is_empty() {
+        return Ok(());
+    }
+    let original: Vec<usize> = subjects.iter().map(|(s, _)| *s).collect();
+    let matcher = Matcher::new(subjects.into_iter().map(|(_, s)| s).collect());
+    let local = scan_inputs(inputs, &matcher, opts, false)?;
+    let direct: BTreeSet<(usize, &str)> = groups
+        .keys()
+        .filter_map(|(s, o)| o.error_id().map(|e| (*s, e)))
+        .collect();
+    let mut linked: BTreeMap<(usize, Owner), String> = BTreeMap::new();
+    for h in local.hits {
+        let s = original[h.subject];
+        let (owner, known_install) = owner_of(h.place, index);
+        let Some(error_id) = owner.error_id() else {
+            continue;
+        };
+        if direct.contains(&(s, error_id)) {
+            continue;
+        }
+        let install = h
+            .install
+            .or(known_install)
+            .or_else(|| {
+                matcher.subjects()[h.subject]
+                    .identifiers
+                    .first()
+                    .map(|i| i.value.clone())
+            })
+            .unwrap_or_default();
+        linked.entry((s, owner)).or_insert(install);
+    }
+    for ((s, owner), install) in linked {
+        let mut e = Evidence::new(labels[s].clone(), owner, true, Vec::new());
+        e.install_id = Some(install);
+        evidence.push(e);
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! The attribution index of one search: built from every device-log blob of
+//! every minute folder of every source, so that an attachment is tied to
+//! its crash wherever its `ErrorAttachmentLog` lives (the SDK often sends
+//! an attachment minutes after its crash, into a later folder).
+//!
+//! It holds one entry per error log (error id to app, install, session and
+//! blob), one per attachment log (attachment id to crash), and the app of
+//! each install seen in them. Session and event records, the bulk of an
+//! export, add nothing, so the index grows with crashes and attachments,
+//! not with records (BENCHMARKS.md has its size at a million records).
+
+use std::collections::HashMap;
+
+use crate::export::{DeviceLog, classify};
+
+/// What an `ErrorLog`/`HandledErrorLog` says of its crash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrashEntry {
+    /// The app id.
+    pub app: Option<Box<str>>,
+    /// The install.
+    pub install_id: Option<Box<str>>,
+    /// The crash blobs seen (`source`, path), from the log and the listing.
+    pub blobs: Vec<(usize, Box<str>)>,
+}
+
+/// What an `ErrorAttachmentLog` says of its attachment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttachmentEntry {
+    /// The crash, when the log names it.
+    pub error_id: Option<Box<str>>,
+    /// The app id.
+    pub app: Option<Box<str>>,
+    /// The install.
+    pub install_id: Option<Box<str>>,
+    /// The session, to find the crash when the log does not name it.
+    pub session_id: Option<Box<str>>,
+    /// The file name the app gave it (never used as a path).
+    pub file_name: Option<Box<str>>,
+    /// Its content type.
+    pub content_type: Option<Box<str>>,
+}
+
+/// The index.
+#[derive(Debug, Clone, Default)]
+pub struct AttributionIndex {
+    crashes: HashMap<Box<str>, CrashEntry>,
+    attachments: HashMap<Box<str>, AttachmentEntry>,
+    /// `(install, session)` to the crashes logged in that session.
+    sessions: HashMap<SessionKey, Vec<Box<str>>>,
+    installs: HashMap<Box<str>, Box<str>>,
+}
+
+/// An install and one of its sessions.
+type SessionKey = (Box<str>, Box<str>);
+
+fn some(s: &str) -> Option<Box<str>> {
+    (!s.is_empty()).then(|| s.into())
+}
+
+impl AttributionIndex {
+    /// Adds what a device log of `path` (in `minute`) says.
+    pub fn add_record(&mut self, source: usize, minute: &str, log: &DeviceLog) {
+        if let (Some(install), Some(app)) = (some(&log.install_id), some(&log.app_id)) {
+            self.installs.entry(install).or_insert(app);
+        }
+        let Some(link) = log.link() else { return };
+        match log.message_type.as_str() {
+            "ErrorLog" | "HandledErrorLog" => {
+                let Some(error_id) = link.error_id.as_deref().and_then(some) else {
+                    return;
+                };
+                let entry = self.crashes.entry(error_id.clone()).or_default();
+                entry.app = entry.app.take().or_else(|| some(&log.app_id));
+                entry.install_id = entry.install_id.take().or_else(|| some(&log.install_id));
+                if let Some(blob) = link.blob_path(minute) {
+                    let blob: (usize, Box<str>) = (source, blob.into());
+                    if !entry.blobs.contains(&blob) {
+                        entry.blobs.push(blob);
+                    }
+                }
+                if let (Some(i), Some(s)) = (some(&log.install_id), some(&log.session_id)) {
+                    let ids = self.sessions.entry((i, s)).or_default();
+                    if !ids.contains(&error_id) {
+                        ids.push(error_id);
+                    }
+                }
+            }
+            "ErrorAttachmentLog" => {
+                let Some(id) = link.attachment_id.as_deref().and_then(some) else {
+                    return;
+                };
+                let entry = AttachmentEntry {
+                    error_id: link.error_id.as_deref().and_then(some),
+                    app: some(&log.app_id),
+                    install_id: some(&log.install_id),
+                    session_id: some(&log.session_id),
+                    file_name: link.file_name.as_deref().and_then(some),
+                    content_type: link.content_type.as_deref().and_then(some),
+                };
+                let slot = self.attachments.entry(id).or_default();
+                // A log that names the crash wins over one that does not.
+                if slot.error_id.is_none() {
+                    *slot = entry;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds a crash blob seen in a listing.
+    pub fn add_crash_blob(&mut self, source: usize, path: &str, error_id: &str) {
+        let entry = self.crashes.entry(error_id.into()).or_default();
+        let blob = (source, path.into());
+        if !entry.blobs.contains(&blob) {
+            entry.blobs.push(blob);
+        }
+        if entry.app.is_none() {
+            entry.app = classify(path).and_then(|b| b.app_id).map(Into::into);
+        }
+    }
+
+    /// Takes in another index (from another thread or source).
+    pub fn merge(&mut self, other: Self) {
+        for (k, v) in other.crashes {
+            match self.crashes.get_mut(&k) {
+                None => {
+                    self.crashes.insert(k, v);
+                }
+                Some(mine) => {
+                    mine.app = mine.app.take().or(v.app);
+                    mine.install_id = mine.install_id.take().or(v.install_id);
+                    for b in v.blobs {
+                        if !mine.blobs.contains(&b) {
+                            mine.blobs.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        for (k, v) in other.attachments {
+            let slot = self.attachments.entry(k).or_default();
+            if slot.error_id.is_none() {
+                *slot = v;
+            }
+        }
+        for (k, v) in other.sessions {
+            let ids = self.sessions.entry(k).or_default();
+            for id in v {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        for (k, v) in other.installs {
+            self.installs.entry(k).or_insert(v);
+        }
+    }
+
+    /// A crash's entry.
+    pub fn crash(&self, error_id: &str) -> Option<&CrashEntry> {
+        self.crashes.get(error_id)
+    }
+
+    /// An attachment's entry.
+    pub fn attachment(&self, attachment_id: &str) -> Option<&AttachmentEntry> {
+        self.attachments.get(attachment_id)
+    }
+
+    /// The app an install belongs to.
+    pub fn app_of_install(&self, install_id: &str) -> Option<&str> {
+        self.installs.get(install_id).map(|a| &**a)
+    }
+
+    /// The crash an attachment belongs to: named by its log, or the one
+    /// crash logged in the same install and session. Otherwise why not.
+    pub fn crash_of_attachment(
+        &self,
+        attachment_id: &str,
+    ) -> Result<(&str, &AttachmentEntry), String> {
+        let Some(entry) = self.attachments.get(attachment_id) else {
+            return Err("no ErrorAttachmentLog in the sources names this attachment".into());
+        };
+        if let Some(eid) = &entry.error_id {
+            return Ok((eid, entry));
+        }
+        let (Some(install), Some(session)) = (&entry.install_id, &entry.session_id) else {
+            return Err("its ErrorAttachmentLog names no crash, install or session".into());
+        };
+        match self
+            .sessions
+            .get(&(install.clone(), session.clone()))
+            .map(Vec::as_slice)
+        {
+            Some([one]) => Ok((one, entry)),
+            Some(many) => Err(format!(
+                "its ErrorAttachmentLog names no crash, and {} crashes share its session",
+                many.len()
+            )),
+            None => {
+                Err("its ErrorAttachmentLog names no crash, and no crash shares its session".into())
+            }
+        }
+    }
+
+    /// Entries held (crashes, attachments, sessions, installs).
+    pub fn len(&self) -> usize {
+        self.crashes.len() + self.attachments.len() + self.sessions.len() + self.installs.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn log(v: serde_json::Value) -> DeviceLog {
+        DeviceLog::from_map(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn attachments_find_their_crash_by_name_or_session() {
+        let mut a = AttributionIndex::default();
+        a.add_record(
+            0,
+            "2026/11/30/12/05/",
+            &log(json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "I1", "SessionId": "s1",
+                "Properties": "2026/11/30/12/05/crashes/e1.json"})),
+        );
+        a.add_record(
+            0,
+            "2026/11/30/12/05/",
+            &log(
+                json!({"MessageType": "ErrorLog", "InstallId": "i2", "SessionId": "s2",
+                "Properties": "{\"ErrorId\":\"e2\",\"Blob\":\"crashes/e2.json\"}"}),
+            ),
+        );
+        let mut b = AttributionIndex::default();
+        // In a later folder, another thread: one names its crash, one not.
+        b.add_record(
+            1,
+            "2026/11/30/12/09/",
+            &log(
+                json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i2",
+                "Properties": {"ErrorId": "e2", "AttachmentId": "a2", "FileName": "log.txt"}}),
+            ),
+        );
+        b.add_record(
+            1,
+            "2026/11/30/12/09/",
+            &log(
+                json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i1", "SessionId": "s1",
+                "Properties": "2026/11/30/12/09/attachments/a1"}),
+            ),
+        );
+        b.add_record(
+            1,
+            "2026/11/30/12/09/",
+            &log(
+                json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i9", "SessionId": "s9",
+                "Properties": "2026/11/30/12/09/attachments/a9"}),
+            ),
+        );
+        a.merge(b);
+        assert_eq!(a.crash_of_attachment("a2").unwrap().0, "e2");
+        assert_eq!(
+            a.crash_of_attachment("a2").unwrap().1.file_name.as_deref(),
+            Some("log.txt")
+        );
+        assert_eq!(a.crash_of_attachment("a1").unwrap().0, "e1");
+        assert!(
+            a.crash_of_attachment("a9")
+                .unwrap_err()
+                .contains("no crash shares")
+        );
+        assert!(
+            a.crash_of_attachment("zz")
+                .unwrap_err()
+                .contains("no ErrorAttachmentLog")
+        );
+        assert_eq!(
+            a.crash("e2").unwrap().blobs,
+            vec![(0, "2026/11/30/12/05/crashes/e2.json".into())]
+        );
+        assert_eq!(a.app_of_install("i1"), Some("app"));
+        a.add_crash_blob(3, "app/2026/11/30/12/05/crashes/e3.json", "e3");
+        assert_eq!(a.crash("e3").unwrap().app.as_deref(), Some("app"));
+    }
+}

@@ -1,0 +1,515 @@
+//! Scanning one object: the matcher over the object as stored and over each
+//! view it decodes to, each hit placed in the record or artefact that holds
+//! it, and the attribution index fed from every device-log blob read.
+//!
+//! Layouts: the crawl's archive (`apps/{owner}/{app}/errors/{errorId}/…`),
+//! the continuous export ([`crate::export`]) and any crash JSON naming its
+//! `errorId`. Where a hit's owner needs the whole export to be known (an
+//! attachment), it is left as a [`Place`] for [`crate::attribute`].
+
+use crate::decode::{Limits, expand};
+use crate::evidence::Hit;
+use crate::export::{BlobKind, classify, parse_device_logs};
+use crate::index::AttributionIndex;
+use crate::matcher::{Found, Matcher, json_path_at};
+
+/// Objects up to this size are scanned whole (decoded, JSON paths);
+/// larger ones in chunks, as they are stored.
+pub const WHOLE_OBJECT_MAX: u64 = 64 << 20;
+/// The chunk of a chunked scan.
+pub(crate) const CHUNK: usize = 8 << 20;
+
+/// Where a hit was found, before the whole export is known.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Place {
+    /// In a crash (its blob, an archive artefact, or its error log).
+    Crash {
+        app: Option<String>,
+        error_id: String,
+    },
+    /// In a device-log record that belongs to no crash.
+    Activity {
+        app: Option<String>,
+        install_id: Option<String>,
+        message_type: String,
+        object: String,
+        index: usize,
+        source: usize,
+    },
+    /// In an attachment (or its attachment log) whose crash the index
+    /// knows.
+    Attachment {
+        attachment_id: String,
+        object: String,
+        source: usize,
+    },
+    /// In an object nobody can be found for.
+    Unattributed {
+        object: String,
+        reason: String,
+        source: usize,
+    },
+}
+
+/// One hit and where it was.
+#[derive(Debug, Clone)]
+pub(crate) struct RawHit {
+    pub(crate) subject: usize,
+    pub(crate) place: Place,
+    /// The install of the record or crash, when the object says it.
+    pub(crate) install: Option<String>,
+    pub(crate) hit: Hit,
+    /// The record's text (activity records).
+    pub(crate) record: Option<String>,
+}
+
+/// An object that could not be read to the end.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unread {
+    /// Which `--source` (0-based).
+    pub source: usize,
+    /// The object.
+    pub object: String,
+    /// What was left unread and why.
+    pub reason: String,
+}
+
+/// What one thread found.
+#[derive(Debug, Default)]
+pub(crate) struct Local {
+    pub(crate) hits: Vec<RawHit>,
+    pub(crate) index: AttributionIndex,
+    pub(crate) errors: Vec<(String, String)>,
+    pub(crate) unread: Vec<Unread>,
+    pub(crate) objects: u64,
+    pub(crate) bytes: u64,
+    pub(crate) records: u64,
+}
+
+impl Local {
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.hits.extend(other.hits);
+        self.index.merge(other.index);
+        self.errors.extend(other.errors);
+        self.unread.extend(other.unread);
+        self.objects += other.objects;
+        self.bytes += other.bytes;
+        self.records += other.records;
+    }
+}
+
+/// A string field's value, found without parsing (`"key":"value"`).
+pub(crate) fn string_field(bytes: &[u8], key: &str) -> Option<String> {
+    for k in [format!("\"{key}\":\""), format!("\"{key}\": \"")] {
+        if let Some(i) = memchr::memmem::find(bytes, k.as_bytes()) {
+            let rest = &bytes[i + k.len()..];
+            let end = memchr::memchr(b'"', rest)?;
+            let v = String::from_utf8_lossy(&rest[..end]).into_owned();
+            return (!v.is_empty()).then_some(v);
+        }
+    }
+    None
+}
+
+/// `apps/{owner}/{app}/errors/{errorId}/{artefact}` of a crawl archive.
+pub(crate) fn archive_owner(path: &str) -> Option<(String, String, String)> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let i = parts.iter().position(|p| *p == "apps")?;
+    match &parts[i..] {
+        ["apps", owner, app, "errors", eid, rest @ ..] if !rest.is_empty() => {
+            Some((format!("{owner}/{app}"), (*eid).to_owned(), rest.join("/")))
+        }
+        _ => None,
+    }
+}
+
+/// An object being scanned.
+#[derive(Clone, Copy)]
+struct Object<'a> {
+    source: usize,
+    path: &'a str,
+    bytes: &'a [u8],
+}
+
+/// The scanner of one search.
+pub(crate) struct Scanner<'m> {
+    pub(crate) matcher: &'m Matcher,
+    pub(crate) limits: Limits,
+    /// Feed the attribution index (the first scan does; expansion does not).
+    pub(crate) index: bool,
+}
+
+fn is_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[')
+}
+
+impl Scanner<'_> {
+    fn hit(&self, f: &Found, artefact: &str, path: Option<String>) -> Hit {
+        let id = &self.matcher.subjects()[f.subject].identifiers[f.identifier];
+        Hit {
+            identifier: id.kind,
+            artefact: artefact.to_owned(),
+            path,
+            offset: f.offset as u64,
+            typed: f.typed,
+        }
+    }
+
+    fn push(&self, out: &mut Local, f: &Found, place: &Place, install: Option<&String>, hit: Hit) {
+        out.hits.push(RawHit {
+            subject: f.subject,
+            place: place.clone(),
+            install: install.cloned(),
+            hit,
+            record: None,
+        });
+    }
+
+    /// Scans `text` (JSON or not) and every view the object's bytes
+    /// decode to, all for one place.
+    fn scan_all_views(
+        &self,
+        obj: &Object<'_>,
+        text: &[u8],
+        place: &Place,
+        artefact: &str,
+        out: &mut Local,
+    ) {
+        let Object {
+            source,
+            path,
+            bytes,
+        } = *obj;
+        let found = self.matcher.find(text);
+        let install = if found.is_empty() {
+            None
+        } else {
+            string_field(text, "installId")
+                .or_else(|| string_field(text, "install_id"))
+                .or_else(|| string_field(text, "InstallId"))
+                .map(|i| i.to_ascii_lowercase())
+        };
+        let json = is_json(text);
+        for f in &found {
+            let jp = json.then(|| json_path_at(text, f.offset)).flatten();
+            let hit = self.hit(f, artefact, jp);
+            self.push(out, f, place, install.as_ref(), hit);
+        }
+        if json {
+            return;
+        }
+        let decoded = expand(bytes, &self.limits);
+        for view in &decoded.views {
+            for f in self.matcher.find(&view.bytes) {
+                let hit = self.hit(&f, &format!("{artefact} ({})", view.label), None);
+                self.push(out, &f, place, None, hit);
+            }
+        }
+        if let Some(reason) = decoded.unread {
+            out.errors.push((path.to_owned(), reason.clone()));
+            out.unread.push(Unread {
+                source,
+                object: path.to_owned(),
+                reason,
+            });
+        }
+    }
+
+    /// Scans one whole object.
+    pub(crate) fn object(&self, source: usize, path: &str, bytes: &[u8], out: &mut Local) {
+        let obj = Object {
+            source,
+            path,
+            bytes,
+        };
+        out.objects += 1;
+        out.bytes += bytes.len() as u64;
+        let text = crate::export::blob_text(bytes);
+        if let Some((app, error_id, artefact)) = archive_owner(path) {
+            let place = Place::Crash {
+                app: Some(app),
+                error_id,
+            };
+            self.scan_all_views(&obj, &text, &place, &artefact, out);
+            return;
+        }
+        let Some(blob) = classify(path) else {
+            let place = match string_field(&text, "errorId")
+                .or_else(|| string_field(&text, "error_id"))
+            {
+                Some(error_id) => Place::Crash {
+                    app: string_field(&text, "appId"),
+                    error_id,
+                },
+                None => Place::Unattributed {
+                    object: path.to_owned(),
+                    reason: "outside the export and archive layouts, and names no errorId".into(),
+                    source,
+                },
+            };
+            let artefact = path.rsplit('/').next().unwrap_or(path);
+            self.scan_all_views(&obj, &text, &place, artefact, out);
+            return;
+        };
+        match &blob.kind {
+            BlobKind::DeviceLogs => self.device_logs(
+                source,
+                path,
+                bytes,
+                &blob.minute,
+                blob.app_id.as_deref(),
+                out,
+            ),
+            BlobKind::Crash { error_id, .. } => {
+                if self.index {
+                    out.index.add_crash_blob(source, path, error_id);
+                }
+                let place = Place::Crash {
+                    app: blob.app_id.clone().or_else(|| string_field(&text, "appId")),
+                    error_id: error_id.clone(),
+                };
+                let artefact = path.rsplit('/').take(2).collect::<Vec<_>>();
+                let artefact = format!("{}/{}", artefact[1], artefact[0]);
+                self.scan_all_views(&obj, &text, &place, &artefact, out);
+            }
+            BlobKind::Attachment { attachment_id } => {
+                let place = Place::Attachment {
+                    attachment_id: attachment_id.clone(),
+                    object: path.to_owned(),
+                    source,
+                };
+                // Attachments are scanned as stored: a text-looking
+                // attachment with a BOM is still found (UTF-16 patterns).
+                let artefact = format!("attachments/{attachment_id}");
+                self.scan_all_views(&obj, bytes, &place, &artefact, out);
+            }
+        }
+    }
+
+    fn device_logs(
+        &self,
+        source: usize,
+        path: &str,
+        bytes: &[u8],
+        minute: &str,
+        app_prefix: Option<&str>,
+        out: &mut Local,
+    ) {
+        let text = crate::export::blob_text(bytes);
+        let found = self.matcher.find(&text);
+        if found.is_empty() && !self.index {
+            return;
+        }
+        let logs = parse_device_logs(bytes);
+        out.records += logs.records.len() as u64;
+        if !logs.warnings.is_empty() {
+            out.errors.push((path.to_owned(), logs.warnings.join("; ")));
+        }
+        if self.index {
+            for r in &logs.records {
+                out.index.add_record(source, minute, &r.log);
+            }
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        for f in &found {
+            let Some(r) = logs.records.iter().find(|r| r.span.contains(&f.offset)) else {
+                let hit = self.hit(f, name, None);
+                let place = Place::Unattributed {
+                    object: path.to_owned(),
+                    reason: "outside every device-log record that could be read".into(),
+                    source,
+                };
+                self.push(out, f, &place, None, hit);
+                continue;
+            };
+            let log = &r.log;
+            let app = Some(log.app_id.clone())
+                .filter(|a| !a.is_empty())
+                .or_else(|| app_prefix.map(str::to_owned));
+            let install = Some(log.install_id.clone()).filter(|i| !i.is_empty());
+            let place = match log.link() {
+                Some(link) if link.error_id.is_some() => Place::Crash {
+                    app,
+                    error_id: link.error_id.unwrap_or_default(),
+                },
+                Some(link)
+                    if log.message_type == "ErrorAttachmentLog" && link.attachment_id.is_some() =>
+                {
+                    Place::Attachment {
+                        attachment_id: link.attachment_id.unwrap_or_default(),
+                        object: format!("{path}[{}]", r.index),
+                        source,
+                    }
+                }
+                _ if log.is_diagnostic() => Place::Unattributed {
+                    object: format!("{path}[{}]", r.index),
+                    reason: format!("an {} record that names no crash", log.message_type),
+                    source,
+                },
+                _ => Place::Activity {
+                    app,
+                    install_id: install.clone(),
+                    message_type: log.message_type.clone(),
+                    object: path.to_owned(),
+                    index: r.index,
+                    source,
+                },
+            };
+            let element = &logs.text[r.span.clone()];
+            let hit = self.hit(
+                f,
+                &format!("{name}[{}]", r.index),
+                json_path_at(element, f.offset - r.span.start),
+            );
+            out.hits.push(RawHit {
+                subject: f.subject,
+                record: matches!(place, Place::Activity { .. })
+                    .then(|| String::from_utf8_lossy(element).into_owned()),
+                place,
+                install,
+                hit,
+            });
+        }
+    }
+
+    /// The place of an object too large to scan whole.
+    pub(crate) fn big_place(&self, source: usize, path: &str) -> Place {
+        if let Some((app, error_id, _)) = archive_owner(path) {
+            return Place::Crash {
+                app: Some(app),
+                error_id,
+            };
+        }
+        match classify(path).map(|b| (b.kind, b.app_id)) {
+            Some((BlobKind::Attachment { attachment_id }, _)) => Place::Attachment {
+                attachment_id,
+                object: path.to_owned(),
+                source,
+            },
+            Some((BlobKind::Crash { error_id, .. }, app)) => Place::Crash { app, error_id },
+            _ => Place::Unattributed {
+                object: path.to_owned(),
+                reason: format!(
+                    "larger than {WHOLE_OBJECT_MAX} bytes: scanned as stored, in chunks, with no records or decoding"
+                ),
+                source,
+            },
+        }
+    }
+
+    /// Records the hits of a chunked scan.
+    pub(crate) fn big_hits(
+        &self,
+        source: usize,
+        path: &str,
+        found: Vec<Found>,
+        size: u64,
+        out: &mut Local,
+    ) {
+        out.objects += 1;
+        out.bytes += size;
+        let place = self.big_place(source, path);
+        let artefact = path.rsplit('/').next().unwrap_or(path).to_owned();
+        for f in found {
+            let hit = self.hit(&f, &artefact, None);
+            self.push(out, &f, &place, None, hit);
+        }
+    }
+}
+
+/// Scans a large object in chunks, keeping enough overlap that no hit and
+/// no boundary is cut; memory stays at about one chunk.
+pub(crate) struct ChunkScanner<'m> {
+    matcher: &'m Matcher,
+    chunk: usize,
+    keep: usize,
+    buf: Vec<u8>,
+    /// Global offset of `buf[0]`.
+    base: usize,
+    /// Global offset from which hits are new.
+    accepted: usize,
+    total: u64,
+}
+
+impl<'m> ChunkScanner<'m> {
+    pub(crate) fn new(matcher: &'m Matcher, chunk: usize) -> Self {
+        Self {
+            matcher,
+            chunk,
+            keep: matcher.longest() + 4,
+            buf: Vec::new(),
+            base: 0,
+            accepted: 0,
+            total: 0,
+        }
+    }
+
+    pub(crate) fn feed(&mut self, data: &[u8], on: &mut impl FnMut(Found)) {
+        self.buf.extend_from_slice(data);
+        self.total += data.len() as u64;
+        if self.buf.len() >= self.chunk {
+            self.scan(false, on);
+        }
+    }
+
+    pub(crate) fn finish(mut self, on: &mut impl FnMut(Found)) -> u64 {
+        self.scan(true, on);
+        self.total
+    }
+
+    fn scan(&mut self, last: bool, on: &mut impl FnMut(Found)) {
+        // Hits that start in the last `keep` bytes wait for the next scan,
+        // which sees their whole pattern and the bytes after it.
+        let settled = if last {
+            usize::MAX
+        } else {
+            self.base + self.buf.len().saturating_sub(self.keep)
+        };
+        for mut f in self.matcher.find(&self.buf) {
+            let start = self.base + f.offset;
+            if start >= self.accepted && start < settled {
+                f.offset = start;
+                on(f);
+            }
+        }
+        if !last && settled > self.accepted {
+            self.accepted = settled;
+            // Keep two bytes of left context for the boundary checks.
+            let left = (settled - self.base).saturating_sub(2);
+            self.buf.drain(..left);
+            self.base += left;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subject::Subject;
+
+    #[test]
+    fn chunked_scans_find_hits_across_chunk_edges_once() {
+        let m = Matcher::new(vec![
+            Subject::from_specs("s", &["email=jane@example.com".to_owned()]).unwrap(),
+        ]);
+        let mut data = vec![b'x'; 100];
+        data.extend_from_slice(b" jane@example.com ");
+        data.extend(std::iter::repeat_n(b' ', 50));
+        data.extend_from_slice(b"xjane@example.com jane@example.com");
+        let whole: Vec<usize> = m.find(&data).iter().map(|f| f.offset).collect();
+        assert_eq!(whole.len(), 2);
+        for (step, chunk) in [(1usize, 1usize), (7, 20), (13, 30), (40, 64), (1000, 8)] {
+            let mut state = ChunkScanner::new(&m, chunk);
+            let mut found = Vec::new();
+            let mut on = |f: Found| found.push(f.offset);
+            for piece in data.chunks(step) {
+                state.feed(piece, &mut on);
+            }
+            assert_eq!(state.finish(&mut on), data.len() as u64);
+            assert_eq!(found, whole, "step {step}, chunk {chunk}");
+        }
+    }
+}
