@@ -432,6 +432,11 @@ pub(crate) struct EmulatorArgs {
     /// says (Azurite, or BlobEndpoint=file:///dir).
     #[arg(long)]
     pub(crate) export_dir: Option<PathBuf>,
+    /// How exports are shaped: `dotnet` as App Center's .NET backend wrote
+    /// them (nulls, byte-order marks, several log blobs a minute, late
+    /// attachments, Properties as blob names), or `tidy`.
+    #[arg(long, default_value = "dotnet")]
+    pub(crate) export_style: crashdsr_emulator::export::ExportStyle,
 }
 
 pub(crate) fn parse_app(s: &str) -> Result<(String, String), String> {

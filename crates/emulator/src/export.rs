@@ -25,7 +25,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{Value, json};
 
-use crate::dataset::{Dataset, ErrorRecord};
+use crate::dataset::{Dataset, ErrorRecord, mix};
 
 /// Azurite's well-known development account key.
 const DEV_ACCOUNT: &str = "devstoreaccount1";
@@ -174,6 +174,36 @@ pub async fn open_target(target: &Target) -> Result<Arc<dyn ObjectStore>, String
     }
 }
 
+/// How the export's blobs are shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportStyle {
+    /// One compact `logs.v1.data` per minute, every value a string,
+    /// `Properties` a JSON object serialised into a string, attachments in
+    /// their crash's folder.
+    Tidy,
+    /// As .NET code wrote it (App Center's backend used Newtonsoft.Json):
+    /// `null` for unset strings and numbers for numeric fields, byte-order
+    /// marks (UTF-8, and UTF-16LE for some log blobs), pretty-printed CRLF
+    /// arrays, several `logs*.v1.data` blobs per minute, attachments and
+    /// their attachment logs in a later minute folder for a third of the
+    /// errors, and `Properties` as a JSON object, a string holding JSON or
+    /// the blob's name, by record.
+    #[default]
+    Dotnet,
+}
+
+impl std::str::FromStr for ExportStyle {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tidy" => Ok(Self::Tidy),
+            "dotnet" => Ok(Self::Dotnet),
+            other => Err(format!("export style {other:?}: expected tidy or dotnet")),
+        }
+    }
+}
+
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct ExportPlan {
@@ -185,6 +215,42 @@ pub struct ExportPlan {
     pub entities: Vec<ExportEntity>,
     /// Path layout.
     pub path_format: BlobPathFormatKind,
+    /// Shape of the blobs.
+    pub style: ExportStyle,
+}
+
+/// How a diagnostics record's `Properties` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PropsShape {
+    /// A JSON object serialised into a string.
+    String,
+    /// A JSON object.
+    Object,
+    /// The blob's name: its path in the container.
+    BlobName,
+}
+
+fn props_shape(style: ExportStyle, h: u64) -> PropsShape {
+    match (style, h % 3) {
+        (ExportStyle::Tidy, _) | (_, 0) => PropsShape::String,
+        (_, 1) => PropsShape::Object,
+        _ => PropsShape::BlobName,
+    }
+}
+
+fn props(shape: PropsShape, fields: Value, path: String) -> Value {
+    match shape {
+        PropsShape::String => Value::String(fields.to_string()),
+        PropsShape::Object => fields,
+        PropsShape::BlobName => Value::String(path),
+    }
+}
+
+/// One folder's blobs.
+#[derive(Default)]
+struct Folder {
+    blobs: Vec<(String, Bytes)>,
+    entries: Vec<Value>,
 }
 
 /// Writes the export. Returns the number of blobs written.
@@ -201,6 +267,7 @@ pub async fn write(
         has(ExportEntity::Attachments),
         !plan.entities.contains(&ExportEntity::NoLogs),
     );
+    let dotnet = plan.style == ExportStyle::Dotnet;
     // Errors are in time order, newest first: group consecutive ones by minute.
     let n = data.config().errors_per_app;
     let mut minutes: Vec<(String, Vec<u64>)> = Vec::new();
@@ -218,8 +285,9 @@ pub async fn write(
         .map(|(folder, indices)| {
             let store = store.clone();
             async move {
-                let mut blobs: Vec<(String, Bytes)> = Vec::new();
-                let mut entries: Vec<Value> = Vec::new();
+                let mut here = Folder::default();
+                // Attachments sent in a later batch: (folder, blobs and logs).
+                let mut later: Vec<(String, Folder)> = Vec::new();
                 for i in indices {
                     let e = data.error(plan.app, i);
                     let wanted = if e.fatal { crashes } else { errors };
@@ -228,17 +296,35 @@ pub async fn write(
                     }
                     let dir = if e.fatal { "crashes" } else { "errors" };
                     let blob = format!("{dir}/{}.json", e.error_id);
-                    blobs.push((blob.clone(), Bytes::from(serde_json::to_vec(&data.crash_log(&e)).expect("serialises"))));
+                    let mut crash = serde_json::to_vec(&data.crash_log(&e)).expect("serialises");
+                    if dotnet && mix(e.index ^ 0xB0B) % 4 == 0 {
+                        crash.splice(0..0, BOM.iter().copied());
+                    }
+                    here.blobs.push((blob.clone(), Bytes::from(crash)));
                     let kind = if e.fatal { "ErrorLog" } else { "HandledErrorLog" };
-                    entries.push(device_log(data, &e, kind, e.timestamp, json!({"ErrorId": e.error_id, "Blob": blob}), None));
-                    if attachments {
+                    let shape = props_shape(plan.style, mix(e.index ^ 0x9F));
+                    let p = props(shape, json!({"ErrorId": e.error_id, "Blob": blob}), format!("{folder}{blob}"));
+                    here.entries.push(device_log(data, &e, kind, e.timestamp, p, None, plan.style));
+                    if attachments && !e.attachments.is_empty() {
+                        let late = dotnet && mix(e.index ^ 0x1A7E) % 3 == 0;
+                        let (target, at) = if late {
+                            let delay = chrono::Duration::minutes(1 + (mix(e.index) % 3) as i64);
+                            let t = Timestamp(e.timestamp.0 + delay);
+                            later.push((minute_folder(data, plan, t), Folder::default()));
+                            let (f, folder) = later.last_mut().expect("pushed");
+                            (folder, f.clone())
+                        } else {
+                            (&mut here, folder.clone())
+                        };
                         for (k, (aid, _)) in e.attachments.iter().enumerate() {
                             let meta = data.attachment(&e, k);
                             let blob = format!("attachments/{aid}");
-                            blobs.push((blob.clone(), Bytes::from(data.attachment_bytes(&e, k))));
-                            let props = json!({"ErrorId": e.error_id, "AttachmentId": aid, "Blob": blob,
+                            target.blobs.push((blob.clone(), Bytes::from(data.attachment_bytes(&e, k))));
+                            let fields = json!({"ErrorId": e.error_id, "AttachmentId": aid, "Blob": blob,
                                 "ContentType": meta.content_type, "FileName": meta.file_name});
-                            entries.push(device_log(data, &e, "ErrorAttachmentLog", e.timestamp, props, None));
+                            let shape = props_shape(plan.style, mix(e.index ^ 0xA7 ^ (k as u64) << 8));
+                            let p = props(shape, fields, format!("{at}{blob}"));
+                            target.entries.push(device_log(data, &e, "ErrorAttachmentLog", e.timestamp, p, None, plan.style));
                         }
                     }
                     if logs {
@@ -248,17 +334,22 @@ pub async fn write(
                                 crashdsr_appcenter::models::SessionLogType::StartSession => "StartSessionLog",
                                 _ => "EventLog",
                             };
-                            let props = serde_json::to_value(&l.properties).expect("serialises");
-                            entries.push(device_log(data, &e, kind, l.timestamp, props, l.event_name.as_deref()));
+                            let p = Value::String(serde_json::to_string(&l.properties).expect("serialises"));
+                            here.entries.push(device_log(data, &e, kind, l.timestamp, p, l.event_name.as_deref(), plan.style));
                         }
                     }
                 }
-                if !entries.is_empty() {
-                    blobs.push(("logs.v1.data".into(), Bytes::from(serde_json::to_vec(&entries).expect("serialises"))));
+                let mut blobs: Vec<(String, Bytes)> = Vec::new();
+                let h = mix(folder.bytes().fold(0u64, |a, b| a.wrapping_mul(31) ^ u64::from(b)));
+                log_blobs(&folder, here, plan.style, h, "logs.v1.data", &mut blobs);
+                for (n, (late_folder, f)) in later.into_iter().enumerate() {
+                    // A later batch: a log blob of its own in that folder.
+                    let name = format!("logs_{}_{n}.v1.data", folder.replace('/', ""));
+                    log_blobs(&late_folder, f, plan.style, h ^ n as u64, &name, &mut blobs);
                 }
                 let count = blobs.len() as u64;
-                for (name, bytes) in blobs {
-                    let path = Path::from(format!("{folder}{name}"));
+                for (path, bytes) in blobs {
+                    let path = Path::from(path);
                     store.put(&path, PutPayload::from(bytes)).await.map_err(|e| format!("writing {path}: {e}"))?;
                 }
                 Ok::<u64, String>(count)
@@ -270,6 +361,51 @@ pub async fn write(
     Ok(written)
 }
 
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The blobs of a folder: its own, and its device logs in one blob
+/// (`tidy`) or, in the `dotnet` style, one or two, pretty or compact,
+/// with or without a byte-order mark, by folder.
+fn log_blobs(folder: &str, f: Folder, style: ExportStyle, h: u64, name: &str, out: &mut Vec<(String, Bytes)>) {
+    for (blob, bytes) in f.blobs {
+        out.push((format!("{folder}{blob}"), bytes));
+    }
+    if f.entries.is_empty() {
+        return;
+    }
+    if style == ExportStyle::Tidy {
+        out.push((format!("{folder}{name}"), Bytes::from(serde_json::to_vec(&f.entries).expect("serialises"))));
+        return;
+    }
+    let parts: Vec<&[Value]> = if f.entries.len() > 4 && h % 2 == 0 {
+        let (a, b) = f.entries.split_at(f.entries.len() / 2);
+        vec![a, b]
+    } else {
+        vec![&f.entries]
+    };
+    for (n, part) in parts.into_iter().enumerate() {
+        let blob_name = if n == 0 {
+            name.to_owned()
+        } else {
+            name.replacen("v1.data", &format!("{n:04}.v1.data"), 1).replacen("logs.", "logs_", 1)
+        };
+        let bytes = if (h >> 8) % 3 == 0 {
+            serde_json::to_string_pretty(part).expect("serialises").replace('\n', "\r\n").into_bytes()
+        } else {
+            serde_json::to_vec(part).expect("serialises")
+        };
+        let bytes = match (h >> 16) % 8 {
+            0 | 1 => [BOM, &bytes].concat(),
+            2 => {
+                let text = String::from_utf8(bytes).expect("JSON is UTF-8");
+                [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect()
+            }
+            _ => bytes,
+        };
+        out.push((format!("{folder}{blob_name}"), Bytes::from(bytes)));
+    }
+}
+
 fn minute_folder(data: &Dataset, plan: &ExportPlan, t: Timestamp) -> String {
     let stamp = t.0.format("%Y/%m/%d/%H/%M/").to_string();
     match plan.path_format {
@@ -278,7 +414,8 @@ fn minute_folder(data: &Dataset, plan: &ExportPlan, t: Timestamp) -> String {
     }
 }
 
-/// One all-string device log.
+/// One device log: all strings (`tidy`), or as .NET wrote it (`dotnet`):
+/// unset strings as `null`, the API level a number, the test flag a bool.
 fn device_log(
     data: &Dataset,
     e: &ErrorRecord,
@@ -286,6 +423,7 @@ fn device_log(
     t: Timestamp,
     props: Value,
     event: Option<&str>,
+    style: ExportStyle,
 ) -> Value {
     let log = data.crash_log(e);
     let d = &log.device;
@@ -324,9 +462,15 @@ fn device_log(
         ("AppNamespace", s(d.app_namespace.as_ref())),
         ("CarrierName", s(d.carrier_name.as_ref())),
         ("CarrierCountry", s(d.carrier_country.as_ref())),
-        ("Properties", props.to_string()),
     ] {
-        m.insert(k.to_owned(), Value::String(v));
+        let value = match (style, k, v) {
+            (ExportStyle::Dotnet, _, v) if v.is_empty() => Value::Null,
+            (ExportStyle::Dotnet, "OsApiLevel", v) => v.parse::<u64>().map_or(Value::String(v), Value::from),
+            (ExportStyle::Dotnet, "IsTestMessage", _) => Value::Bool(false),
+            (_, _, v) => Value::String(v),
+        };
+        m.insert(k.to_owned(), value);
     }
+    m.insert("Properties".to_owned(), props);
     Value::Object(m)
 }

@@ -454,6 +454,7 @@ fn start_export(emu: &Arc<Emulator>, a: usize, id: &str, cfg: &ExportConfigurati
             .path_format()
             .cloned()
             .unwrap_or(BlobPathFormatKind::WithoutAppId),
+        style: emu.cfg.export_style,
     };
     let (emu, id) = (emu.clone(), id.to_owned());
     tokio::spawn(async move {

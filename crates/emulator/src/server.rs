@@ -43,6 +43,8 @@ pub struct EmulatorConfig {
     pub count_paths: bool,
     /// Where exports to a linked subscription (standard export) are written.
     pub export_dir: Option<std::path::PathBuf>,
+    /// How exported blobs are shaped.
+    pub export_style: crate::export::ExportStyle,
 }
 
 impl EmulatorConfig {
@@ -59,6 +61,7 @@ impl EmulatorConfig {
             next_link_without_app: false,
             count_paths: false,
             export_dir: None,
+            export_style: crate::export::ExportStyle::default(),
         }
     }
 }

@@ -53,6 +53,7 @@ async fn main() {
         since: Timestamp(cfg.now - chrono::Duration::days(28)),
         entities: vec![],
         path_format: BlobPathFormatKind::WithAppId,
+        style: Default::default(),
     };
 
     let dir = std::env::temp_dir().join(format!("crashdsr-export-bench-{}", std::process::id()));

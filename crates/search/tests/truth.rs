@@ -11,12 +11,17 @@ use std::collections::BTreeSet;
 
 use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
-use crashdsr_emulator::export::{ExportPlan, Target, open_target, write};
+use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, Truth};
-use crashdsr_search::{IdKind, Identifier, Input, SearchOptions, Subject, search};
+use crashdsr_search::{IdKind, Identifier, Input, Owner, SearchOptions, Subject, search};
 
-async fn export(seed: u64, errors: u64, format: BlobPathFormatKind) -> (TempDir, Dataset) {
+async fn export(
+    seed: u64,
+    errors: u64,
+    format: BlobPathFormatKind,
+    style: ExportStyle,
+) -> (TempDir, Dataset) {
     let mut cfg = DatasetConfig::new(seed);
     cfg.errors_per_app = errors;
     let data = Dataset::new(cfg.clone());
@@ -26,6 +31,7 @@ async fn export(seed: u64, errors: u64, format: BlobPathFormatKind) -> (TempDir,
         since: Timestamp(cfg.now - chrono::Duration::days(28)),
         entities: vec![],
         path_format: format,
+        style,
     };
     let store = open_target(&Target::Dir(dir.path().to_path_buf()))
         .await
@@ -113,12 +119,13 @@ fn check(truth: &Truth, report: &crashdsr_search::SearchReport) {
 
 #[tokio::test]
 async fn export_search_matches_the_truth_on_three_seeds() {
-    for (seed, errors, format) in [
-        (7, 800, BlobPathFormatKind::WithoutAppId),
-        (11, 2000, BlobPathFormatKind::WithAppId),
-        (23, 3000, BlobPathFormatKind::WithoutAppId),
+    for (seed, errors, format, style) in [
+        (7, 800, BlobPathFormatKind::WithoutAppId, ExportStyle::Tidy),
+        (7, 800, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet),
+        (11, 2000, BlobPathFormatKind::WithAppId, ExportStyle::Dotnet),
+        (23, 3000, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet),
     ] {
-        let (dir, data) = export(seed, errors, format).await;
+        let (dir, data) = export(seed, errors, format, style).await;
         let truth = data.truth();
         let inputs = vec![Input::open(dir.path().join("archive").to_str().unwrap()).unwrap()];
         let opts = SearchOptions {
@@ -133,7 +140,11 @@ async fn export_search_matches_the_truth_on_three_seeds() {
         .await
         .unwrap()
         .unwrap();
-        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert!(report.errors.is_empty(), "{style:?}: {:?}", report.errors);
+        assert!(
+            report.evidence.iter().all(|e| !matches!(e.owner, Owner::Unattributed { .. })),
+            "{style:?}: something was left unattributed"
+        );
         check(&truth, &report);
         // The two-character user id is reported as typed-only.
         assert!(
@@ -147,7 +158,7 @@ async fn export_search_matches_the_truth_on_three_seeds() {
 
 #[tokio::test]
 async fn each_subject_alone_finds_the_same_crashes() {
-    let (dir, data) = export(5, 1000, BlobPathFormatKind::WithoutAppId).await;
+    let (dir, data) = export(5, 1000, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet).await;
     let truth = data.truth();
     let all = subjects_of(&truth);
     for one in all {

@@ -75,6 +75,7 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     cfg.faults = args.faults;
     cfg.next_link_without_app = args.next_link_without_app;
     cfg.export_dir = args.export_dir;
+    cfg.export_style = args.export_style;
     let running = serve(cfg, args.addr).await.map_err(anyhow::Error::msg)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {}", running.base_url())?;
