@@ -525,7 +525,13 @@ mod tests {
 
     /// Eight workers send requests with 10 ms each way through the pacer
     /// for `secs` seconds of virtual time.
-    async fn simulate(rate: u32, limit: Option<f64>, sporadic: f64, secs: u64, retry_after: bool) -> Run {
+    async fn simulate(
+        rate: u32,
+        limit: Option<f64>,
+        sporadic: f64,
+        secs: u64,
+        retry_after: bool,
+    ) -> Run {
         let l = Arc::new(Limiter::new(per_second(rate)));
         let start = Instant::now();
         let server = Arc::new(Mutex::new(Server {
@@ -555,7 +561,9 @@ mod tests {
                                 let ra = retry_after.then_some(ra);
                                 let t = l.throttled(ra).await;
                                 match ra {
-                                    Some(ra) if t == Throttle::Sporadic => tokio::time::sleep(ra).await,
+                                    Some(ra) if t == Throttle::Sporadic => {
+                                        tokio::time::sleep(ra).await
+                                    }
                                     Some(_) => {}
                                     None => tokio::time::sleep(Duration::from_millis(100)).await,
                                 }

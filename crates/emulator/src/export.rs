@@ -297,7 +297,7 @@ pub async fn write(
                     let dir = if e.fatal { "crashes" } else { "errors" };
                     let blob = format!("{dir}/{}.json", e.error_id);
                     let mut crash = serde_json::to_vec(&data.crash_log(&e)).expect("serialises");
-                    if dotnet && mix(e.index ^ 0xB0B) % 4 == 0 {
+                    if dotnet && mix(e.index ^ 0xB0B).is_multiple_of(4) {
                         crash.splice(0..0, BOM.iter().copied());
                     }
                     here.blobs.push((blob.clone(), Bytes::from(crash)));
@@ -306,7 +306,7 @@ pub async fn write(
                     let p = props(shape, json!({"ErrorId": e.error_id, "Blob": blob}), format!("{folder}{blob}"));
                     here.entries.push(device_log(data, &e, kind, e.timestamp, p, None, plan.style));
                     if attachments && !e.attachments.is_empty() {
-                        let late = dotnet && mix(e.index ^ 0x1A7E) % 3 == 0;
+                        let late = dotnet && mix(e.index ^ 0x1A7E).is_multiple_of(3);
                         let (target, at) = if late {
                             let delay = chrono::Duration::minutes(1 + (mix(e.index) % 3) as i64);
                             let t = Timestamp(e.timestamp.0 + delay);
@@ -366,7 +366,14 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// The blobs of a folder: its own, and its device logs in one blob
 /// (`tidy`) or, in the `dotnet` style, one or two, pretty or compact,
 /// with or without a byte-order mark, by folder.
-fn log_blobs(folder: &str, f: Folder, style: ExportStyle, h: u64, name: &str, out: &mut Vec<(String, Bytes)>) {
+fn log_blobs(
+    folder: &str,
+    f: Folder,
+    style: ExportStyle,
+    h: u64,
+    name: &str,
+    out: &mut Vec<(String, Bytes)>,
+) {
     for (blob, bytes) in f.blobs {
         out.push((format!("{folder}{blob}"), bytes));
     }
@@ -374,10 +381,13 @@ fn log_blobs(folder: &str, f: Folder, style: ExportStyle, h: u64, name: &str, ou
         return;
     }
     if style == ExportStyle::Tidy {
-        out.push((format!("{folder}{name}"), Bytes::from(serde_json::to_vec(&f.entries).expect("serialises"))));
+        out.push((
+            format!("{folder}{name}"),
+            Bytes::from(serde_json::to_vec(&f.entries).expect("serialises")),
+        ));
         return;
     }
-    let parts: Vec<&[Value]> = if f.entries.len() > 4 && h % 2 == 0 {
+    let parts: Vec<&[Value]> = if f.entries.len() > 4 && h.is_multiple_of(2) {
         let (a, b) = f.entries.split_at(f.entries.len() / 2);
         vec![a, b]
     } else {
@@ -387,10 +397,14 @@ fn log_blobs(folder: &str, f: Folder, style: ExportStyle, h: u64, name: &str, ou
         let blob_name = if n == 0 {
             name.to_owned()
         } else {
-            name.replacen("v1.data", &format!("{n:04}.v1.data"), 1).replacen("logs.", "logs_", 1)
+            name.replacen("v1.data", &format!("{n:04}.v1.data"), 1)
+                .replacen("logs.", "logs_", 1)
         };
-        let bytes = if (h >> 8) % 3 == 0 {
-            serde_json::to_string_pretty(part).expect("serialises").replace('\n', "\r\n").into_bytes()
+        let bytes = if (h >> 8).is_multiple_of(3) {
+            serde_json::to_string_pretty(part)
+                .expect("serialises")
+                .replace('\n', "\r\n")
+                .into_bytes()
         } else {
             serde_json::to_vec(part).expect("serialises")
         };
@@ -398,7 +412,10 @@ fn log_blobs(folder: &str, f: Folder, style: ExportStyle, h: u64, name: &str, ou
             0 | 1 => [BOM, &bytes].concat(),
             2 => {
                 let text = String::from_utf8(bytes).expect("JSON is UTF-8");
-                [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect()
+                [0xFF, 0xFE]
+                    .into_iter()
+                    .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+                    .collect()
             }
             _ => bytes,
         };
@@ -465,7 +482,9 @@ fn device_log(
     ] {
         let value = match (style, k, v) {
             (ExportStyle::Dotnet, _, v) if v.is_empty() => Value::Null,
-            (ExportStyle::Dotnet, "OsApiLevel", v) => v.parse::<u64>().map_or(Value::String(v), Value::from),
+            (ExportStyle::Dotnet, "OsApiLevel", v) => {
+                v.parse::<u64>().map_or(Value::String(v), Value::from)
+            }
             (ExportStyle::Dotnet, "IsTestMessage", _) => Value::Bool(false),
             (_, _, v) => Value::String(v),
         };

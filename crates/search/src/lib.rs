@@ -33,6 +33,7 @@ mod expand;
 pub mod export;
 pub mod index;
 mod matcher;
+mod phone;
 mod scan;
 mod search;
 mod source;
@@ -49,3 +50,33 @@ pub use crate::search::{Input, SearchOptions, search};
 pub use crate::source::{Blob, Source};
 pub use crate::subject::{IdKind, Identifier, MIN_FREE_TEXT_LEN, Subject};
 pub use crate::walk::{ExportItem, MAX_JSON_BLOB, WalkReport, walk};
+
+/// Entry points for the fuzz targets (`tests/fuzz.rs`); not part of the
+/// interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::decode::Limits;
+    use crate::matcher::Matcher;
+    use crate::scan::{Local, Scanner};
+
+    /// Scans one object at `path` as a search would and attributes its
+    /// hits; returns how many owners they went to.
+    pub fn scan_object(matcher: &Matcher, path: &str, bytes: &[u8], limits: Limits) -> usize {
+        let scanner = Scanner {
+            matcher,
+            limits,
+            index: true,
+        };
+        let mut local = Local::default();
+        scanner.object(0, path, bytes, &mut local);
+        crate::attribute::attribute(local.hits, &local.index).len()
+    }
+
+    /// The phone scanner: `(start, end)` of each match of `value`.
+    pub fn phones(hay: &[u8], value: &str) -> Vec<(usize, usize)> {
+        crate::phone::find(hay, &[crate::phone::PhoneForms::of(value)])
+            .into_iter()
+            .map(|(_, s, e)| (s, e))
+            .collect()
+    }
+}

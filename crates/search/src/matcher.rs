@@ -5,6 +5,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use crate::phone::PhoneForms;
 use crate::subject::{IdKind, Identifier, Subject};
 
 /// How a pattern encodes its identifier.
@@ -83,6 +84,9 @@ pub struct Matcher {
     ac_utf16: Option<AhoCorasick>,
     patterns_utf16: Vec<Pattern>,
     regexes: Vec<(usize, usize, regex::bytes::Regex)>,
+    /// Phone identifiers: `(subject, identifier)` and their forms.
+    phones: Vec<(usize, usize)>,
+    phone_forms: Vec<PhoneForms>,
     longest: usize,
 }
 
@@ -131,12 +135,20 @@ fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
     if id.typed_only() {
         return vec![(Encoding::TypedValue, format!("\"{v}\"").into_bytes())];
     }
-    let mut text = vec![(Encoding::Plain, v.to_owned())];
     if id.kind == IdKind::Phone {
-        // The bare digits also find `+4477…` (a `+` may precede them).
-        let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-        text.push((Encoding::Plain, digits));
+        // Text is read by the phone scanner; the automaton only carries the
+        // UTF-16 forms (binary attachments), as written and as E.164.
+        let e164 = format!("+{}", PhoneForms::of(v).international);
+        let mut out = Vec::new();
+        for t in [v, e164.as_str()] {
+            out.push((Encoding::Utf16, utf16le(t)));
+            out.push((Encoding::Utf16Be, utf16be(t)));
+        }
+        out.sort();
+        out.dedup();
+        return out;
     }
+    let mut text = vec![(Encoding::Plain, v.to_owned())];
     // JSON escapes: `@` alone (some writers), every non-ASCII character
     // (System.Text.Json's default), and those plus the HTML-sensitive ones.
     for escaped in [
@@ -178,6 +190,7 @@ impl Matcher {
     pub fn new(subjects: Vec<Subject>) -> Self {
         let mut patterns = Vec::new();
         let mut regexes = Vec::new();
+        let (mut phones, mut phone_forms) = (Vec::new(), Vec::new());
         for (s, subj) in subjects.iter().enumerate() {
             for (i, id) in subj.identifiers.iter().enumerate() {
                 if id.kind == IdKind::Regex {
@@ -185,6 +198,10 @@ impl Matcher {
                         regexes.push((s, i, r));
                     }
                     continue;
+                }
+                if id.kind == IdKind::Phone && !id.typed_only() {
+                    phones.push((s, i));
+                    phone_forms.push(PhoneForms::of(&id.value));
                 }
                 for (encoding, bytes) in variants(id) {
                     patterns.push(Pattern {
@@ -196,7 +213,18 @@ impl Matcher {
                 }
             }
         }
-        let longest = patterns.iter().map(|p| p.bytes.len()).max().unwrap_or(0);
+        // Chunked scans keep this much overlap; a phone number written
+        // with separators is longer than its digits.
+        let longest = patterns
+            .iter()
+            .map(|p| p.bytes.len())
+            .chain(
+                phone_forms
+                    .iter()
+                    .map(|f: &PhoneForms| 2 * f.international.len() + 8),
+            )
+            .max()
+            .unwrap_or(0);
         let (patterns_utf16, patterns): (Vec<_>, Vec<_>) = patterns
             .into_iter()
             .partition(|p| matches!(p.encoding, Encoding::Utf16 | Encoding::Utf16Be));
@@ -216,6 +244,8 @@ impl Matcher {
             patterns,
             patterns_utf16,
             regexes,
+            phones,
+            phone_forms,
             longest,
         }
     }
@@ -294,6 +324,18 @@ impl Matcher {
             });
             if !twin || f.offset % 2 == 0 {
                 out.push(f.clone());
+            }
+        }
+        if !self.phones.is_empty() {
+            for (n, start, end) in crate::phone::find(hay, &self.phone_forms) {
+                let (subject, identifier) = self.phones[n];
+                out.push(Found {
+                    subject,
+                    identifier,
+                    offset: start,
+                    len: end - start,
+                    typed: false,
+                });
             }
         }
         for (s, i, r) in &self.regexes {

@@ -70,7 +70,7 @@ struct Read {
     crashes: BTreeMap<String, CrashLog>,
     attachments: BTreeMap<String, (u64, String)>,
     device_logs: BTreeMap<String, usize>,
-    links: Vec<(String, String, String)>,
+    links: Vec<(String, crashdsr_search::export::Link)>,
     app_ids: BTreeSet<Option<String>>,
 }
 
@@ -79,7 +79,9 @@ async fn read_back(source: &Source) -> (Read, WalkReport) {
     let report = walk(source, 16, |item| match item {
         ExportItem::Crash { blob, bytes, .. } => {
             r.app_ids.insert(blob.app_id);
-            let log: CrashLog = serde_json::from_slice(&bytes).unwrap();
+            // As stored: a .NET writer may have put a byte-order mark first.
+            let log: CrashLog =
+                serde_json::from_slice(&crashdsr_search::export::blob_text(&bytes)).unwrap();
             r.crashes.insert(log.error_id.clone(), log);
         }
         ExportItem::Attachment {
@@ -95,11 +97,7 @@ async fn read_back(source: &Source) -> (Read, WalkReport) {
                 .entry(record.log.message_type.clone())
                 .or_default() += 1;
             if let Some(link) = record.log.link() {
-                r.links.push((
-                    blob.minute,
-                    link.error_id.unwrap_or_default(),
-                    link.blob.unwrap_or_default(),
-                ));
+                r.links.push((blob.minute, link));
             }
         }
     })
@@ -144,14 +142,20 @@ fn compare(read: &Read, format: &BlobPathFormatKind) {
         read.device_logs["EventLog"] + read.device_logs["StartSessionLog"],
         sessions
     );
-    // Every link points at a crash that was read, in its own minute folder.
-    for (_, error_id, blob) in &read.links {
-        assert!(read.crashes.contains_key(error_id), "{error_id}");
-        assert!(
-            blob.starts_with("crashes/")
-                || blob.starts_with("errors/")
-                || blob.starts_with("attachments/")
-        );
+    // Every link points at a crash or attachment that was read: by its
+    // error id, or by the blob's name.
+    for (minute, link) in &read.links {
+        if let Some(error_id) = &link.error_id {
+            assert!(read.crashes.contains_key(error_id), "{error_id}");
+        }
+        let path = link.blob_path(minute).unwrap();
+        match crashdsr_search::export::classify(&path).unwrap().kind {
+            BlobKind::Crash { error_id, .. } => assert!(read.crashes.contains_key(&error_id)),
+            BlobKind::Attachment { attachment_id } => {
+                assert!(read.attachments.contains_key(&attachment_id))
+            }
+            BlobKind::DeviceLogs => panic!("a link to a log blob: {path}"),
+        }
     }
     let want: BTreeSet<Option<String>> = match format {
         BlobPathFormatKind::WithAppId => [Some(ds.app_id(0).to_owned())].into(),

@@ -121,9 +121,19 @@ fn check(truth: &Truth, report: &crashdsr_search::SearchReport) {
 async fn export_search_matches_the_truth_on_three_seeds() {
     for (seed, errors, format, style) in [
         (7, 800, BlobPathFormatKind::WithoutAppId, ExportStyle::Tidy),
-        (7, 800, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet),
+        (
+            7,
+            800,
+            BlobPathFormatKind::WithoutAppId,
+            ExportStyle::Dotnet,
+        ),
         (11, 2000, BlobPathFormatKind::WithAppId, ExportStyle::Dotnet),
-        (23, 3000, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet),
+        (
+            23,
+            3000,
+            BlobPathFormatKind::WithoutAppId,
+            ExportStyle::Dotnet,
+        ),
     ] {
         let (dir, data) = export(seed, errors, format, style).await;
         let truth = data.truth();
@@ -142,7 +152,10 @@ async fn export_search_matches_the_truth_on_three_seeds() {
         .unwrap();
         assert!(report.errors.is_empty(), "{style:?}: {:?}", report.errors);
         assert!(
-            report.evidence.iter().all(|e| !matches!(e.owner, Owner::Unattributed { .. })),
+            report
+                .evidence
+                .iter()
+                .all(|e| !matches!(e.owner, Owner::Unattributed { .. })),
             "{style:?}: something was left unattributed"
         );
         check(&truth, &report);
@@ -158,7 +171,13 @@ async fn export_search_matches_the_truth_on_three_seeds() {
 
 #[tokio::test]
 async fn each_subject_alone_finds_the_same_crashes() {
-    let (dir, data) = export(5, 1000, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet).await;
+    let (dir, data) = export(
+        5,
+        1000,
+        BlobPathFormatKind::WithoutAppId,
+        ExportStyle::Dotnet,
+    )
+    .await;
     let truth = data.truth();
     let all = subjects_of(&truth);
     for one in all {

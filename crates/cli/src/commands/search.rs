@@ -37,7 +37,13 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if args.json {
         for e in &report.evidence {
-            writeln!(out, "{}", serde_json::to_string(e)?)?;
+            // The record holds the person's data: it goes into packages,
+            // never to the terminal. Its blob and position are printed.
+            let shown = Evidence {
+                record: None,
+                ..e.clone()
+            };
+            writeln!(out, "{}", serde_json::to_string(&shown)?)?;
         }
         for u in &report.unread {
             writeln!(
