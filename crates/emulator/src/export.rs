@@ -184,7 +184,8 @@ pub enum ExportStyle {
     /// As .NET code wrote it (App Center's backend used Newtonsoft.Json):
     /// `null` for unset strings and numbers for numeric fields, byte-order
     /// marks (UTF-8, and UTF-16LE for some log blobs), pretty-printed CRLF
-    /// arrays, several `logs*.v1.data` blobs per minute, attachments and
+    /// arrays, several `logs*.v1.data` blobs per minute (one to four records
+    /// each), attachments and
     /// their attachment logs in a later minute folder for a third of the
     /// errors, and `Properties` as a JSON object, a string holding JSON or
     /// the blob's name, by record.
@@ -364,8 +365,9 @@ pub async fn write(
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The blobs of a folder: its own, and its device logs in one blob
-/// (`tidy`) or, in the `dotnet` style, one or two, pretty or compact,
-/// with or without a byte-order mark, by folder.
+/// (`tidy`) or, in the `dotnet` style, in blobs of one to four records
+/// (ingestion batches), pretty or compact, with or without a byte-order
+/// mark, by folder.
 fn log_blobs(
     folder: &str,
     f: Folder,
@@ -387,12 +389,9 @@ fn log_blobs(
         ));
         return;
     }
-    let parts: Vec<&[Value]> = if f.entries.len() > 4 && h.is_multiple_of(2) {
-        let (a, b) = f.entries.split_at(f.entries.len() / 2);
-        vec![a, b]
-    } else {
-        vec![&f.entries]
-    };
+    // Ingestion batches: one to four records a blob, by folder.
+    let per_blob = 1 + (h % 4) as usize;
+    let parts: Vec<&[Value]> = f.entries.chunks(per_blob).collect();
     for (n, part) in parts.into_iter().enumerate() {
         let blob_name = if n == 0 {
             name.to_owned()

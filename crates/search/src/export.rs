@@ -58,7 +58,18 @@ fn is_num(s: &str, n: usize) -> bool {
 
 /// Places a path in the layout, or `None` if it is not an export object.
 pub fn classify(path: &str) -> Option<ExportBlob> {
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let path = path.trim_start_matches('/');
+    // At most 8 parts: [app/]yyyy/MM/dd/HH/mm/[dir/]name.
+    let mut parts = [""; 9];
+    let mut n = 0;
+    for p in path.split('/') {
+        if n == parts.len() {
+            return None;
+        }
+        parts[n] = p;
+        n += 1;
+    }
+    let parts = &parts[..n];
     let minute_at = |i: usize| {
         parts.len() > i + 5
             && is_num(parts[i], 4)
@@ -74,8 +85,6 @@ pub fn classify(path: &str) -> Option<ExportBlob> {
     } else {
         return None;
     };
-    let minute = parts[..start + 5].join("/") + "/";
-    let app_id = (start == 1).then(|| parts[0].to_owned());
     let kind = match &parts[start + 5..] {
         [name] if name.starts_with("logs") && name.ends_with("v1.data") => BlobKind::DeviceLogs,
         ["crashes", name] => BlobKind::Crash {
@@ -91,9 +100,11 @@ pub fn classify(path: &str) -> Option<ExportBlob> {
         },
         _ => return None,
     };
+    // The minute folder is the path up to its `mm/`.
+    let minute_len: usize = parts[..start + 5].iter().map(|p| p.len() + 1).sum();
     Some(ExportBlob {
-        minute,
-        app_id,
+        minute: path[..minute_len].to_owned(),
+        app_id: (start == 1).then(|| parts[0].to_owned()),
         kind,
     })
 }
@@ -338,14 +349,24 @@ pub struct DeviceLogs<'a> {
 /// The longest element the resync tries (a device log is a few KB).
 const MAX_ELEMENT: usize = 4 << 20;
 
-/// Splits a device-log blob into its elements without parsing it whole:
-/// a JSON array (compact, pretty, CRLF), or JSON objects one after the
-/// other (JSON Lines). A damaged element is skipped with a warning and
-/// reading goes on at the next element that parses; a blob cut short keeps
-/// every complete element before the cut.
+/// Splits a device-log blob into its elements and parses each: a JSON
+/// array (compact, pretty, CRLF), or JSON objects one after the other
+/// (JSON Lines). A damaged element is skipped with a warning and reading
+/// goes on at the next element that parses; a blob cut short keeps every
+/// complete element before the cut.
 pub fn parse_device_logs(bytes: &[u8]) -> DeviceLogs<'_> {
     let text = blob_text(bytes);
-    let (records, warnings) = split(&text);
+    let (elements, warnings) = split(&text, true);
+    let records = elements
+        .into_iter()
+        .filter_map(|(index, span, map)| {
+            map.map(|m| DeviceLogRecord {
+                index,
+                span,
+                log: DeviceLog::from_map(m),
+            })
+        })
+        .collect();
     DeviceLogs {
         text,
         records,
@@ -353,7 +374,42 @@ pub fn parse_device_logs(bytes: &[u8]) -> DeviceLogs<'_> {
     }
 }
 
-fn split(b: &[u8]) -> (Vec<DeviceLogRecord>, Vec<String>) {
+/// A device-log blob split into its elements, none parsed yet: the search
+/// parses only the elements it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceLogElements<'a> {
+    /// The blob's text (see [`blob_text`]); spans index into it.
+    pub text: Cow<'a, [u8]>,
+    /// `(index, span)` of each element whose structure is sound.
+    pub elements: Vec<(usize, Range<usize>)>,
+    /// Structural damage, one line per problem.
+    pub warnings: Vec<String>,
+}
+
+impl DeviceLogElements<'_> {
+    /// Parses the element at `span`.
+    pub fn parse(&self, span: &Range<usize>) -> Result<DeviceLog, String> {
+        parse_object(&self.text[span.clone()]).map(DeviceLog::from_map)
+    }
+}
+
+/// Splits a device-log blob as [`parse_device_logs`] does, checking each
+/// element's structure (strings, matching brackets) but not parsing it.
+pub fn split_device_logs(bytes: &[u8]) -> DeviceLogElements<'_> {
+    let text = blob_text(bytes);
+    let (elements, warnings) = split(&text, false);
+    DeviceLogElements {
+        elements: elements.into_iter().map(|(i, span, _)| (i, span)).collect(),
+        text,
+        warnings,
+    }
+}
+
+/// One element found by [`split`]: its index, span, and the parsed object
+/// when asked to parse.
+type Element = (usize, Range<usize>, Option<Map<String, Value>>);
+
+fn split(b: &[u8], parse: bool) -> (Vec<Element>, Vec<String>) {
     let mut records = Vec::new();
     let mut warnings = Vec::new();
     let mut i = skip_ws(b, 0);
@@ -402,15 +458,17 @@ fn split(b: &[u8]) -> (Vec<DeviceLogRecord>, Vec<String>) {
             }
         }
         let start = i;
-        let parsed =
-            element_end(b, start, usize::MAX).map(|end| (end, parse_object(&b[start..end])));
+        let parsed = element_end(b, start, usize::MAX).map(|end| {
+            let map = if parse {
+                parse_object(&b[start..end]).map(Some)
+            } else {
+                Ok(None)
+            };
+            (end, map)
+        });
         match parsed {
             Some((end, Ok(map))) => {
-                records.push(DeviceLogRecord {
-                    index,
-                    span: start..end,
-                    log: DeviceLog::from_map(map),
-                });
+                records.push((index, start..end, map));
                 index += 1;
                 i = skip_ws(b, end);
                 match b.get(i) {
@@ -489,9 +547,10 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The end (exclusive) of the JSON object or array starting at `i`, if it
-/// is complete within `max` bytes.
+/// is complete within `max` bytes and its brackets match (up to 64 deep).
 fn element_end(b: &[u8], i: usize, max: usize) -> Option<usize> {
-    let (mut depth, mut in_str) = (0usize, false);
+    // One bit per open bracket: 1 for `[`, 0 for `{`.
+    let (mut depth, mut kinds, mut in_str) = (0u32, 0u64, false);
     let mut j = i;
     let stop = b.len().min(i.saturating_add(max));
     while j < stop {
@@ -507,9 +566,19 @@ fn element_end(b: &[u8], i: usize, max: usize) -> Option<usize> {
         } else {
             match b[j] {
                 b'"' => in_str = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.checked_sub(1)?;
+                c @ (b'{' | b'[') => {
+                    if depth == 64 {
+                        return None;
+                    }
+                    kinds = (kinds << 1) | u64::from(c == b'[');
+                    depth += 1;
+                }
+                c @ (b'}' | b']') => {
+                    if depth == 0 || (kinds & 1 == 1) != (c == b']') {
+                        return None;
+                    }
+                    kinds >>= 1;
+                    depth -= 1;
                     if depth == 0 {
                         return Some(j + 1);
                     }

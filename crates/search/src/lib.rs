@@ -74,7 +74,8 @@ pub mod fuzzing {
 
     /// The phone scanner: `(start, end)` of each match of `value`.
     pub fn phones(hay: &[u8], value: &str) -> Vec<(usize, usize)> {
-        crate::phone::find(hay, &[crate::phone::PhoneForms::of(value)])
+        let set = crate::phone::PhoneSet::new(&[crate::phone::PhoneForms::of(value)]);
+        crate::phone::find(hay, &set)
             .into_iter()
             .map(|(_, s, e)| (s, e))
             .collect()

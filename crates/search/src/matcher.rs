@@ -5,7 +5,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::phone::PhoneForms;
+use crate::phone::{PhoneForms, PhoneSet};
 use crate::subject::{IdKind, Identifier, Subject};
 
 /// How a pattern encodes its identifier.
@@ -84,9 +84,9 @@ pub struct Matcher {
     ac_utf16: Option<AhoCorasick>,
     patterns_utf16: Vec<Pattern>,
     regexes: Vec<(usize, usize, regex::bytes::Regex)>,
-    /// Phone identifiers: `(subject, identifier)` and their forms.
+    /// Phone identifiers: `(subject, identifier)`, and their numbers.
     phones: Vec<(usize, usize)>,
-    phone_forms: Vec<PhoneForms>,
+    phone_set: PhoneSet,
     longest: usize,
 }
 
@@ -215,14 +215,11 @@ impl Matcher {
         }
         // Chunked scans keep this much overlap; a phone number written
         // with separators is longer than its digits.
+        let phone_set = PhoneSet::new(&phone_forms);
         let longest = patterns
             .iter()
             .map(|p| p.bytes.len())
-            .chain(
-                phone_forms
-                    .iter()
-                    .map(|f: &PhoneForms| 2 * f.international.len() + 8),
-            )
+            .chain([phone_set.longest_written()])
             .max()
             .unwrap_or(0);
         let (patterns_utf16, patterns): (Vec<_>, Vec<_>) = patterns
@@ -245,7 +242,7 @@ impl Matcher {
             patterns_utf16,
             regexes,
             phones,
-            phone_forms,
+            phone_set,
             longest,
         }
     }
@@ -327,7 +324,7 @@ impl Matcher {
             }
         }
         if !self.phones.is_empty() {
-            for (n, start, end) in crate::phone::find(hay, &self.phone_forms) {
+            for (n, start, end) in crate::phone::find(hay, &self.phone_set) {
                 let (subject, identifier) = self.phones[n];
                 out.push(Found {
                     subject,

@@ -8,7 +8,10 @@
 //! metadata) into its international digits and its national form. Text is
 //! read as runs of digit groups joined by at most two separators (space,
 //! `-`, `.`, `/`, `(`, `)`); a match is a sequence of whole groups whose
-//! digits are one of the number's forms (`00` may stand for `+`).
+//! digits are one of the number's forms (`00` may stand for `+`), looked
+//! up by those digits, so many numbers cost about what one costs.
+
+use crate::index::HashMap;
 
 /// The digit strings one phone identifier is matched as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,14 +64,58 @@ impl PhoneForms {
         }
     }
 
-    fn matches(&self, digits: &str) -> bool {
-        digits == self.international
-            || digits.strip_prefix("00") == Some(self.international.as_str())
-            || self.national.as_deref() == Some(digits)
+    /// The digit strings that are this number.
+    fn keys(&self) -> Vec<String> {
+        let mut keys = vec![
+            self.international.clone(),
+            format!("00{}", self.international),
+        ];
+        keys.extend(self.national.clone());
+        keys
+    }
+}
+
+/// The phone numbers of a search, looked up by their digits.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PhoneSet {
+    by_digits: HashMap<Vec<u8>, Vec<usize>>,
+    /// Bit `n` set: some number has `n` digits (most digit runs in crash
+    /// data, timestamps and ids, are never looked up).
+    lengths: u64,
+    shortest: usize,
+    longest: usize,
+}
+
+impl PhoneSet {
+    pub(crate) fn new(forms: &[PhoneForms]) -> Self {
+        let mut set = Self {
+            shortest: usize::MAX,
+            ..Self::default()
+        };
+        for (n, f) in forms.iter().enumerate() {
+            for k in f.keys() {
+                if k.len() >= 64 {
+                    continue;
+                }
+                set.lengths |= 1 << k.len();
+                set.shortest = set.shortest.min(k.len());
+                set.longest = set.longest.max(k.len());
+                let ids = set.by_digits.entry(k.into_bytes()).or_default();
+                if !ids.contains(&n) {
+                    ids.push(n);
+                }
+            }
+        }
+        set
     }
 
-    fn longest(&self) -> usize {
-        (self.international.len() + 2).max(self.national.as_ref().map_or(0, String::len))
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_digits.is_empty()
+    }
+
+    /// The longest number written out, separators included.
+    pub(crate) fn longest_written(&self) -> usize {
+        2 * self.longest + 8
     }
 }
 
@@ -76,10 +123,15 @@ fn is_separator(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
 }
 
-/// Every `(form index, start, end)` in `hay` where one of `forms` stands.
-pub(crate) fn find(hay: &[u8], forms: &[PhoneForms]) -> Vec<(usize, usize, usize)> {
+/// Every `(number index, start, end)` in `hay` where one of the numbers
+/// stands.
+pub(crate) fn find(hay: &[u8], set: &PhoneSet) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
-    let longest = forms.iter().map(PhoneForms::longest).max().unwrap_or(0);
+    if set.is_empty() {
+        return out;
+    }
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut digits: Vec<u8> = Vec::with_capacity(64);
     let mut i = 0;
     while i < hay.len() {
         if !hay[i].is_ascii_digit() {
@@ -87,7 +139,8 @@ pub(crate) fn find(hay: &[u8], forms: &[PhoneForms]) -> Vec<(usize, usize, usize
             continue;
         }
         // One run: digit groups with short separator runs between them.
-        let mut groups: Vec<(usize, usize)> = Vec::new();
+        groups.clear();
+        let mut total = 0;
         let mut j = i;
         loop {
             let start = j;
@@ -95,6 +148,7 @@ pub(crate) fn find(hay: &[u8], forms: &[PhoneForms]) -> Vec<(usize, usize, usize
                 j += 1;
             }
             groups.push((start, j));
+            total += j - start;
             let mut k = j;
             while k < hay.len() && k - j < 3 && is_separator(hay[k]) {
                 k += 1;
@@ -105,17 +159,19 @@ pub(crate) fn find(hay: &[u8], forms: &[PhoneForms]) -> Vec<(usize, usize, usize
                 break;
             }
         }
-        for first in 0..groups.len() {
-            let mut digits = String::new();
-            for last in first..groups.len() {
-                let (s, e) = groups[last];
-                digits.push_str(std::str::from_utf8(&hay[s..e]).expect("ASCII digits"));
-                if digits.len() > longest {
-                    break;
-                }
-                for (n, f) in forms.iter().enumerate() {
-                    if f.matches(&digits) {
-                        out.push((n, groups[first].0, e));
+        if total >= set.shortest {
+            for first in 0..groups.len() {
+                digits.clear();
+                for &(s, e) in &groups[first..] {
+                    digits.extend_from_slice(&hay[s..e]);
+                    if digits.len() > set.longest {
+                        break;
+                    }
+                    if set.lengths & (1 << digits.len()) == 0 {
+                        continue;
+                    }
+                    for n in set.by_digits.get(&digits).into_iter().flatten() {
+                        out.push((*n, groups[first].0, e));
                     }
                 }
             }
@@ -130,7 +186,7 @@ mod tests {
     use super::*;
 
     fn count(hay: &str, value: &str) -> usize {
-        find(hay.as_bytes(), &[PhoneForms::of(value)]).len()
+        find(hay.as_bytes(), &PhoneSet::new(&[PhoneForms::of(value)])).len()
     }
 
     #[test]

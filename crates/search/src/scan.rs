@@ -9,7 +9,7 @@
 
 use crate::decode::{Limits, expand};
 use crate::evidence::Hit;
-use crate::export::{BlobKind, classify, parse_device_logs};
+use crate::export::{BlobKind, classify, split_device_logs};
 use crate::index::AttributionIndex;
 use crate::matcher::{Found, Matcher, json_path_at};
 
@@ -123,6 +123,20 @@ pub(crate) fn archive_owner(path: &str) -> Option<(String, String, String)> {
     }
 }
 
+/// Whether a device-log element is an error or attachment log (a cheap
+/// look at its bytes; `HandledErrorLog` holds `ErrorLog`).
+fn is_diagnostic(element: &[u8]) -> bool {
+    static FINDERS: std::sync::OnceLock<[memchr::memmem::Finder<'static>; 2]> =
+        std::sync::OnceLock::new();
+    let [error, attachment] = FINDERS.get_or_init(|| {
+        [
+            memchr::memmem::Finder::new(b"ErrorLog"),
+            memchr::memmem::Finder::new(b"ErrorAttachmentLog"),
+        ]
+    });
+    error.find(element).is_some() || attachment.find(element).is_some()
+}
+
 /// An object being scanned.
 #[derive(Clone, Copy)]
 struct Object<'a> {
@@ -169,13 +183,14 @@ impl Scanner<'_> {
     }
 
     /// Scans `text` (JSON or not) and every view the object's bytes
-    /// decode to, all for one place.
+    /// decode to, all for one place. The place and the artefact's name are
+    /// made only if something is found.
     fn scan_all_views(
         &self,
         obj: &Object<'_>,
         text: &[u8],
-        place: &Place,
-        artefact: &str,
+        place: impl FnOnce() -> Place,
+        artefact: impl FnOnce() -> String,
         out: &mut Local,
     ) {
         let Object {
@@ -184,37 +199,42 @@ impl Scanner<'_> {
             bytes,
         } = *obj;
         let found = self.matcher.find(text);
-        let install = if found.is_empty() {
-            None
-        } else {
-            string_field(text, "installId")
-                .or_else(|| string_field(text, "install_id"))
-                .or_else(|| string_field(text, "InstallId"))
-                .map(|i| i.to_ascii_lowercase())
-        };
         let json = is_json(text);
-        for f in &found {
-            let jp = json.then(|| json_path_at(text, f.offset)).flatten();
-            let hit = self.hit(f, artefact, jp);
-            self.push(out, f, place, install.as_ref(), hit);
-        }
-        if json {
-            return;
-        }
-        let decoded = expand(bytes, &self.limits);
-        for view in &decoded.views {
-            for f in self.matcher.find(&view.bytes) {
-                let hit = self.hit(&f, &format!("{artefact} ({})", view.label), None);
-                self.push(out, &f, place, None, hit);
-            }
-        }
-        if let Some(reason) = decoded.unread {
+        let decoded = (!json).then(|| expand(bytes, &self.limits));
+        let views = decoded.as_ref().map_or(&[][..], |d| &d.views[..]);
+        if let Some(reason) = decoded.as_ref().and_then(|d| d.unread.clone()) {
             out.errors.push((path.to_owned(), reason.clone()));
             out.unread.push(Unread {
                 source,
                 object: path.to_owned(),
                 reason,
             });
+        }
+        let in_views: Vec<(usize, Vec<Found>)> = views
+            .iter()
+            .enumerate()
+            .map(|(n, v)| (n, self.matcher.find(&v.bytes)))
+            .filter(|(_, f)| !f.is_empty())
+            .collect();
+        if found.is_empty() && in_views.is_empty() {
+            return;
+        }
+        let (place, artefact) = (place(), artefact());
+        let install = string_field(text, "installId")
+            .or_else(|| string_field(text, "install_id"))
+            .or_else(|| string_field(text, "InstallId"))
+            .map(|i| i.to_ascii_lowercase());
+        for f in &found {
+            let jp = json.then(|| json_path_at(text, f.offset)).flatten();
+            let hit = self.hit(f, &artefact, jp);
+            self.push(out, f, &place, install.as_ref(), hit);
+        }
+        for (n, hits) in in_views {
+            let name = format!("{artefact} ({})", views[n].label);
+            for f in hits {
+                let hit = self.hit(&f, &name, None);
+                self.push(out, &f, &place, None, hit);
+            }
         }
     }
 
@@ -228,16 +248,17 @@ impl Scanner<'_> {
         out.objects += 1;
         out.bytes += bytes.len() as u64;
         let text = crate::export::blob_text(bytes);
+        let file_name = || path.rsplit('/').next().unwrap_or(path).to_owned();
         if let Some((app, error_id, artefact)) = archive_owner(path) {
-            let place = Place::Crash {
+            let place = || Place::Crash {
                 app: Some(app),
                 error_id,
             };
-            self.scan_all_views(&obj, &text, &place, &artefact, out);
+            self.scan_all_views(&obj, &text, place, || artefact, out);
             return;
         }
         let Some(blob) = classify(path) else {
-            let place = match string_field(&text, "errorId")
+            let place = || match string_field(&text, "errorId")
                 .or_else(|| string_field(&text, "error_id"))
             {
                 Some(error_id) => Place::Crash {
@@ -250,11 +271,10 @@ impl Scanner<'_> {
                     source,
                 },
             };
-            let artefact = path.rsplit('/').next().unwrap_or(path);
-            self.scan_all_views(&obj, &text, &place, artefact, out);
+            self.scan_all_views(&obj, &text, place, file_name, out);
             return;
         };
-        match &blob.kind {
+        match blob.kind {
             BlobKind::DeviceLogs => self.device_logs(
                 source,
                 path,
@@ -265,26 +285,32 @@ impl Scanner<'_> {
             ),
             BlobKind::Crash { error_id, .. } => {
                 if self.index {
-                    out.index.add_crash_blob(source, path, error_id);
+                    out.index.add_crash_blob(source, path, &error_id);
                 }
-                let place = Place::Crash {
-                    app: blob.app_id.clone().or_else(|| string_field(&text, "appId")),
-                    error_id: error_id.clone(),
+                let place = || Place::Crash {
+                    app: blob.app_id.or_else(|| string_field(&text, "appId")),
+                    error_id,
                 };
-                let artefact = path.rsplit('/').take(2).collect::<Vec<_>>();
-                let artefact = format!("{}/{}", artefact[1], artefact[0]);
-                self.scan_all_views(&obj, &text, &place, &artefact, out);
+                let artefact = || {
+                    let mut parts = path.rsplit('/');
+                    let (name, dir) = (
+                        parts.next().unwrap_or_default(),
+                        parts.next().unwrap_or_default(),
+                    );
+                    format!("{dir}/{name}")
+                };
+                self.scan_all_views(&obj, &text, place, artefact, out);
             }
             BlobKind::Attachment { attachment_id } => {
-                let place = Place::Attachment {
+                // Attachments are scanned as stored: a text-looking
+                // attachment with a BOM is still found (UTF-16 patterns).
+                let place = || Place::Attachment {
                     attachment_id: attachment_id.clone(),
                     object: path.to_owned(),
                     source,
                 };
-                // Attachments are scanned as stored: a text-looking
-                // attachment with a BOM is still found (UTF-16 patterns).
-                let artefact = format!("attachments/{attachment_id}");
-                self.scan_all_views(&obj, bytes, &place, &artefact, out);
+                let artefact = || format!("attachments/{attachment_id}");
+                self.scan_all_views(&obj, bytes, place, artefact, out);
             }
         }
     }
@@ -298,34 +324,49 @@ impl Scanner<'_> {
         app_prefix: Option<&str>,
         out: &mut Local,
     ) {
-        let text = crate::export::blob_text(bytes);
-        let found = self.matcher.find(&text);
-        if found.is_empty() && !self.index {
-            return;
-        }
-        let logs = parse_device_logs(bytes);
-        out.records += logs.records.len() as u64;
-        if !logs.warnings.is_empty() {
-            out.errors.push((path.to_owned(), logs.warnings.join("; ")));
-        }
+        let logs = split_device_logs(bytes);
+        let found = self.matcher.find(&logs.text);
+        out.records += logs.elements.len() as u64;
+        let mut warnings = logs.warnings.clone();
         if self.index {
-            for r in &logs.records {
-                out.index.add_record(source, minute, &r.log);
+            // Only error and attachment logs say anything the index keeps:
+            // the rest is not parsed unless it holds a hit.
+            for (index, span) in &logs.elements {
+                if !is_diagnostic(&logs.text[span.clone()]) {
+                    continue;
+                }
+                match logs.parse(span) {
+                    Ok(log) => out.index.add_record(source, minute, &log),
+                    Err(e) => warnings.push(format!("element {index} is not a device log ({e})")),
+                }
             }
         }
         let name = path.rsplit('/').next().unwrap_or(path);
         for f in &found {
-            let Some(r) = logs.records.iter().find(|r| r.span.contains(&f.offset)) else {
-                let hit = self.hit(f, name, None);
-                let place = Place::Unattributed {
-                    object: path.to_owned(),
-                    reason: "outside every device-log record that could be read".into(),
-                    source,
-                };
-                self.push(out, f, &place, None, hit);
-                continue;
+            let element = logs
+                .elements
+                .iter()
+                .find(|(_, span)| span.contains(&f.offset));
+            let parsed = element.map(|(index, span)| (*index, span, logs.parse(span)));
+            let (index, span, log) = match parsed {
+                Some((index, span, Ok(log))) => (index, span, log),
+                other => {
+                    let reason = match other {
+                        Some((index, _, Err(e))) => {
+                            format!("in element {index}, which is not a device log ({e})")
+                        }
+                        _ => "outside every device-log record that could be read".into(),
+                    };
+                    let hit = self.hit(f, name, None);
+                    let place = Place::Unattributed {
+                        object: path.to_owned(),
+                        reason,
+                        source,
+                    };
+                    self.push(out, f, &place, None, hit);
+                    continue;
+                }
             };
-            let log = &r.log;
             let app = Some(log.app_id.clone())
                 .filter(|a| !a.is_empty())
                 .or_else(|| app_prefix.map(str::to_owned));
@@ -340,12 +381,12 @@ impl Scanner<'_> {
                 {
                     Place::Attachment {
                         attachment_id: link.attachment_id.unwrap_or_default(),
-                        object: format!("{path}[{}]", r.index),
+                        object: format!("{path}[{index}]"),
                         source,
                     }
                 }
                 _ if log.is_diagnostic() => Place::Unattributed {
-                    object: format!("{path}[{}]", r.index),
+                    object: format!("{path}[{index}]"),
                     reason: format!("an {} record that names no crash", log.message_type),
                     source,
                 },
@@ -354,15 +395,15 @@ impl Scanner<'_> {
                     install_id: install.clone(),
                     message_type: log.message_type.clone(),
                     object: path.to_owned(),
-                    index: r.index,
+                    index,
                     source,
                 },
             };
-            let element = &logs.text[r.span.clone()];
+            let element = &logs.text[span.clone()];
             let hit = self.hit(
                 f,
-                &format!("{name}[{}]", r.index),
-                json_path_at(element, f.offset - r.span.start),
+                &format!("{name}[{index}]"),
+                json_path_at(element, f.offset - span.start),
             );
             out.hits.push(RawHit {
                 subject: f.subject,
@@ -372,6 +413,9 @@ impl Scanner<'_> {
                 install,
                 hit,
             });
+        }
+        if !warnings.is_empty() {
+            out.errors.push((path.to_owned(), warnings.join("; ")));
         }
     }
 

@@ -209,12 +209,11 @@ impl ignore::ParallelVisitor for Visitor<'_> {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             return ignore::WalkState::Continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(self.root)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .replace('\\', "/");
+        let rel = entry.path().strip_prefix(self.root).unwrap_or(entry.path());
+        let rel = match rel.to_str() {
+            Some(r) if std::path::MAIN_SEPARATOR == '/' => std::borrow::Cow::Borrowed(r),
+            _ => std::borrow::Cow::Owned(rel.to_string_lossy().replace('\\', "/")),
+        };
         if let Err(e) = scan_file(
             self.scanner,
             self.source,
@@ -223,7 +222,7 @@ impl ignore::ParallelVisitor for Visitor<'_> {
             &mut self.buf,
             &mut self.local,
         ) {
-            self.local.errors.push((rel, e.to_string()));
+            self.local.errors.push((rel.into_owned(), e.to_string()));
         }
         ignore::WalkState::Continue
     }
