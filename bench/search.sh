@@ -1,52 +1,62 @@
 #!/usr/bin/env bash
-# crashdsr search against ripgrep on the same >= 1 GB export and the same
-# identifiers, side by side with hyperfine, for 1, 100 and 10,000 subjects;
-# then peak RSS of each crashdsr run. Needs rg and hyperfine (Debian:
-# apt-get install ripgrep hyperfine).
+# crashdsr search against ripgrep, side by side with hyperfine, on two
+# exports the emulator writes in App Center's .NET style:
+#   large: about 1 GB, crashes with 64 KiB-padded attachments (few, big objects);
+#   small: at least 400k objects averaging under 2 KB (one crash a minute over
+#          90 days, log blobs of one to four records), over a million
+#          device-log records;
+# for 1, 100 and 10,000 subjects (e-mail, user id, name each); then peak RSS
+# and the attribution index of each crashdsr run. Needs rg and hyperfine
+# (Debian: apt-get install ripgrep hyperfine).
 #
-#   bash bench/search.sh                # ~1.3 GB corpus in a temp dir
-#   ERRORS=40000 PAD_KIB=32 bash bench/search.sh
+#   bash bench/search.sh                       # corpora in a temp dir
+#   WORK=/tmp/sb RUNS=5 bash bench/search.sh   # keep and reuse the corpora
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v rg >/dev/null && command -v hyperfine >/dev/null || { echo "needs rg and hyperfine" >&2; exit 2; }
 cargo build --release --locked -p crashdsr >/dev/null 2>&1
 bin=$PWD/target/release/crashdsr
 work=${WORK:-$(mktemp -d)}
-errors=${ERRORS:-20000}
-pad=${PAD_KIB:-64}
 mkdir -p "$work"
 
-# 1. The corpus: the emulator's standard export into a directory (kept and
-#    reused when WORK names a folder that has it).
-if [ ! -d "$work/export/archive" ]; then
-"$bin" emulator --addr 127.0.0.1:0 --token bench --seed 7 --errors "$errors" --attachment-padding-kib "$pad" \
-  --export-dir "$work/export" --truth "$work/truth.json" >"$work/emu.out" 2>/dev/null &
-emu=$!
-trap 'kill $emu 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q listening "$work/emu.out" 2>/dev/null && break; sleep 0.1; done
-base=$(sed -n 's/^listening on //p' "$work/emu.out")
-export APPCENTER_API_TOKEN=bench
-"$bin" --base-url "$base" export-config create --app contoso/demo-app --subscription-id bench --json >/dev/null
-until "$bin" --base-url "$base" export-config list --app contoso/demo-app --json | grep -q '"Enabled"'; do sleep 1; done
-kill $emu; trap - EXIT
-fi
-corpus="$work/export/archive"
-echo "corpus: $(du -sh "$corpus" | cut -f1), $(find "$corpus" -type f | wc -l) files"
+# 1. A corpus: the emulator's export into a directory (kept and reused when
+#    WORK names a folder that has it). Arguments: name errors padding-KiB days.
+corpus() {
+  local dir=$work/$1
+  if [ ! -d "$dir/export/archive" ]; then
+    mkdir -p "$dir"
+    "$bin" emulator --addr 127.0.0.1:0 --token bench --seed 7 --errors "$2" --attachment-padding-kib "$3" \
+      --span-days "$4" --export-dir "$dir/export" --truth "$dir/truth.json" >"$dir/emu.out" 2>/dev/null &
+    local emu=$!
+    for _ in $(seq 100); do grep -q listening "$dir/emu.out" 2>/dev/null && break; sleep 0.1; done
+    local base
+    base=$(sed -n 's/^listening on //p' "$dir/emu.out")
+    APPCENTER_API_TOKEN=bench "$bin" --base-url "$base" export-config create --app contoso/demo-app --subscription-id bench --json >/dev/null
+    until APPCENTER_API_TOKEN=bench "$bin" --base-url "$base" export-config list --app contoso/demo-app --json | grep -q '"Enabled"'; do sleep 1; done
+    kill $emu
+  fi
+  echo "corpus $1: $(du -sh "$dir/export/archive" | cut -f1), $(find "$dir/export/archive" -type f | wc -l) files, $(find "$dir/export/archive" -type f -printf '%s\n' | awk '{t+=$1; n++} END {printf "%.0f", t/n}') bytes on average"
+}
+corpus large "${ERRORS:-40000}" "${PAD_KIB:-64}" 28
+corpus small "${ERRORS_SMALL:-75000}" 0 90
 
 # 2. Subjects: jane from the truth, then synthetic people (absent from the
-#    corpus) up to 100 and 10,000; rg gets the same identifier values.
-python3 - "$work" <<'PY'
+#    corpus, three identifiers each) up to 100 and 10,000; rg gets the same
+#    identifier values.
+for c in large small; do
+python3 - "$work/$c" <<'PY'
 import json, sys
 work = sys.argv[1]
 truth = json.load(open(f"{work}/truth.json"))
 jane = next(s for s in truth["subjects"] if s["label"] == "jane")
+jane = {"label": "jane", "identifiers": [i for i in jane["identifiers"] if i["type"] in ("email", "user-id", "name")]}
 def synthetic(i):
     return {"label": f"p{i}", "identifiers": [
         {"type": "email", "value": f"person{i}.nobody@example.org"},
         {"type": "user-id", "value": f"zz-{i:06d}"},
-        {"type": "phone", "value": f"+49 151 {i:08d}"}]}
+        {"type": "name", "value": f"Nobody Person{i}"}]}
 for n in (1, 100, 10000):
-    subjects = [{"label": "jane", "identifiers": jane["identifiers"]}] + [synthetic(i) for i in range(n - 1)]
+    subjects = [jane] + [synthetic(i) for i in range(n - 1)]
     with open(f"{work}/subjects-{n}.jsonl", "w") as f:
         for s in subjects:
             f.write(json.dumps(s) + "\n")
@@ -55,19 +65,24 @@ for n in (1, 100, 10000):
             for i in s["identifiers"]:
                 f.write(i["value"] + "\n")
 PY
-
-# 3. Side by side.
-for n in 1 100 10000; do
-  hyperfine --warmup 1 --runs ${RUNS:-10} -i --export-markdown "$work/search-$n.md" \
-    -n "crashdsr search ($n subjects)" "$bin search --source $corpus --subjects $work/subjects-$n.jsonl --json > /dev/null" \
-    -n "rg -F -f ($n subjects)" "rg -F -f $work/patterns-$n.txt $corpus > /dev/null"
-  cat "$work/search-$n.md"
 done
 
-# 4. Peak memory.
-for n in 1 100 10000; do
-  /usr/bin/time -f "%M %e" -o "$work/time" "$bin" search --source "$corpus" --subjects "$work/subjects-$n.jsonl" --json >"$work/out-$n.jsonl" || true
-  read -r kib secs <"$work/time"
-  echo "crashdsr search, $n subjects: peak RSS $((kib / 1024)) MiB, $secs s, $(wc -l <"$work/out-$n.jsonl") evidence lines"
+# 3. Side by side.
+for c in large small; do
+  for n in 1 100 10000; do
+    hyperfine --warmup 1 --runs "${RUNS:-5}" -i --export-markdown "$work/$c-$n.md" \
+      -n "crashdsr search ($c, $n subjects)" "$bin search --source $work/$c/export/archive --subjects $work/$c/subjects-$n.jsonl --json > /dev/null" \
+      -n "rg -c -F -i -f ($c, $n subjects)" "rg -c -F -i -f $work/$c/patterns-$n.txt $work/$c/export/archive > /dev/null"
+    cat "$work/$c-$n.md"
+  done
+done
+
+# 4. Peak memory, and what the index holds.
+for c in large small; do
+  for n in 1 10000; do
+    /usr/bin/time -f "%M %e" -o "$work/time" "$bin" search --source "$work/$c/export/archive" --subjects "$work/$c/subjects-$n.jsonl" >"$work/out" || true
+    read -r kib secs <"$work/time"
+    echo "crashdsr search, $c, $n subjects: peak RSS $((kib / 1024)) MiB, $secs s; $(head -1 "$work/out")"
+  done
 done
 [ -n "${WORK:-}" ] || rm -rf "$work"

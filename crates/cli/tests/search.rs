@@ -296,3 +296,114 @@ fn azurite_export_search_matches_the_truth() {
     }
     rt.block_on(emu.shutdown()).unwrap();
 }
+
+/// What belongs to no crash gets a kind of its own in `--json`; a bomb is
+/// listed unread; no line holds the identifier's value, not even an
+/// activity record's.
+#[test]
+fn json_names_activity_unattributed_and_unread_without_values() {
+    use std::io::Write as _;
+    let tmp = TempDir::new("kinds");
+    let root = tmp.path();
+    let m = "2026/11/30/12/05/";
+    let put = |p: &str, b: &[u8]| {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b).unwrap();
+    };
+    let email = "kofi.mensah@example.com";
+    put(
+        &format!("{m}crashes/1-a.json"),
+        format!(r#"{{"errorId":"1-a","installId":"i1","exception":{{"message":"no {email}"}}}}"#)
+            .as_bytes(),
+    );
+    put(
+        &format!("{m}attachments/orphan"),
+        format!("log: {email}").as_bytes(),
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&vec![0u8; 3 << 20]).unwrap();
+    gz.write_all(email.as_bytes()).unwrap();
+    put(&format!("{m}attachments/bomb"), &gz.finish().unwrap());
+    let logs = serde_json::json!([
+        {"MessageType": "ErrorLog", "InstallId": "i1", "UserId": null,
+         "Properties": "{\"ErrorId\":\"1-a\",\"Blob\":\"crashes/1-a.json\"}"},
+        {"MessageType": "ErrorAttachmentLog", "InstallId": "i1", "UserId": null,
+         "Properties": {"ErrorId": "1-a", "AttachmentId": "bomb"}},
+        {"MessageType": "EventLog", "InstallId": "i1", "UserId": null,
+         "Properties": format!("{{\"contact\":\"{email}\"}}")}
+    ]);
+    put(&format!("{m}logs.v1.data"), logs.to_string().as_bytes());
+    let out = Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .args([
+            "search",
+            "--source",
+            root.to_str().unwrap(),
+            "--json",
+            "--max-expand",
+            "1MiB",
+        ])
+        .args(["--subject", &format!("email={email}")])
+        .output()
+        .unwrap();
+    let stdout = ok(out.clone());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stdout.contains(email) && !stderr.contains(email),
+        "{stdout}\n{stderr}"
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kind = |k: &str| lines.iter().filter(|v| v["kind"] == k).collect::<Vec<_>>();
+    assert_eq!(kind("crash").len(), 1, "{stdout}");
+    assert_eq!(kind("crash")[0]["error_id"], "1-a");
+    let activity = kind("activity");
+    assert_eq!(activity.len(), 1, "{stdout}");
+    assert_eq!(activity[0]["message_type"], "EventLog");
+    assert_eq!(activity[0]["index"], 2);
+    assert!(activity[0].get("record").is_none());
+    let unattributed = kind("unattributed");
+    assert_eq!(unattributed.len(), 1, "{stdout}");
+    assert!(
+        unattributed[0]["object"]
+            .as_str()
+            .unwrap()
+            .ends_with("attachments/orphan")
+    );
+    assert!(
+        unattributed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no ErrorAttachmentLog")
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|v| v["install_id"].as_str().is_none_or(|i| i == "i1"))
+    );
+    let unread = kind("unread");
+    assert_eq!(unread.len(), 1, "{stdout}");
+    assert!(
+        unread[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("expands past 1048576 bytes")
+    );
+    assert!(stderr.contains("attachments/bomb"), "{stderr}");
+    // A size that is no size.
+    let bad = Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .args([
+            "search",
+            "--source",
+            root.to_str().unwrap(),
+            "--max-expand",
+            "0",
+        ])
+        .args(["--subject", &format!("email={email}")])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("must be above zero"));
+}

@@ -167,7 +167,63 @@ fn text_of(v: Value) -> String {
     }
 }
 
+/// The fields of a device log that attribution needs, borrowed as raw
+/// JSON: no map is built for the record.
+#[derive(serde::Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow, rename = "MessageType", alias = "messageType")]
+    message_type: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, rename = "InstallId", alias = "installId")]
+    install_id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, rename = "UserId", alias = "userId")]
+    user_id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, rename = "Timestamp", alias = "timestamp")]
+    timestamp: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, rename = "AppId", alias = "appId")]
+    app_id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, rename = "SessionId", alias = "sessionId")]
+    session_id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, rename = "Properties", alias = "properties")]
+    properties: Option<&'a serde_json::value::RawValue>,
+}
+
+/// A raw JSON value as text: a string's contents, nothing for `null`,
+/// anything else as written.
+fn raw_text(v: Option<&serde_json::value::RawValue>) -> String {
+    let Some(raw) = v.map(|r| r.get().trim()) else {
+        return String::new();
+    };
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str(raw).unwrap_or_default(),
+        _ if raw == "null" => String::new(),
+        _ => raw.to_owned(),
+    }
+}
+
 impl DeviceLog {
+    /// Reads the fields attribution needs from one element's JSON text,
+    /// without building a map of the whole record (`other` stays empty).
+    /// Keys in other cases than `MessageType`/`messageType` fall back to
+    /// the full reading.
+    pub fn attribution_fields(json: &[u8]) -> Result<Self, String> {
+        let f: Fields<'_> = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        if f.message_type.is_none() {
+            return parse_object(json).map(Self::from_map);
+        }
+        let mut log = Self {
+            message_type: raw_text(f.message_type),
+            install_id: raw_text(f.install_id),
+            user_id: raw_text(f.user_id),
+            timestamp: raw_text(f.timestamp),
+            app_id: raw_text(f.app_id),
+            session_id: raw_text(f.session_id),
+            properties: raw_text(f.properties),
+            other: BTreeMap::new(),
+        };
+        log.install_id.make_ascii_lowercase();
+        Ok(log)
+    }
+
     /// Reads a device log from a parsed JSON object. Keys are matched
     /// without regard to case.
     pub fn from_map(map: Map<String, Value>) -> Self {
@@ -387,9 +443,10 @@ pub struct DeviceLogElements<'a> {
 }
 
 impl DeviceLogElements<'_> {
-    /// Parses the element at `span`.
+    /// Parses the element at `span`, reading only the fields attribution
+    /// needs (`other` stays empty).
     pub fn parse(&self, span: &Range<usize>) -> Result<DeviceLog, String> {
-        parse_object(&self.text[span.clone()]).map(DeviceLog::from_map)
+        DeviceLog::attribution_fields(&self.text[span.clone()])
     }
 }
 
@@ -732,6 +789,25 @@ mod tests {
         assert!(parse_device_logs(b"").warnings[0].contains("empty"));
         assert!(parse_device_logs(b"\"x\"").warnings[0].contains("not a JSON array"));
         assert_eq!(parse_device_logs(b"[]").records, vec![]);
+    }
+
+    #[test]
+    fn the_quick_reading_agrees_with_the_full_one() {
+        for rec in [
+            A,
+            B,
+            r#"{"MessageType":"ErrorAttachmentLog","InstallId":null,"AppId":7,"Properties":{"ErrorId":"e","AttachmentId":"a"}}"#,
+            r#"{"messagetype":"EventLog","INSTALLID":"X"}"#,
+        ] {
+            let mut full = DeviceLog::from_map(parse_object(rec.as_bytes()).unwrap());
+            full.other.clear();
+            let mut quick = DeviceLog::attribution_fields(rec.as_bytes()).unwrap();
+            // An object keeps its key order as written in the quick reading.
+            assert_eq!(quick.link(), full.link(), "{rec}");
+            quick.properties = full.properties.clone();
+            assert_eq!(quick, full, "{rec}");
+        }
+        assert!(DeviceLog::attribution_fields(b"{\"MessageType\": tru}").is_err());
     }
 
     #[test]

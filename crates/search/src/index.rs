@@ -232,6 +232,55 @@ impl AttributionIndex {
         self.crashes.len() + self.attachments.len() + self.sessions.len() + self.installs.len()
     }
 
+    /// Heap bytes it holds, approximately (tables at their capacity, plus
+    /// the strings), for the benchmarks.
+    pub fn heap_bytes(&self) -> usize {
+        fn table<K, V>(m: &HashMap<K, V>) -> usize {
+            m.capacity() * (std::mem::size_of::<K>() + std::mem::size_of::<V>() + 1)
+        }
+        let s = |b: &Option<Box<str>>| b.as_ref().map_or(0, |b| b.len());
+        table(&self.crashes)
+            + self
+                .crashes
+                .iter()
+                .map(|(k, v)| {
+                    k.len()
+                        + s(&v.app)
+                        + s(&v.install_id)
+                        + v.blobs.capacity() * std::mem::size_of::<(usize, Box<str>)>()
+                        + v.blobs.iter().map(|b| b.1.len()).sum::<usize>()
+                })
+                .sum::<usize>()
+            + table(&self.attachments)
+            + self
+                .attachments
+                .iter()
+                .map(|(k, v)| {
+                    k.len()
+                        + s(&v.error_id)
+                        + s(&v.app)
+                        + s(&v.install_id)
+                        + s(&v.session_id)
+                        + s(&v.file_name)
+                        + s(&v.content_type)
+                })
+                .sum::<usize>()
+            + table(&self.sessions)
+            + self
+                .sessions
+                .iter()
+                .map(|((i, s), v)| {
+                    i.len() + s.len() + v.iter().map(|e| e.len() + 16).sum::<usize>()
+                })
+                .sum::<usize>()
+            + table(&self.installs)
+            + self
+                .installs
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

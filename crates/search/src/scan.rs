@@ -324,8 +324,15 @@ impl Scanner<'_> {
         app_prefix: Option<&str>,
         out: &mut Local,
     ) {
+        let text = crate::export::blob_text(bytes);
+        let found = self.matcher.find(&text);
+        if found.is_empty() && !(self.index && is_diagnostic(&text)) {
+            // Nothing here for the search or the index: count the records
+            // without splitting the blob.
+            out.records += memchr::memmem::find_iter(&text, b"\"MessageType\"").count() as u64;
+            return;
+        }
         let logs = split_device_logs(bytes);
-        let found = self.matcher.find(&logs.text);
         out.records += logs.elements.len() as u64;
         let mut warnings = logs.warnings.clone();
         if self.index {

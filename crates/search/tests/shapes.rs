@@ -205,7 +205,7 @@ fn export(root: &Path) {
     let mut text = String::from("[");
     for (n, v) in first.iter().enumerate() {
         if n == 1 {
-            text.push_str("{\"MessageType\": tru},");
+            text.push_str("{\"MessageType\": \"x\", \"a\": [1, 2},");
         }
         text.push_str(&v.to_string());
         text.push(',');

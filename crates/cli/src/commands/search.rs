@@ -55,8 +55,12 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(
             out,
-            "Searched {} objects ({} bytes, {} device-log records).",
-            report.objects, report.bytes, report.records
+            "Searched {} objects ({} bytes, {} device-log records; attribution index: {} entries, about {} KiB).",
+            report.objects,
+            report.bytes,
+            report.records,
+            report.index_entries,
+            report.index.heap_bytes() / 1024
         )?;
         for label in &labels {
             let mine: Vec<&Evidence> = report
