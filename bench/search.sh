@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # crashdsr search against ripgrep, side by side with hyperfine, on two
 # exports the emulator writes in App Center's .NET style:
-#   large: about 1 GB, crashes with 64 KiB-padded attachments (few, big objects);
+#   large: about 1 GB, with 16 KiB of filler in text and binary attachments;
 #   small: at least 400k objects averaging under 2 KB (one crash a minute over
 #          90 days, log blobs of one to four records), over a million
 #          device-log records;
@@ -37,8 +37,8 @@ corpus() {
   fi
   echo "corpus $1: $(du -sh "$dir/export/archive" | cut -f1), $(find "$dir/export/archive" -type f | wc -l) files, $(find "$dir/export/archive" -type f -printf '%s\n' | awk '{t+=$1; n++} END {printf "%.0f", t/n}') bytes on average"
 }
-corpus large "${ERRORS:-40000}" "${PAD_KIB:-64}" 28
-corpus small "${ERRORS_SMALL:-75000}" 0 90
+corpus large "${ERRORS:-40000}" "${PAD_KIB:-16}" 28
+corpus small "${ERRORS_SMALL:-105000}" 0 90
 
 # 2. Subjects: jane from the truth, then synthetic people (absent from the
 #    corpus, three identifiers each) up to 100 and 10,000; rg gets the same

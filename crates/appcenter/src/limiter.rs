@@ -8,8 +8,8 @@
 //!
 //! * **Cut.** A 429 that counts (below) sets the ceiling `w` to the rate
 //!   the server let through over the last `max(per, 10 s)` (never above the
-//!   rate that met the 429), and drops the rate to `BETA * w`. If it carried `Retry-After`, no request leaves
-//!   before that has passed.
+//!   rate that met the 429), and drops the rate to `BETA * w`. If it
+//!   carried `Retry-After`, no request leaves before that has passed.
 //! * **Recover.** From the end of that wait the rate follows
 //!   `w * (1 - (1 - BETA) * (1 - t / k)^3)`: concave up to `w` at `t = k`,
 //!   flat around it, then convex beyond it, probing for room, never above
@@ -19,12 +19,12 @@
 //!   ceiling, a 429 counts only if 429s are dense (at least `DENSE_SHARE`
 //!   of the last `WINDOW` answers) or the ceiling is over `TOO_HIGH` times
 //!   what the server accepted; any other waits alone for its `Retry-After`.
-//!   One that comes early in the recovery (below `NOISE_BELOW` of the
-//!   ceiling, once in-flight answers have passed), when a real limit would
-//!   be refilling, is the server's own noise: a front door, an overloaded
-//!   backend, a budget shared with other clients. While probing above the
-//!   ceiling the first 429 counts, unless the last recovery saw such noise:
-//!   then only dense ones do. A pacer that cut on every 429 ratchets toward
+//!   Such a 429, once in-flight answers have passed, comes while a real
+//!   limit would be refilling (the ceiling is what the server accepted), so
+//!   it is the server's own noise: a front door, an overloaded backend, a
+//!   budget shared with other clients. While probing above the ceiling the
+//!   first 429 counts, unless the last recovery saw such noise: then only
+//!   dense ones do. A pacer that cut on every 429 ratchets toward
 //!   zero under noise; this one keeps its pace.
 //!
 //! Against a real limit the pacer settles into cycles of about `2k`, each
@@ -37,7 +37,7 @@
 //! | --- | ---: | --- |
 //! | `BETA` | 0.9 | a cycle averages about `1 - (1 - BETA) / 8` = 98.75% of the ceiling |
 //! | `RECOVERY_REQUESTS` | 150 | about 300 requests a cycle: one 429 a cycle is well under 1% |
-//! | `NOISE_BELOW` | 0.97 | the first third of a recovery; a ceiling set 5% above the accepted rate made real-limit 429s look like noise without `Retry-After` (7% of 429s) |
+//! | ceiling | the accepted rate | a ceiling 5% above it made real-limit 429s look like noise without `Retry-After` (7% of 429s, simulated and on the emulator) |
 //! | `MIN_RECOVERY` / `MAX_RECOVERY` | 1 s / 600 s | quick at high rates; App Center's 500/300 s recovers in 90 s |
 //! | `WINDOW`, `DENSE_SHARE` | 40, 20% | 3% of sporadic 429s almost never look dense |
 //! | `TOO_HIGH`, `MIN_SPAN` | 1.3, 2 s | a ceiling set during an initial burst comes down within a cycle |
@@ -46,7 +46,7 @@
 //! 50.07/s accepted and no 429; starting at 100/s, 50.41/s accepted with
 //! 0.64% 429s, or 50.07/s with 0.36% when 429s carry no `Retry-After`. With
 //! no limit and 3% sporadic 429s at 200/s, the rate is back at 200/s after
-//! 7 cuts, and 70% of the clean throughput is answered (each 429 still
+//! 5 cuts, and 70% of the clean throughput is answered (each 429 still
 //! idles its own worker for a second).
 
 use std::collections::VecDeque;
@@ -69,9 +69,6 @@ const WINDOW: usize = 40;
 const DENSE_SHARE: f64 = 0.2;
 /// A ceiling this many times the accepted rate is wrong.
 const TOO_HIGH: f64 = 1.3;
-/// Below this share of the ceiling (the first third of a recovery), a 429
-/// is the server's noise, not a limit.
-const NOISE_BELOW: f64 = 0.97;
 /// The shortest time over which an accepted rate means anything.
 const MIN_SPAN: Duration = Duration::from_secs(2);
 /// Fewest answers before a share means anything.
@@ -318,9 +315,9 @@ impl Limiter {
             Some(cut) if st.recovering(now) => {
                 let gap = Duration::from_secs_f64(8.0 / rate).max(Duration::from_millis(250));
                 let settled = now >= cut + gap;
-                if settled && rate <= NOISE_BELOW * st.ceiling && !dense && !too_high {
-                    // Early in the recovery, well below the ceiling, a real
-                    // limit is refilling: this one is not ours.
+                if settled && !dense && !too_high {
+                    // Below the ceiling, where a real limit is refilling:
+                    // this one is not ours.
                     st.noise_in_phase = true;
                 }
                 settled && (dense || too_high)

@@ -49,13 +49,14 @@ pub(crate) fn random_token() -> String {
 }
 
 pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
-    let dataset = dataset_config(
+    let mut dataset = dataset_config(
         args.seed,
         args.errors,
         args.span_days,
         args.errors_per_group,
         args.apps,
     )?;
+    dataset.attachment_padding = args.attachment_padding_kib << 10;
     if let Some(path) = &args.truth {
         let truth = Dataset::new(dataset.clone()).truth();
         let file = std::fs::File::create(path)
