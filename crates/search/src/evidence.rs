@@ -75,14 +75,6 @@ impl Owner {
             _ => None,
         }
     }
-
-    /// The app, where known.
-    pub fn app(&self) -> Option<&str> {
-        match self {
-            Self::Crash { app, .. } | Self::Activity { app, .. } => app.as_deref(),
-            Self::Unattributed { .. } => None,
-        }
-    }
 }
 
 /// One line of the evidence: a subject's crash, activity record or
@@ -144,11 +136,6 @@ impl Evidence {
             record: None,
             hits,
         }
-    }
-
-    /// The app, where known.
-    pub fn app(&self) -> Option<&str> {
-        self.owner.app()
     }
 }
 

@@ -109,16 +109,6 @@ pub fn classify(path: &str) -> Option<ExportBlob> {
     })
 }
 
-/// The minute folder's time, `yyyy/MM/dd/HH/mm`, from an export path.
-pub fn minute_of(path: &str) -> Option<String> {
-    let blob = classify(path)?;
-    let minute = blob.minute.trim_end_matches('/');
-    Some(match blob.app_id {
-        Some(app) => minute[app.len() + 1..].to_owned(),
-        None => minute.to_owned(),
-    })
-}
-
 /// A blob's text as UTF-8: a UTF-8 byte-order mark is dropped and UTF-16
 /// with a byte-order mark (either order) is transcoded. Anything else is
 /// returned as it is.
@@ -263,15 +253,6 @@ impl DeviceLog {
             return None;
         }
         Link::parse(&self.properties)
-    }
-
-    /// The event's own properties (`EventLog`): a JSON object, if
-    /// `Properties` holds one.
-    pub fn event_properties(&self) -> Option<Map<String, Value>> {
-        match unwrap_json(&self.properties)? {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }
     }
 }
 
@@ -689,10 +670,6 @@ mod tests {
                 attachment_id: "x".into()
             }
         );
-        assert_eq!(
-            minute_of("app/2026/11/30/12/05/attachments/x").as_deref(),
-            Some("2026/11/30/12/05")
-        );
         for not in [
             "readme.txt",
             "2026/11/30/12/logs.v1.data",
@@ -723,7 +700,6 @@ mod tests {
             (Some("e1"), Some("crashes/e1.json"))
         );
         assert_eq!(recs[1].log.link(), None);
-        assert_eq!(recs[1].log.event_properties().unwrap()["k"], "v, [x");
         assert_eq!(recs[0].log.other["Model"], "x]");
     }
 

@@ -186,11 +186,6 @@ impl AttributionIndex {
         self.crashes.get(error_id)
     }
 
-    /// An attachment's entry.
-    pub fn attachment(&self, attachment_id: &str) -> Option<&AttachmentEntry> {
-        self.attachments.get(attachment_id)
-    }
-
     /// The app an install belongs to.
     pub fn app_of_install(&self, install_id: &str) -> Option<&str> {
         self.installs.get(install_id).map(|a| &**a)
