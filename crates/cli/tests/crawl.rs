@@ -99,6 +99,18 @@ fn check(rt: &tokio::runtime::Runtime, state: &str, archive: &Path, app: &str, e
     });
 }
 
+/// [`check`] on the default state store and archive of a work dir.
+fn check_work_dir(rt: &tokio::runtime::Runtime, work: &Path, errors: usize) {
+    let state = work.join("state.db");
+    check(
+        rt,
+        state.to_str().unwrap(),
+        &work.join("archive"),
+        "contoso/demo-app",
+        errors,
+    );
+}
+
 #[test]
 fn sigkill_twenty_times_then_resume() {
     let rt = rt();
@@ -144,14 +156,7 @@ fn sigkill_twenty_times_then_resume() {
         .output()
         .unwrap());
     assert!(out.contains("reused") && out.contains("retrieved"), "{out}");
-    let state = tmp.path().join("state.db");
-    check(
-        &rt,
-        state.to_str().unwrap(),
-        &tmp.path().join("archive"),
-        "contoso/demo-app",
-        300,
-    );
+    check_work_dir(&rt, tmp.path(), 300);
     let d = downloads(&emu);
     assert_eq!(d.len(), 300);
     let extra: u64 = d.values().map(|n| n - 1).sum();
@@ -194,14 +199,7 @@ fn one_fetch_run_gets_through_mixed_faults() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(throttled > 0, "the faults sent no 429: {out}");
-    let state = tmp.path().join("state.db");
-    check(
-        &rt,
-        state.to_str().unwrap(),
-        &tmp.path().join("archive"),
-        "contoso/demo-app",
-        400,
-    );
+    check_work_dir(&rt, tmp.path(), 400);
     rt.block_on(emu.shutdown()).unwrap();
 }
 
