@@ -78,7 +78,7 @@ fn open(
     if out.unread.is_some() {
         return;
     }
-    let members: Vec<(String, Result<Vec<u8>, String>)> = if is_gzip(bytes) {
+    let members: Vec<(String, Result<Vec<u8>, Fail>)> = if is_gzip(bytes) {
         vec![(
             label(parent, "gzip"),
             read_capped(flate2::read::MultiGzDecoder::new(bytes), budget),
@@ -89,7 +89,7 @@ fn open(
         tar_members(bytes, parent, budget)
     } else if let Some(d) = unbase64(bytes) {
         if d.len() as u64 > *budget {
-            vec![(label(parent, "base64"), Err(Overflow.to_string()))]
+            vec![(label(parent, "base64"), Err(Fail::Overflow))]
         } else {
             *budget -= d.len() as u64;
             vec![(label(parent, "base64"), Ok(d))]
@@ -113,7 +113,7 @@ fn open(
                     bytes: data,
                 });
             }
-            Err(e) if e == Overflow.to_string() => {
+            Err(Fail::Overflow) => {
                 out.unread = Some(format!(
                     "expands past {} bytes; {name} was not read to the end",
                     limits.max_expand
@@ -121,31 +121,31 @@ fn open(
                 return;
             }
             // A damaged member: what was read of it is gone, the rest goes on.
-            Err(e) => {
+            Err(Fail::Damaged(e)) => {
                 out.unread.get_or_insert(format!("{name}: {e}"));
             }
         }
     }
 }
 
+/// Why a member could not be read.
 #[derive(Debug)]
-struct Overflow;
-
-impl std::fmt::Display for Overflow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("over the expansion cap")
-    }
+enum Fail {
+    /// It would take the object past the expansion cap.
+    Overflow,
+    /// It is not what its magic bytes say.
+    Damaged(String),
 }
 
 /// Reads `r` to its end within `budget`, taking what it used.
-fn read_capped(r: impl Read, budget: &mut u64) -> Result<Vec<u8>, String> {
+fn read_capped(r: impl Read, budget: &mut u64) -> Result<Vec<u8>, Fail> {
     let mut data = Vec::new();
     r.take(*budget + 1)
         .read_to_end(&mut data)
-        .map_err(|e| format!("damaged: {e}"))?;
+        .map_err(|e| Fail::Damaged(format!("damaged: {e}")))?;
     if data.len() as u64 > *budget {
         *budget = 0;
-        return Err(Overflow.to_string());
+        return Err(Fail::Overflow);
     }
     *budget -= data.len() as u64;
     Ok(data)
@@ -167,11 +167,16 @@ fn zip_members(
     bytes: &[u8],
     parent: &str,
     budget: &mut u64,
-) -> Vec<(String, Result<Vec<u8>, String>)> {
+) -> Vec<(String, Result<Vec<u8>, Fail>)> {
     let mut out = Vec::new();
     let mut archive = match zip::ZipArchive::new(std::io::Cursor::new(bytes)) {
         Ok(a) => a,
-        Err(e) => return vec![(label(parent, "zip"), Err(format!("damaged: {e}")))],
+        Err(e) => {
+            return vec![(
+                label(parent, "zip"),
+                Err(Fail::Damaged(format!("damaged: {e}"))),
+            )];
+        }
     };
     for i in 0..archive.len() {
         let (name, member) = match archive.by_index(i) {
@@ -185,10 +190,10 @@ fn zip_members(
             }
             Err(e) => (
                 label(parent, &format!("zip: member {i}")),
-                Err(format!("damaged: {e}")),
+                Err(Fail::Damaged(format!("damaged: {e}"))),
             ),
         };
-        let over = member.as_ref().is_err_and(|e| *e == Overflow.to_string());
+        let over = matches!(member, Err(Fail::Overflow));
         out.push((name, member));
         if over {
             break;
@@ -201,12 +206,17 @@ fn tar_members(
     bytes: &[u8],
     parent: &str,
     budget: &mut u64,
-) -> Vec<(String, Result<Vec<u8>, String>)> {
+) -> Vec<(String, Result<Vec<u8>, Fail>)> {
     let mut out = Vec::new();
     let mut archive = tar::Archive::new(bytes);
     let entries = match archive.entries() {
         Ok(e) => e,
-        Err(e) => return vec![(label(parent, "tar"), Err(format!("damaged: {e}")))],
+        Err(e) => {
+            return vec![(
+                label(parent, "tar"),
+                Err(Fail::Damaged(format!("damaged: {e}"))),
+            )];
+        }
     };
     for (i, entry) in entries.enumerate() {
         let (name, member) = match entry {
@@ -224,12 +234,12 @@ fn tar_members(
             Err(e) => {
                 out.push((
                     label(parent, &format!("tar: member {i}")),
-                    Err(format!("damaged: {e}")),
+                    Err(Fail::Damaged(format!("damaged: {e}"))),
                 ));
                 break;
             }
         };
-        let over = member.as_ref().is_err_and(|e| *e == Overflow.to_string());
+        let over = matches!(member, Err(Fail::Overflow));
         out.push((name, member));
         if over {
             break;

@@ -431,10 +431,10 @@ impl DeviceLogElements<'_> {
     }
 }
 
-/// Splits a device-log blob as [`parse_device_logs`] does, checking each
-/// element's structure (strings, matching brackets) but not parsing it.
-pub fn split_device_logs(bytes: &[u8]) -> DeviceLogElements<'_> {
-    let text = blob_text(bytes);
+/// Splits a device-log blob's text (as [`blob_text`] gives it) the way
+/// [`parse_device_logs`] does, checking each element's structure (strings,
+/// matching brackets) but not parsing it.
+pub fn split_device_logs(text: Cow<'_, [u8]>) -> DeviceLogElements<'_> {
     let (elements, warnings) = split(&text, false);
     DeviceLogElements {
         elements: elements.into_iter().map(|(i, span, _)| (i, span)).collect(),

@@ -278,7 +278,7 @@ impl Scanner<'_> {
             BlobKind::DeviceLogs => self.device_logs(
                 source,
                 path,
-                bytes,
+                &text,
                 &blob.minute,
                 blob.app_id.as_deref(),
                 out,
@@ -319,20 +319,19 @@ impl Scanner<'_> {
         &self,
         source: usize,
         path: &str,
-        bytes: &[u8],
+        text: &[u8],
         minute: &str,
         app_prefix: Option<&str>,
         out: &mut Local,
     ) {
-        let text = crate::export::blob_text(bytes);
-        let found = self.matcher.find(&text);
-        if found.is_empty() && !(self.index && is_diagnostic(&text)) {
+        let found = self.matcher.find(text);
+        if found.is_empty() && !(self.index && is_diagnostic(text)) {
             // Nothing here for the search or the index: count the records
             // without splitting the blob.
-            out.records += memchr::memmem::find_iter(&text, b"\"MessageType\"").count() as u64;
+            out.records += memchr::memmem::find_iter(text, b"\"MessageType\"").count() as u64;
             return;
         }
-        let logs = split_device_logs(bytes);
+        let logs = split_device_logs(std::borrow::Cow::Borrowed(text));
         out.records += logs.elements.len() as u64;
         let mut warnings = logs.warnings.clone();
         if self.index {
