@@ -117,8 +117,8 @@ pub(crate) struct SearchArgs {
     /// One JSON object per matched record per subject.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Bring in the other crashes of the installs found with the subject's
-    /// crashes (reported as linked).
+    /// Bring in the other crashes and records of the installs found with
+    /// the subject's data (reported as linked).
     #[arg(long, value_parser = ["install-id"])]
     pub(crate) expand: Option<String>,
     /// Threads (local sources) or objects in flight (remote ones).
@@ -152,9 +152,14 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RequestArgs {
-    /// The app, OWNER/APP.
+    /// Only this app, OWNER/APP (an export names its apps by id: give the
+    /// name with --app-name). Needed to use the App Center API.
     #[arg(long, value_parser = parse_app)]
-    pub(crate) app: (String, String),
+    pub(crate) app: Option<(String, String)>,
+    /// A readable name for an app id of the data, GUID=OWNER/APP
+    /// (repeatable; also the controller file's [apps] table).
+    #[arg(long, value_parser = parse_app_name)]
+    pub(crate) app_name: Vec<(String, String)>,
     /// An identifier of the subject, TYPE=VALUE (repeatable).
     #[arg(
         long,
@@ -175,12 +180,13 @@ pub(crate) struct RequestArgs {
     /// Replace an existing package.
     #[arg(long)]
     pub(crate) force: bool,
-    /// Which path: from the retention setting (28 days: export, 90: API),
-    /// or forced.
+    /// Whether to use the App Center API: `auto` uses it when --app is
+    /// given and it answers; `export` never calls it.
     #[arg(long, value_enum, default_value_t = PathChoice::Auto)]
     pub(crate) path: PathChoice,
-    /// The continuous export to search (export path): a directory or
-    /// az://container/prefix.
+    /// Where the data is: a continuous export or a crawl archive, as a
+    /// directory, az://container/prefix or s3://bucket/prefix
+    /// (repeatable: all are searched together).
     #[arg(long)]
     pub(crate) source: Vec<String>,
     /// When the request was received, YYYY-MM-DD (default: today, UTC).
@@ -211,12 +217,27 @@ pub(crate) struct RequestArgs {
 /// `--path`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum PathChoice {
-    /// From the retention setting.
+    /// The API when --app is given and it answers; the sources alone
+    /// otherwise.
     Auto,
-    /// Inventory, fetch and search the archive.
+    /// Inventory and fetch the app's crashes into the archive first, then
+    /// search it with the sources.
     Api,
-    /// Search the continuous export, then download matched crash logs.
+    /// The sources alone (exports, archives): no API call.
     Export,
+}
+
+/// `GUID=OWNER/APP`.
+fn parse_app_name(s: &str) -> Result<(String, String), String> {
+    let (id, name) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--app-name {s:?}: expected APP_ID=OWNER/APP"))?;
+    let (id, name) = (id.trim(), name.trim());
+    if id.is_empty() || id.contains('/') {
+        return Err(format!("--app-name {s:?}: the app id before '=' is empty or has a '/'"));
+    }
+    parse_app(name)?;
+    Ok((id.to_ascii_lowercase(), name.to_owned()))
 }
 
 #[derive(Debug, Args)]
@@ -378,6 +399,28 @@ pub(crate) struct DemoArgs {
     /// Errors in the demo app.
     #[arg(long, default_value_t = 1000)]
     pub(crate) errors: u64,
+    /// `export`: answer from a continuous export with no API (today's
+    /// world); `api`: through the emulator's API.
+    #[arg(long, value_enum, default_value_t = DemoPath::Export)]
+    pub(crate) path: DemoPath,
+}
+
+/// `demo --path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DemoPath {
+    /// A continuous export in a local directory, no API.
+    Export,
+    /// The emulator's API.
+    Api,
+}
+
+impl DemoPath {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Export => "export",
+            Self::Api => "api",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

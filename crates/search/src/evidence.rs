@@ -163,4 +163,57 @@ pub struct SearchReport {
     pub unread: Vec<crate::scan::Unread>,
     /// The attribution index the search built.
     pub index: crate::index::AttributionIndex,
+    /// Objects that could not be read at all: `(object, why)` (also in
+    /// `errors`). Whatever they hold is unknown.
+    pub failed: Vec<(String, String)>,
+    /// What each source held, by `--source` index.
+    pub sources: Vec<SourceSummary>,
+}
+
+/// What one source held.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceSummary {
+    /// Objects scanned.
+    pub objects: u64,
+    /// Objects in the continuous export's layout.
+    pub export_objects: u64,
+    /// Objects in the crawl archive's layout.
+    pub archive_objects: u64,
+    /// The earliest minute it covers (`yyyy-MM-ddTHH:mmZ`): its first
+    /// minute folder, or its oldest archived crash.
+    pub first: Option<String>,
+    /// The latest minute it covers.
+    pub last: Option<String>,
+    /// The apps its paths name (app ids of the export's `WithAppId`
+    /// layout, `OWNER/APP` of the archive).
+    pub apps: std::collections::BTreeSet<String>,
+}
+
+impl SourceSummary {
+    /// Notes one object's time (`yyyy-MM-ddTHH:mm…`) and app.
+    pub(crate) fn note(&mut self, time: Option<String>, app: Option<&str>) {
+        if let Some(t) = time {
+            if self.first.as_ref().is_none_or(|f| t < *f) {
+                self.first = Some(t.clone());
+            }
+            if self.last.as_ref().is_none_or(|l| t > *l) {
+                self.last = Some(t);
+            }
+        }
+        if let Some(a) = app
+            && !self.apps.contains(a)
+        {
+            self.apps.insert(a.to_owned());
+        }
+    }
+
+    /// Takes in another summary of the same source.
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.objects += other.objects;
+        self.export_objects += other.export_objects;
+        self.archive_objects += other.archive_objects;
+        self.note(other.first, None);
+        self.note(other.last, None);
+        self.apps.extend(other.apps);
+    }
 }

@@ -1,7 +1,7 @@
 //! Install-id expansion: the installs seen with a subject's crashes and
 //! records are searched for in a second scan (as typed values), and the
-//! crashes that hold one and are not already the subject's are reported as
-//! linked.
+//! crashes and activity records (sessions, events) that hold one and are
+//! not already the subject's are reported as linked.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -56,15 +56,14 @@ pub(crate) fn expand(
         .keys()
         .filter_map(|(s, o)| o.error_id().map(|e| (*s, e)))
         .collect();
-    let mut linked: BTreeMap<(usize, Owner), String> = BTreeMap::new();
+    let mut linked: BTreeMap<(usize, Owner), (String, Option<String>)> = BTreeMap::new();
     for h in local.hits {
         let s = original[h.subject];
         let (owner, known_install) = owner_of(h.place, index);
-        let Some(error_id) = owner.error_id() else {
-            continue;
-        };
-        if direct.contains(&(s, error_id)) {
-            continue;
+        match &owner {
+            Owner::Crash { error_id, .. } if !direct.contains(&(s, error_id.as_str())) => {}
+            Owner::Activity { .. } if !groups.contains_key(&(s, owner.clone())) => {}
+            _ => continue,
         }
         let install = h
             .install
@@ -76,11 +75,12 @@ pub(crate) fn expand(
                     .map(|i| i.value.clone())
             })
             .unwrap_or_default();
-        linked.entry((s, owner)).or_insert(install);
+        linked.entry((s, owner)).or_insert((install, h.record));
     }
-    for ((s, owner), install) in linked {
+    for ((s, owner), (install, record)) in linked {
         let mut e = Evidence::new(labels[s].clone(), owner, true, Vec::new());
         e.install_id = Some(install);
+        e.record = record.and_then(|r| serde_json::value::RawValue::from_string(r).ok());
         evidence.push(e);
     }
     Ok(())

@@ -46,7 +46,12 @@ pub struct CrashEntry {
     pub install_id: Option<Box<str>>,
     /// The crash blobs seen (`source`, path), from the log and the listing.
     pub blobs: Vec<(usize, Box<str>)>,
+    /// Its error logs: (`source`, `logs*.v1.data` blob, index in the array).
+    pub records: Vec<RecordAt>,
 }
+
+/// Where a device-log record is: (`source`, blob, index in its array).
+pub type RecordAt = (usize, Box<str>, u32);
 
 /// What an `ErrorAttachmentLog` says of its attachment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +68,10 @@ pub struct AttachmentEntry {
     pub file_name: Option<Box<str>>,
     /// Its content type.
     pub content_type: Option<Box<str>>,
+    /// Its attachment log.
+    pub record: Option<RecordAt>,
+    /// The blob its log names (`source`, path).
+    pub blob: Option<(usize, Box<str>)>,
 }
 
 /// The index.
@@ -73,6 +82,8 @@ pub struct AttributionIndex {
     /// `(install, session)` to the crashes logged in that session.
     sessions: HashMap<SessionKey, Vec<Box<str>>>,
     installs: HashMap<Box<str>, Box<str>>,
+    /// Attachment blobs seen in listings, by attachment id.
+    attachment_blobs: HashMap<Box<str>, Vec<(usize, Box<str>)>>,
 }
 
 /// An install and one of its sessions.
@@ -83,8 +94,15 @@ fn some(s: &str) -> Option<Box<str>> {
 }
 
 impl AttributionIndex {
-    /// Adds what a device log of `path` (in `minute`) says.
-    pub fn add_record(&mut self, source: usize, minute: &str, log: &DeviceLog) {
+    /// Adds what a device log says: element `index` of the blob `path`
+    /// of `source`, in the minute folder `minute`.
+    pub fn add_record(
+        &mut self,
+        (source, path, index): (usize, &str, usize),
+        minute: &str,
+        log: &DeviceLog,
+    ) {
+        let at: RecordAt = (source, path.into(), index as u32);
         if let (Some(install), Some(app)) = (some(&log.install_id), some(&log.app_id)) {
             self.installs.entry(install).or_insert(app);
         }
@@ -102,6 +120,9 @@ impl AttributionIndex {
                     if !entry.blobs.contains(&blob) {
                         entry.blobs.push(blob);
                     }
+                }
+                if !entry.records.contains(&at) {
+                    entry.records.push(at);
                 }
                 if let (Some(i), Some(s)) = (some(&log.install_id), some(&log.session_id)) {
                     let ids = self.sessions.entry((i, s)).or_default();
@@ -121,6 +142,8 @@ impl AttributionIndex {
                     session_id: some(&log.session_id),
                     file_name: link.file_name.as_deref().and_then(some),
                     content_type: link.content_type.as_deref().and_then(some),
+                    blob: link.blob_path(minute).map(|b| (source, b.into())),
+                    record: Some(at),
                 };
                 let slot = self.attachments.entry(id).or_default();
                 // A log that names the crash wins over one that does not.
@@ -144,6 +167,18 @@ impl AttributionIndex {
         }
     }
 
+    /// Adds an attachment blob seen in a listing.
+    pub fn add_attachment_blob(&mut self, source: usize, path: &str, attachment_id: &str) {
+        let blobs = self
+            .attachment_blobs
+            .entry(attachment_id.into())
+            .or_default();
+        let blob = (source, path.into());
+        if !blobs.contains(&blob) {
+            blobs.push(blob);
+        }
+    }
+
     /// Takes in another index (from another thread or source).
     pub fn merge(&mut self, other: Self) {
         for (k, v) in other.crashes {
@@ -157,6 +192,11 @@ impl AttributionIndex {
                     for b in v.blobs {
                         if !mine.blobs.contains(&b) {
                             mine.blobs.push(b);
+                        }
+                    }
+                    for r in v.records {
+                        if !mine.records.contains(&r) {
+                            mine.records.push(r);
                         }
                     }
                 }
@@ -179,6 +219,46 @@ impl AttributionIndex {
         for (k, v) in other.installs {
             self.installs.entry(k).or_insert(v);
         }
+        for (k, v) in other.attachment_blobs {
+            let blobs = self.attachment_blobs.entry(k).or_default();
+            for b in v {
+                if !blobs.contains(&b) {
+                    blobs.push(b);
+                }
+            }
+        }
+    }
+
+    /// Every attachment a log names, with its entry.
+    pub fn attachments(&self) -> impl Iterator<Item = (&str, &AttachmentEntry)> {
+        self.attachments.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// The blobs of an attachment: the one its log names, then those seen
+    /// in listings, each once.
+    pub fn attachment_blobs(&self, attachment_id: &str) -> Vec<(usize, &str)> {
+        let mut out: Vec<(usize, &str)> = Vec::new();
+        let named = self
+            .attachments
+            .get(attachment_id)
+            .and_then(|e| e.blob.as_ref());
+        let listed = self.attachment_blobs.get(attachment_id).into_iter().flatten();
+        for (s, p) in named.into_iter().chain(listed) {
+            if !out.contains(&(*s, &**p)) {
+                out.push((*s, p));
+            }
+        }
+        out
+    }
+
+    /// Every app id the index saw (in error, attachment and other logs).
+    pub fn apps(&self) -> std::collections::BTreeSet<&str> {
+        self.installs
+            .values()
+            .chain(self.crashes.values().filter_map(|c| c.app.as_ref()))
+            .chain(self.attachments.values().filter_map(|a| a.app.as_ref()))
+            .map(|a| &**a)
+            .collect()
     }
 
     /// A crash's entry.
@@ -244,6 +324,8 @@ impl AttributionIndex {
                         + s(&v.install_id)
                         + v.blobs.capacity() * std::mem::size_of::<(usize, Box<str>)>()
                         + v.blobs.iter().map(|b| b.1.len()).sum::<usize>()
+                        + v.records.capacity() * std::mem::size_of::<RecordAt>()
+                        + v.records.iter().map(|r| r.1.len()).sum::<usize>()
                 })
                 .sum::<usize>()
             + table(&self.attachments)
@@ -258,6 +340,8 @@ impl AttributionIndex {
                         + s(&v.session_id)
                         + s(&v.file_name)
                         + s(&v.content_type)
+                        + v.record.as_ref().map_or(0, |r| r.1.len())
+                        + v.blob.as_ref().map_or(0, |b| b.1.len())
                 })
                 .sum::<usize>()
             + table(&self.sessions)
@@ -273,6 +357,16 @@ impl AttributionIndex {
                 .installs
                 .iter()
                 .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + table(&self.attachment_blobs)
+            + self
+                .attachment_blobs
+                .iter()
+                .map(|(k, v)| {
+                    k.len()
+                        + v.capacity() * std::mem::size_of::<(usize, Box<str>)>()
+                        + v.iter().map(|b| b.1.len()).sum::<usize>()
+                })
                 .sum::<usize>()
     }
 
@@ -296,13 +390,13 @@ mod tests {
     fn attachments_find_their_crash_by_name_or_session() {
         let mut a = AttributionIndex::default();
         a.add_record(
-            0,
+            (0, "logs.v1.data", 1),
             "2026/11/30/12/05/",
             &log(json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "I1", "SessionId": "s1",
                 "Properties": "2026/11/30/12/05/crashes/e1.json"})),
         );
         a.add_record(
-            0,
+            (0, "logs.v1.data", 2),
             "2026/11/30/12/05/",
             &log(
                 json!({"MessageType": "ErrorLog", "InstallId": "i2", "SessionId": "s2",
@@ -312,7 +406,7 @@ mod tests {
         let mut b = AttributionIndex::default();
         // In a later folder, another thread: one names its crash, one not.
         b.add_record(
-            1,
+            (1, "logs.v1.data", 3),
             "2026/11/30/12/09/",
             &log(
                 json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i2",
@@ -320,7 +414,7 @@ mod tests {
             ),
         );
         b.add_record(
-            1,
+            (1, "logs.v1.data", 4),
             "2026/11/30/12/09/",
             &log(
                 json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i1", "SessionId": "s1",
@@ -328,7 +422,7 @@ mod tests {
             ),
         );
         b.add_record(
-            1,
+            (1, "logs.v1.data", 5),
             "2026/11/30/12/09/",
             &log(
                 json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i9", "SessionId": "s9",
@@ -356,6 +450,28 @@ mod tests {
             a.crash("e2").unwrap().blobs,
             vec![(0, "2026/11/30/12/05/crashes/e2.json".into())]
         );
+        assert_eq!(
+            a.crash("e2").unwrap().records,
+            vec![(0, "logs.v1.data".into(), 2)]
+        );
+        assert_eq!(
+            a.attachment_blobs("a1"),
+            vec![(1, "2026/11/30/12/09/attachments/a1")]
+        );
+        a.add_attachment_blob(1, "2026/11/30/12/09/attachments/a1", "a1");
+        a.add_attachment_blob(2, "x/attachments/a1", "a1");
+        assert_eq!(
+            a.attachment_blobs("a1"),
+            vec![
+                (1, "2026/11/30/12/09/attachments/a1"),
+                (2, "x/attachments/a1")
+            ]
+        );
+        assert_eq!(
+            a.crash_of_attachment("a2").unwrap().1.record,
+            Some((1, "logs.v1.data".into(), 3))
+        );
+        assert_eq!(a.apps(), ["app"].into_iter().collect());
         assert_eq!(a.app_of_install("i1"), Some("app"));
         a.add_crash_blob(3, "app/2026/11/30/12/05/crashes/e3.json", "e3");
         assert_eq!(a.crash("e3").unwrap().app.as_deref(), Some("app"));

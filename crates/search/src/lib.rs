@@ -42,7 +42,7 @@ mod walk;
 
 pub use crate::decode::Limits;
 pub use crate::error::{Error, Result};
-pub use crate::evidence::{Evidence, Hit, Owner, SearchReport};
+pub use crate::evidence::{Evidence, Hit, Owner, SearchReport, SourceSummary};
 pub use crate::index::AttributionIndex;
 pub use crate::matcher::{Encoding, Found, Matcher, json_path_at};
 pub use crate::scan::{Unread, WHOLE_OBJECT_MAX};

@@ -8,7 +8,7 @@
 //! attachment), it is left as a [`Place`] for [`crate::attribute`].
 
 use crate::decode::{Limits, expand};
-use crate::evidence::Hit;
+use crate::evidence::{Hit, SourceSummary};
 use crate::export::{BlobKind, classify, split_device_logs};
 use crate::index::AttributionIndex;
 use crate::matcher::{Found, Matcher, json_path_at};
@@ -84,10 +84,56 @@ pub(crate) struct Local {
     pub(crate) objects: u64,
     pub(crate) bytes: u64,
     pub(crate) records: u64,
+    /// Objects not read at all.
+    pub(crate) failed: Vec<(String, String)>,
+    /// By source index.
+    pub(crate) sources: Vec<SourceSummary>,
 }
 
 impl Local {
+    /// The summary of `source`.
+    pub(crate) fn source(&mut self, source: usize) -> &mut SourceSummary {
+        if self.sources.len() <= source {
+            self.sources.resize_with(source + 1, SourceSummary::default);
+        }
+        &mut self.sources[source]
+    }
+
+    /// An object that could not be read.
+    pub(crate) fn failed(&mut self, path: String, why: String) {
+        self.errors.push((path.clone(), why.clone()));
+        self.failed.push((path, why));
+    }
+
+    /// Counts an object in its source's summary, with its layout, time and
+    /// app (`text`, when read, gives an archived crash its time).
+    fn note(&mut self, source: usize, path: &str, text: Option<&[u8]>) {
+        let summary = self.source(source);
+        summary.objects += 1;
+        if let Some((app, _, artefact)) = archive_owner(path) {
+            summary.archive_objects += 1;
+            let time = (artefact == "download.json")
+                .then(|| text.and_then(|t| string_field(t, "timestamp")))
+                .flatten()
+                .filter(|t| t.len() >= 16)
+                .map(|t| format!("{}Z", &t[..16]));
+            summary.note(time, Some(&app));
+        } else if let Some(blob) = classify(path) {
+            summary.export_objects += 1;
+            let parts: Vec<&str> = blob.minute.trim_end_matches('/').rsplit('/').take(5).collect();
+            let time = match parts[..] {
+                [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}Z")),
+                _ => None,
+            };
+            summary.note(time, blob.app_id.as_deref());
+        }
+    }
+
     pub(crate) fn merge(&mut self, other: Self) {
+        for (n, s) in other.sources.into_iter().enumerate() {
+            self.source(n).merge(s);
+        }
+        self.failed.extend(other.failed);
         self.hits.extend(other.hits);
         self.index.merge(other.index);
         self.errors.extend(other.errors);
@@ -248,6 +294,7 @@ impl Scanner<'_> {
         out.objects += 1;
         out.bytes += bytes.len() as u64;
         let text = crate::export::blob_text(bytes);
+        out.note(source, path, Some(&text));
         let file_name = || path.rsplit('/').next().unwrap_or(path).to_owned();
         if let Some((app, error_id, artefact)) = archive_owner(path) {
             let place = || Place::Crash {
@@ -302,6 +349,10 @@ impl Scanner<'_> {
                 self.scan_all_views(&obj, &text, place, artefact, out);
             }
             BlobKind::Attachment { attachment_id } => {
+                if self.index {
+                    out.index
+                        .add_attachment_blob(source, path, &attachment_id);
+                }
                 // Attachments are scanned as stored: a text-looking
                 // attachment with a BOM is still found (UTF-16 patterns).
                 let place = || Place::Attachment {
@@ -342,7 +393,7 @@ impl Scanner<'_> {
                     continue;
                 }
                 match logs.parse(span) {
-                    Ok(log) => out.index.add_record(source, minute, &log),
+                    Ok(log) => out.index.add_record((source, path, *index), minute, &log),
                     Err(e) => warnings.push(format!("element {index} is not a device log ({e})")),
                 }
             }
@@ -461,6 +512,18 @@ impl Scanner<'_> {
     ) {
         out.objects += 1;
         out.bytes += size;
+        out.note(source, path, None);
+        if self.index {
+            match classify(path).map(|b| b.kind) {
+                Some(BlobKind::Crash { error_id, .. }) => {
+                    out.index.add_crash_blob(source, path, &error_id);
+                }
+                Some(BlobKind::Attachment { attachment_id }) => {
+                    out.index.add_attachment_blob(source, path, &attachment_id);
+                }
+                _ => {}
+            }
+        }
         let place = self.big_place(source, path);
         let artefact = path.rsplit('/').next().unwrap_or(path).to_owned();
         for f in found {

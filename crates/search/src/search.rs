@@ -111,6 +111,8 @@ pub fn search(
         errors: local.errors,
         index_entries: local.index.len() as u64,
         unread: local.unread,
+        failed: local.failed,
+        sources: local.sources,
         ..Default::default()
     };
     report.unread.sort();
@@ -169,6 +171,8 @@ pub(crate) fn scan_inputs(
             Input::Remote(source) => scan_remote(&scanner, n, source, opts.threads.max(1))?,
         };
         all.merge(local);
+        all.source(n);
+        all.source(n);
     }
     Ok(all)
 }
@@ -222,7 +226,7 @@ impl ignore::ParallelVisitor for Visitor<'_> {
             &mut self.buf,
             &mut self.local,
         ) {
-            self.local.errors.push((rel.into_owned(), e.to_string()));
+            self.local.failed(rel.into_owned(), e.to_string());
         }
         ignore::WalkState::Continue
     }
@@ -356,10 +360,10 @@ fn scan_remote(scanner: &Scanner<'_>, n: usize, source: &Source, threads: usize)
         while let Some((path, read, size)) = reads.try_next().await? {
             match read {
                 Some(Ok(data)) => scanner.object(n, &path, &data, &mut local),
-                Some(Err(e)) => local.errors.push((path, e.to_string())),
+                Some(Err(e)) => local.failed(path, e.to_string()),
                 None => match scan_remote_chunked(scanner, source, &path).await {
                     Ok(found) => scanner.big_hits(n, &path, found, size, &mut local),
-                    Err(e) => local.errors.push((path, e)),
+                    Err(e) => local.failed(path, e),
                 },
             }
         }

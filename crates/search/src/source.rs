@@ -67,6 +67,11 @@ impl Source {
         }
     }
 
+    /// The object store behind it.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
     /// The URL, without any query.
     pub fn url(&self) -> &str {
         &self.shown

@@ -4,7 +4,6 @@ mod crawl;
 mod demo;
 mod emulator;
 mod export_config;
-mod report;
 mod request;
 mod retention;
 mod search;

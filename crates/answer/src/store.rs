@@ -1,0 +1,155 @@
+//! Reading the objects a package needs from the sources: a local
+//! directory's files are used where they are; an object store's are
+//! streamed into the staging directory once. An object that is gone is
+//! `None` (the manifest says so); any other failure ends the answer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crashdsr_search::Input;
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::{Error, Result};
+
+/// The sources of one answer, with what was already fetched.
+pub(crate) struct Objects<'a> {
+    inputs: &'a [Input],
+    staging: PathBuf,
+    rt: tokio::runtime::Runtime,
+    fetched: BTreeMap<(usize, String), Option<PathBuf>>,
+}
+
+fn unreadable(source: usize, object: &str, message: impl ToString) -> Error {
+    Error::Unreadable {
+        number: source + 1,
+        object: object.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+impl<'a> Objects<'a> {
+    pub(crate) fn new(inputs: &'a [Input], staging: &Path) -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the reader", e))?;
+        Ok(Self {
+            inputs,
+            staging: staging.to_owned(),
+            rt,
+            fetched: BTreeMap::new(),
+        })
+    }
+
+    /// A local file holding `object` of `source`, or `None` if it is not
+    /// there (any more).
+    pub(crate) fn local(&mut self, source: usize, object: &str) -> Result<Option<PathBuf>> {
+        let key = (source, object.to_owned());
+        if let Some(p) = self.fetched.get(&key) {
+            return Ok(p.clone());
+        }
+        let path = match &self.inputs[source] {
+            Input::Dir(root) => {
+                let p = root.join(object);
+                match std::fs::metadata(&p) {
+                    Ok(m) if m.is_file() => Some(p),
+                    Ok(_) => return Err(unreadable(source, object, "not a file")),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(unreadable(source, object, e)),
+                }
+            }
+            Input::Remote(src) => {
+                let dest = self
+                    .staging
+                    .join(format!("source-{source}"))
+                    .join(object.replace("..", "__"));
+                let store = src.store().clone();
+                let location = object_store::path::Path::from(object);
+                self.rt.block_on(async {
+                    let got = match store.get(&location).await {
+                        Ok(g) => g,
+                        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                        Err(e) => return Err(unreadable(source, object, e)),
+                    };
+                    if let Some(dir) = dest.parent() {
+                        tokio::fs::create_dir_all(dir)
+                            .await
+                            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                    }
+                    let mut file = tokio::fs::File::create(&dest)
+                        .await
+                        .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
+                    let mut stream = got.into_stream();
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk.map_err(|e| unreadable(source, object, e))?;
+                        file.write_all(&chunk)
+                            .await
+                            .map_err(|e| Error::io(format!("writing {}", dest.display()), e))?;
+                    }
+                    file.flush()
+                        .await
+                        .map_err(|e| Error::io(format!("writing {}", dest.display()), e))?;
+                    Ok(Some(dest.clone()))
+                })?
+            }
+        };
+        self.fetched.insert(key, path.clone());
+        Ok(path)
+    }
+
+    /// The bytes of `object`, or `None` if it is not there.
+    pub(crate) fn read(&mut self, source: usize, object: &str) -> Result<Option<Vec<u8>>> {
+        match self.local(source, object)? {
+            None => Ok(None),
+            Some(p) => std::fs::read(&p)
+                .map(Some)
+                .map_err(|e| unreadable(source, object, e)),
+        }
+    }
+
+    /// The objects under `prefix` (a folder, `/`-terminated) of `source`,
+    /// as paths relative to the source, sorted.
+    pub(crate) fn list(&mut self, source: usize, prefix: &str) -> Result<Vec<String>> {
+        match &self.inputs[source] {
+            Input::Dir(root) => {
+                let mut out = Vec::new();
+                let mut stack = vec![prefix.trim_end_matches('/').to_owned()];
+                while let Some(rel) = stack.pop() {
+                    let entries = match std::fs::read_dir(root.join(&rel)) {
+                        Ok(e) => e,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(unreadable(source, &rel, e)),
+                    };
+                    for e in entries {
+                        let e = e.map_err(|e| unreadable(source, &rel, e))?;
+                        let name = format!("{rel}/{}", e.file_name().to_string_lossy());
+                        let kind = e.file_type().map_err(|e| unreadable(source, &name, e))?;
+                        if kind.is_dir() {
+                            stack.push(name);
+                        } else {
+                            out.push(name);
+                        }
+                    }
+                }
+                out.sort();
+                Ok(out)
+            }
+            Input::Remote(src) => {
+                let store = src.store().clone();
+                let location = object_store::path::Path::from(prefix.trim_end_matches('/'));
+                let mut out: Vec<String> = self.rt.block_on(async {
+                    store
+                        .list(Some(&location))
+                        .map_ok(|m| m.location.to_string())
+                        .try_collect()
+                        .await
+                        .map_err(|e| unreadable(source, prefix, e))
+                })?;
+                out.sort();
+                Ok(out)
+            }
+        }
+    }
+}
