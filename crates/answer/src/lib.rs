@@ -97,9 +97,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A request.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// Where to look: directories and object-store URLs of exports and
-    /// archives.
-    pub sources: Vec<String>,
+    /// Where to look: exports and archives, in directories or object
+    /// stores ([`Input::open`]).
+    pub sources: Vec<Input>,
     /// Who asked (one package each).
     pub subjects: Vec<Subject>,
     /// Only this app (`OWNER/APP`, or an app id).
@@ -208,31 +208,24 @@ pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
             "no source: name an export or an archive with --source".into(),
         ));
     }
-    let inputs = request
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(n, s)| {
-            Input::open(s).map_err(|e| Error::Source(format!("source {}: {e}", n + 1)))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let inputs = &request.sources;
     progress(&format!("searching {} source(s)", inputs.len()));
     let mut opts = request.search.clone();
     opts.expand_install_ids = true;
-    let report = crashdsr_search::search(&inputs, request.subjects.clone(), &opts)?;
+    let report = crashdsr_search::search(inputs, request.subjects.clone(), &opts)?;
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Source(format!(
             "{} object(s) could not be read, the first {object}: {why}; no package was written: the answer would be incomplete",
             report.failed.len()
         )));
     }
-    let sources = describe_sources(&inputs, &report)?;
+    let sources = describe_sources(inputs, &report)?;
     let names = app_names(request, &report)?;
     progress(&format!(
         "searched {} objects, {} device-log records; assembling",
         report.objects, report.records
     ));
-    let mut objects = store::Objects::new(&inputs, &request.staging)?;
+    let mut objects = store::Objects::new(inputs, &request.staging)?;
     let received = request.received;
     let due = received
         .checked_add_months(chrono::Months::new(1))

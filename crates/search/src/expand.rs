@@ -13,7 +13,8 @@ use crate::matcher::Matcher;
 use crate::search::{Input, SearchOptions, scan_inputs};
 use crate::subject::{IdKind, Identifier, Subject};
 
-/// Adds the linked crashes of each subject to `evidence`.
+/// Adds the linked crashes and records of each subject to `evidence`.
+/// Returns the objects the second scan could not read.
 pub(crate) fn expand(
     inputs: &[Input],
     labels: &[String],
@@ -21,7 +22,7 @@ pub(crate) fn expand(
     groups: &Groups,
     index: &AttributionIndex,
     evidence: &mut Vec<Evidence>,
-) -> Result<()> {
+) -> Result<Vec<(String, String)>> {
     let mut by_subject: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     for ((s, _), g) in groups {
         by_subject
@@ -47,7 +48,7 @@ pub(crate) fn expand(
         })
         .collect();
     if subjects.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let original: Vec<usize> = subjects.iter().map(|(s, _)| *s).collect();
     let matcher = Matcher::new(subjects.into_iter().map(|(_, s)| s).collect());
@@ -83,5 +84,5 @@ pub(crate) fn expand(
         e.record = record.and_then(|r| serde_json::value::RawValue::from_string(r).ok());
         evidence.push(e);
     }
-    Ok(())
+    Ok(local.failed)
 }

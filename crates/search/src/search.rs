@@ -42,7 +42,7 @@ impl Input {
             let dir = PathBuf::from(spec.strip_prefix("file://").unwrap_or(spec));
             if !dir.is_dir() {
                 return Err(Error::Source(format!(
-                    "source {}: not a directory",
+                    "source {}: not a directory, or it does not exist",
                     dir.display()
                 )));
             }
@@ -131,7 +131,7 @@ pub fn search(
         report.evidence.push(e);
     }
     if opts.expand_install_ids {
-        crate::expand::expand(
+        let failed = crate::expand::expand(
             inputs,
             &labels,
             opts,
@@ -139,6 +139,12 @@ pub fn search(
             &local.index,
             &mut report.evidence,
         )?;
+        for f in failed {
+            if !report.failed.contains(&f) {
+                report.errors.push(f.clone());
+                report.failed.push(f);
+            }
+        }
     }
     report.evidence.sort_by(|a, b| {
         (&a.subject, a.linked, &a.owner, &a.install_id).cmp(&(

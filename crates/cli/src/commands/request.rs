@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use crashdsr_answer::Controller;
 use crashdsr_crawl::{Api, FetchOptions, RequestRecord};
-use crashdsr_search::{SearchOptions, Subject};
+use crashdsr_search::{Input, SearchOptions, Subject};
 
 use crate::cli::{GlobalArgs, PathChoice, RequestArgs};
 use crate::progress::Bar;
@@ -200,6 +200,11 @@ pub(crate) async fn answer(
         .work_dir
         .join("requests")
         .join(format!("staging-{}", std::process::id()));
+    let sources = sources
+        .iter()
+        .enumerate()
+        .map(|(n, s)| Input::open(s).with_context(|| format!("--source number {}", n + 1)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let request = crashdsr_answer::Request {
         sources,
         subjects,
