@@ -13,10 +13,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
-use common::ok;
-use crashdsr_appcenter::Timestamp;
-use crashdsr_appcenter::models::BlobPathFormatKind;
-use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
+use common::{closed_port, export, ok};
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, TruthSubject, serve};
 
@@ -27,32 +24,6 @@ fn dataset() -> DatasetConfig {
     let mut cfg = DatasetConfig::new(SEED);
     cfg.errors_per_app = ERRORS;
     cfg
-}
-
-/// The dotnet-style export of the dataset under `dir`; returns the
-/// container's directory.
-fn export(rt: &tokio::runtime::Runtime, data: &Dataset, dir: &Path) -> String {
-    let cfg = data.config();
-    let plan = ExportPlan {
-        app: 0,
-        since: Timestamp(cfg.now - chrono::Duration::days(i64::from(cfg.span_days) + 1)),
-        entities: vec![],
-        path_format: BlobPathFormatKind::WithoutAppId,
-        style: ExportStyle::Dotnet,
-    };
-    rt.block_on(async {
-        let store = open_target(&Target::Dir(dir.to_path_buf())).await.unwrap();
-        write(data, &plan, store, |_| true).await.unwrap();
-    });
-    dir.join("archive").to_str().unwrap().to_owned()
-}
-
-/// A base URL nothing listens on.
-fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}")
 }
 
 fn subjects_file(subjects: &[TruthSubject], dir: &Path) -> String {

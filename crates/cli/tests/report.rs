@@ -1,13 +1,16 @@
 //! The report opened in a real browser: headless Chromium, no network,
-//! renders without console errors and shows the subject's crash count.
+//! renders without console errors and shows the subject's crash count, a
+//! stack trace and their activity, answered from an export with no API.
 //! Runs when `CRASHDSR_TEST_CHROMIUM` names the browser (`.ci/run` installs
 //! Debian's chromium and sets it).
+
+mod common;
 
 use std::io::Read;
 use std::process::Command;
 
 use crashdsr_emulator::testing::TempDir;
-use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, serve};
+use crashdsr_emulator::{Dataset, DatasetConfig};
 
 #[test]
 fn report_renders_offline_without_console_errors() {
@@ -18,15 +21,10 @@ fn report_renders_offline_without_console_errors() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut ds = DatasetConfig::new(29);
     ds.errors_per_app = 400;
-    ds.span_days = 90;
-    let truth = Dataset::new(ds.clone()).truth();
-    let emu = rt
-        .block_on(serve(
-            EmulatorConfig::new(ds, "t"),
-            "127.0.0.1:0".parse().unwrap(),
-        ))
-        .unwrap();
+    let data = Dataset::new(ds);
+    let truth = data.truth();
     let tmp = TempDir::new("report");
+    let source = common::export(&rt, &data, &tmp.path().join("storage"));
     let s = truth
         .subjects
         .iter()
@@ -38,26 +36,11 @@ fn report_renders_offline_without_console_errors() {
         serde_json::json!({"label": s.label, "identifiers": s.identifiers}).to_string(),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_crashdsr"))
-        .env("APPCENTER_API_TOKEN", "t")
-        .args([
-            "--base-url",
-            &emu.base_url(),
-            "--work-dir",
-            tmp.path().to_str().unwrap(),
-            "--api-rate",
-            "100000/1",
-            "--no-progress",
-        ])
-        .args([
-            "request",
-            "--app",
-            "contoso/demo-app",
-            "--subjects",
-            subjects.to_str().unwrap(),
-            "--out",
-            tmp.path().join("p").to_str().unwrap(),
-        ])
+    let out = common::crashdsr(&common::closed_port(), tmp.path(), "t")
+        .args(["request", "--source", &source])
+        .args(["--app-name", &format!("{}=contoso/demo-app", data.app_id(0))])
+        .args(["--subjects", subjects.to_str().unwrap()])
+        .args(["--out", tmp.path().join("p").to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
@@ -119,5 +102,8 @@ fn report_renders_offline_without_console_errors() {
         "{dom}"
     );
     assert!(dom.contains("Information under Article 15 GDPR"));
-    rt.block_on(emu.shutdown()).unwrap();
+    // A crash's stack trace, collapsed, and a row of the person's activity.
+    assert!(dom.contains("<summary>Stack trace ("), "{dom}");
+    assert!(dom.contains("<pre>at "), "{dom}");
+    assert!(dom.contains("<tr class=\"activity-row\">"), "{dom}");
 }

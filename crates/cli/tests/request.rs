@@ -204,12 +204,12 @@ fn export_path_package_holds_the_truths_crashes() {
         .unwrap();
     let file = subject_file(s, tmp.path());
     let out = tmp.path().join("out");
-    // Retention is 28 days: the export path, picked automatically.
+    // The export the emulator wrote, alone: no API call.
     ok(crashdsr(&base, tmp.path())
         .args([
             "request",
-            "--app",
-            "contoso/demo-app",
+            "--path",
+            "export",
             "--subjects",
             &file,
             "--out",
@@ -238,8 +238,8 @@ fn export_path_package_holds_the_truths_crashes() {
     ok(crashdsr(&base, tmp.path())
         .args([
             "request",
-            "--app",
-            "contoso/demo-app",
+            "--path",
+            "export",
             "--subjects",
             &file,
             "--out",

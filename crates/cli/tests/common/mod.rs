@@ -62,3 +62,36 @@ pub(crate) fn wait_for_export(base: &str, work: &Path, created: &str) {
     }
     panic!("the export stayed Pending");
 }
+
+/// The dotnet-style continuous export of app 0 of `data` under `dir`, as
+/// App Center's backend wrote it; returns the container's directory.
+pub(crate) fn export(
+    rt: &tokio::runtime::Runtime,
+    data: &crashdsr_emulator::Dataset,
+    dir: &Path,
+) -> String {
+    use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
+    let cfg = data.config();
+    let plan = ExportPlan {
+        app: 0,
+        since: crashdsr_appcenter::Timestamp(
+            cfg.now - chrono::Duration::days(i64::from(cfg.span_days) + 1),
+        ),
+        entities: vec![],
+        path_format: crashdsr_appcenter::models::BlobPathFormatKind::WithoutAppId,
+        style: ExportStyle::Dotnet,
+    };
+    rt.block_on(async {
+        let store = open_target(&Target::Dir(dir.to_path_buf())).await.unwrap();
+        write(data, &plan, store, |_| true).await.unwrap();
+    });
+    dir.join("archive").to_str().unwrap().to_owned()
+}
+
+/// A base URL nothing listens on (App Center's API after its shutdown).
+pub(crate) fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
