@@ -56,24 +56,35 @@ fn text(o: &Output) -> (String, String) {
 }
 
 #[test]
-fn demo_runs_and_prints_no_identifier() {
+fn demo_runs_on_both_paths_and_prints_no_identifier() {
     let work = crashdsr_emulator::testing::TempDir::new("demo");
-    let out = crashdsr()
-        .args(["--work-dir", work.path().to_str().unwrap(), "demo"])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("checksums verified"), "{stdout}");
-    assert!(
-        stdout.contains("exactly the crashes the ground truth names"),
-        "{stdout}"
-    );
-    assert!(stderr.contains("1000 crashes archived"), "{stderr}");
-    assert!(
-        !stdout.contains('@') && !stderr.contains('@'),
-        "an e-mail address was printed:\n{stdout}"
-    );
+    for (path, says) in [
+        (None, "no API"),
+        (Some("api"), "1000 crashes archived"),
+    ] {
+        let out = crashdsr()
+            .args(["--work-dir", work.path().to_str().unwrap(), "demo"])
+            .args(path.map(|p| ["--path", p]).into_iter().flatten())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{path:?}: {stdout}\n{stderr}");
+        assert!(stdout.contains("checksums verified"), "{stdout}");
+        assert!(
+            stdout.contains("exactly the crashes the ground truth names, each with its crash report"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(says) || stderr.contains(says),
+            "{path:?}: {stdout}\n{stderr}"
+        );
+        assert!(
+            !stdout.contains('@') && !stderr.contains('@'),
+            "an e-mail address was printed:\n{stdout}"
+        );
+        // Log lines to a file carry no colour codes.
+        assert!(!stderr.contains('\x1b'), "{path:?}: ANSI codes in {stderr:?}");
+    }
 }
 
 #[test]

@@ -129,6 +129,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
                 .concurrency(16)
                 .build()?;
             request.app = crate::cli::parse_app(&data.app_name(0)).ok();
+            request.app_name.clear();
             request.path = PathChoice::Api;
             super::request::answer(&demo_global, request, Some(client)).await?;
             emu.shutdown().await?;
