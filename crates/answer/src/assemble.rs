@@ -119,7 +119,9 @@ impl Context<'_> {
             (None, _) | (_, None) => true,
             (Some(want), Some(app)) => {
                 app.eq_ignore_ascii_case(want)
-                    || self.name_of(app).is_some_and(|n| n.eq_ignore_ascii_case(want))
+                    || self
+                        .name_of(app)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(want))
             }
         }
     }
@@ -201,7 +203,9 @@ fn crash(
     let mut copies: Vec<Value> = Vec::new();
     let mut crash_blob: Option<(usize, String, PathBuf)> = None;
     let missing = |found: &mut Found, source: usize, object: &str, what: &str| {
-        found.missing.push(json!({"error_id": eid, "what": what, "source": source + 1, "object": object}));
+        found
+            .missing
+            .push(json!({"error_id": eid, "what": what, "source": source + 1, "object": object}));
     };
 
     // The export's crash blobs.
@@ -247,7 +251,9 @@ fn crash(
                     },
                     r if r.starts_with("attachments/") => {
                         let aid = r.trim_start_matches("attachments/").to_owned();
-                        archived_attachments.entry(aid).or_insert((s, object.clone()));
+                        archived_attachments
+                            .entry(aid)
+                            .or_insert((s, object.clone()));
                     }
                     _ => {
                         if rel == "attachments.json"
@@ -255,7 +261,8 @@ fn crash(
                             && let Ok(Value::Array(list)) = serde_json::from_slice(&bytes)
                         {
                             for a in list {
-                                let get = |k: &str| a.get(k).and_then(Value::as_str).map(str::to_owned);
+                                let get =
+                                    |k: &str| a.get(k).and_then(Value::as_str).map(str::to_owned);
                                 if let Some(aid) = get("attachmentId") {
                                     archive_meta.insert(aid, (get("fileName"), get("contentType")));
                                 }
@@ -282,7 +289,11 @@ fn crash(
     let mut view = CrashView {
         error_id: eid.to_owned(),
         app: acc.apps.iter().next().cloned(),
-        app_name: acc.apps.iter().find_map(|a| cx.name_of(a)).map(str::to_owned),
+        app_name: acc
+            .apps
+            .iter()
+            .find_map(|a| cx.name_of(a))
+            .map(str::to_owned),
         linked: !acc.direct,
         ..Default::default()
     };
@@ -300,7 +311,12 @@ fn crash(
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut records: BTreeSet<(usize, String, u32)> = index
         .crash(eid)
-        .map(|c| c.records.iter().map(|(s, o, i)| (*s, o.to_string(), *i)).collect())
+        .map(|c| {
+            c.records
+                .iter()
+                .map(|(s, o, i)| (*s, o.to_string(), *i))
+                .collect()
+        })
         .unwrap_or_default();
     let export_ids = cx.attachments.get(eid).cloned().unwrap_or_default();
     for aid in export_ids.iter().chain(archived_attachments.keys()) {
@@ -312,8 +328,12 @@ fn crash(
             records.insert((*s, o.to_string(), *i));
         }
         let (mut file_name, mut content_type) = (
-            entry.and_then(|e| e.file_name.as_deref()).map(str::to_owned),
-            entry.and_then(|e| e.content_type.as_deref()).map(str::to_owned),
+            entry
+                .and_then(|e| e.file_name.as_deref())
+                .map(str::to_owned),
+            entry
+                .and_then(|e| e.content_type.as_deref())
+                .map(str::to_owned),
         );
         if let Some((f, c)) = archive_meta.get(aid) {
             file_name = file_name.or_else(|| f.clone());
@@ -339,12 +359,16 @@ fn crash(
         }
         let Some((s, object, local)) = stored else {
             if candidates.is_empty() {
-                found.missing.push(json!({"error_id": eid, "what": "attachment", "attachment_id": aid,
-                    "why": "its attachment log names it, but no source holds its blob"}));
+                found.missing.push(
+                    json!({"error_id": eid, "what": "attachment", "attachment_id": aid,
+                    "why": "its attachment log names it, but no source holds its blob"}),
+                );
             }
             continue;
         };
-        let shown = file_name.clone().unwrap_or_else(|| format!("attachment-{aid}"));
+        let shown = file_name
+            .clone()
+            .unwrap_or_else(|| format!("attachment-{aid}"));
         let name = names.take(&format!("{dir}/attachments"), &safe_name(&shown), aid);
         found.builder.add_file(&name, &local)?;
         let bytes = std::fs::read(&local).map_err(|e| Error::io(format!("reading {object}"), e))?;
@@ -382,7 +406,9 @@ fn crash(
                 return Err(Error::Unreadable {
                     number: s + 1,
                     object,
-                    message: format!("record {i} is no longer there: the blob changed since the search"),
+                    message: format!(
+                        "record {i} is no longer there: the blob changed since the search"
+                    ),
                 });
             };
             let record = one_line(&logs.text[span.clone()]);
@@ -402,7 +428,13 @@ fn crash(
     }
     found.counts.crash_records += record_count;
 
-    describe_crash(&mut view, doc.as_ref(), first_record.as_ref(), &acc.hits, &names);
+    describe_crash(
+        &mut view,
+        doc.as_ref(),
+        first_record.as_ref(),
+        &acc.hits,
+        &names,
+    );
     found.view.crashes.push(view);
     found.crashes.push(json!({
         "error_id": eid,
@@ -454,8 +486,15 @@ fn describe_crash(
         .cloned()
         .collect::<Vec<_>>()
         .join(" ");
-        let (v, b) = (str_at(d, "/device/appVersion"), str_at(d, "/device/appBuild"));
-        view.app_version = if b.is_empty() { v } else { format!("{v} ({b})") };
+        let (v, b) = (
+            str_at(d, "/device/appVersion"),
+            str_at(d, "/device/appBuild"),
+        );
+        view.app_version = if b.is_empty() {
+            v
+        } else {
+            format!("{v} ({b})")
+        };
         view.error_type = str_at(d, "/exception/type");
         view.message = str_at(d, "/exception/message");
         let frames = d
@@ -476,8 +515,11 @@ fn describe_crash(
                     (f, l) => format!(" ({f}:{l})"),
                 };
                 let code = str_at(f, "/code");
-                view.stack
-                    .push(if method.is_empty() { code } else { format!("at {method}{place}") });
+                view.stack.push(if method.is_empty() {
+                    code
+                } else {
+                    format!("at {method}{place}")
+                });
             }
         }
         if view.stack.is_empty() {
@@ -486,12 +528,17 @@ fn describe_crash(
         }
     } else if let Some(r) = record {
         view.when = str_at(r, "/Timestamp");
-        view.device = [str_at(r, "/OemName"), str_at(r, "/Model"), str_at(r, "/OsName"), str_at(r, "/OsVersion")]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" ");
+        view.device = [
+            str_at(r, "/OemName"),
+            str_at(r, "/Model"),
+            str_at(r, "/OsName"),
+            str_at(r, "/OsVersion"),
+        ]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
         view.app_version = str_at(r, "/AppVersion");
     }
     let crash_file = names.0.iter().find(|n| n.ends_with("/crash.json")).cloned();
@@ -537,7 +584,10 @@ fn shown_artefact(artefact: &str, attachments: &[AttachmentView]) -> String {
             return if inside.is_empty() {
                 format!("the attachment {} ({})", a.name, a.file)
             } else {
-                format!("the attachment {} ({}), inside it: {inside}", a.name, a.file)
+                format!(
+                    "the attachment {} ({}), inside it: {inside}",
+                    a.name, a.file
+                )
             };
         }
     }
@@ -561,7 +611,10 @@ fn activity_files(cx: &Context<'_>, activity: &[&Evidence], found: &mut Found) -
         } = &e.owner
         {
             let app = app.clone().unwrap_or_else(|| "unknown-app".into());
-            by_app.entry(app).or_default().push((*source, object, *index, e));
+            by_app
+                .entry(app)
+                .or_default()
+                .push((*source, object, *index, e));
         }
     }
     for (app, mut records) in by_app {
@@ -584,7 +637,9 @@ fn activity_files(cx: &Context<'_>, activity: &[&Evidence], found: &mut Found) -
             found.view.activity.push(row);
             lines.extend_from_slice(&line);
             lines.push(b'\n');
-            from.push(json!({"source": source + 1, "object": object, "index": index, "linked": e.linked}));
+            from.push(
+                json!({"source": source + 1, "object": object, "index": index, "linked": e.linked}),
+            );
         }
         found.counts.activity_records += records.len();
         found.builder.add_bytes(&name, lines)?;
@@ -598,7 +653,9 @@ fn activity_files(cx: &Context<'_>, activity: &[&Evidence], found: &mut Found) -
 
 fn activity_row(r: &Value, app: &str, name: Option<&str>) -> ActivityRow {
     let props = match r.get("Properties") {
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.clone())),
+        Some(Value::String(s)) => {
+            serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.clone()))
+        }
         Some(v) => v.clone(),
         None => Value::Null,
     };
@@ -629,7 +686,9 @@ fn unattributed_files(
     objects: &mut Objects<'_>,
     found: &mut Found,
 ) -> Result<()> {
-    let mut by_object: BTreeMap<(usize, &str), (Vec<&str>, BTreeSet<&str>)> = BTreeMap::new();
+    // (source, object) → (its reasons, the identifier types found).
+    type Reasons<'e> = (Vec<&'e str>, BTreeSet<&'e str>);
+    let mut by_object: BTreeMap<(usize, &str), Reasons<'_>> = BTreeMap::new();
     for e in unattributed {
         if let Owner::Unattributed {
             object,
@@ -657,7 +716,8 @@ fn unattributed_files(
                     return Err(Error::Unreadable {
                         number: source + 1,
                         object: object.to_owned(),
-                        message: "the record is no longer there: the blob changed since the search".into(),
+                        message: "the record is no longer there: the blob changed since the search"
+                            .into(),
                     });
                 };
                 let name = format!("unattributed/{:03}-{}.json", n + 1, safe_name(blob));
@@ -668,7 +728,10 @@ fn unattributed_files(
                     found.missing.push(json!({"what": "unattributed object", "source": source + 1, "object": object}));
                     continue;
                 };
-                (format!("unattributed/{:03}-{}", n + 1, safe_name(object)), Err(local))
+                (
+                    format!("unattributed/{:03}-{}", n + 1, safe_name(object)),
+                    Err(local),
+                )
             }
         };
         match bytes_or_path {

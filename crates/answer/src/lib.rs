@@ -244,7 +244,12 @@ pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
         let identifiers: Vec<(String, String)> = subject
             .identifiers
             .iter()
-            .map(|i| (i.kind.as_str().to_owned(), keyed_hash(&request.key, &i.value)))
+            .map(|i| {
+                (
+                    i.kind.as_str().to_owned(),
+                    keyed_hash(&request.key, &i.value),
+                )
+            })
             .collect();
         let request_id = {
             let material = identifiers

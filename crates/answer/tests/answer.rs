@@ -114,11 +114,7 @@ fn an_attachment_whose_crash_cannot_be_found_is_packaged_for_review() {
     let folder = tmp.path().join("archive/2026/11/30/23/59/attachments");
     std::fs::create_dir_all(&folder).unwrap();
     let orphan = format!("support ticket from {email}\n");
-    std::fs::write(
-        folder.join("0e0e0e0e-0000-4000-8000-000000000001"),
-        &orphan,
-    )
-    .unwrap();
+    std::fs::write(folder.join("0e0e0e0e-0000-4000-8000-000000000001"), &orphan).unwrap();
     let inputs = vec![Input::open(tmp.path().join("archive").to_str().unwrap()).unwrap()];
     let a = answer(
         &request(inputs, vec![subject(&s)], &tmp.path().join("staging")),
@@ -169,8 +165,14 @@ fn app_names_must_name_apps_the_data_holds() {
     let err = answer(&r, &|_| {}).unwrap_err();
     assert!(matches!(err, Error::Request(_)));
     let text = err.to_string();
-    assert!(text.contains("00000000-0000-0000-0000-00000000dead"), "{text}");
-    assert!(text.contains(data.app_id(0)), "names the apps it holds: {text}");
+    assert!(
+        text.contains("00000000-0000-0000-0000-00000000dead"),
+        "{text}"
+    );
+    assert!(
+        text.contains(data.app_id(0)),
+        "names the apps it holds: {text}"
+    );
 
     // The right id (in any case) names the app in the manifest; --app
     // then filters by that name.
@@ -193,7 +195,11 @@ fn app_names_must_name_apps_the_data_holds() {
 fn a_source_without_app_center_data_is_refused() {
     let tmp = TempDir::new("answer-no-data");
     std::fs::create_dir_all(tmp.path().join("photos/2026")).unwrap();
-    std::fs::write(tmp.path().join("photos/2026/a.jpg"), b"\xFF\xD8 not a crash").unwrap();
+    std::fs::write(
+        tmp.path().join("photos/2026/a.jpg"),
+        b"\xFF\xD8 not a crash",
+    )
+    .unwrap();
     let inputs = vec![Input::open(tmp.path().join("photos").to_str().unwrap()).unwrap()];
     let subject = Subject {
         label: "s".into(),
@@ -299,7 +305,10 @@ fn a_source_that_breaks_mid_run_gives_no_package() {
     let direct = &s.direct[0].error_id;
     let blob = walk(&tmp.path().join("archive"))
         .into_iter()
-        .find(|p| p.ends_with(&format!("crashes/{direct}.json")) || p.ends_with(&format!("errors/{direct}.json")))
+        .find(|p| {
+            p.ends_with(&format!("crashes/{direct}.json"))
+                || p.ends_with(&format!("errors/{direct}.json"))
+        })
         .expect("the crash blob is exported");
     let local = Arc::new(
         object_store::local::LocalFileSystem::new_with_prefix(tmp.path().join("archive")).unwrap(),

@@ -234,7 +234,9 @@ fn parse_app_name(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("--app-name {s:?}: expected APP_ID=OWNER/APP"))?;
     let (id, name) = (id.trim(), name.trim());
     if id.is_empty() || id.contains('/') {
-        return Err(format!("--app-name {s:?}: the app id before '=' is empty or has a '/'"));
+        return Err(format!(
+            "--app-name {s:?}: the app id before '=' is empty or has a '/'"
+        ));
     }
     parse_app(name)?;
     Ok((id.to_ascii_lowercase(), name.to_owned()))

@@ -58,10 +58,7 @@ fn text(o: &Output) -> (String, String) {
 #[test]
 fn demo_runs_on_both_paths_and_prints_no_identifier() {
     let work = crashdsr_emulator::testing::TempDir::new("demo");
-    for (path, says) in [
-        (None, "no API"),
-        (Some("api"), "1000 crashes archived"),
-    ] {
+    for (path, says) in [(None, "no API"), (Some("api"), "1000 crashes archived")] {
         let out = crashdsr()
             .args(["--work-dir", work.path().to_str().unwrap(), "demo"])
             .args(path.map(|p| ["--path", p]).into_iter().flatten())
@@ -71,7 +68,8 @@ fn demo_runs_on_both_paths_and_prints_no_identifier() {
         assert!(out.status.success(), "{path:?}: {stdout}\n{stderr}");
         assert!(stdout.contains("checksums verified"), "{stdout}");
         assert!(
-            stdout.contains("exactly the crashes the ground truth names, each with its crash report"),
+            stdout
+                .contains("exactly the crashes the ground truth names, each with its crash report"),
             "{stdout}"
         );
         assert!(
@@ -83,7 +81,10 @@ fn demo_runs_on_both_paths_and_prints_no_identifier() {
             "an e-mail address was printed:\n{stdout}"
         );
         // Log lines to a file carry no colour codes.
-        assert!(!stderr.contains('\x1b'), "{path:?}: ANSI codes in {stderr:?}");
+        assert!(
+            !stderr.contains('\x1b'),
+            "{path:?}: ANSI codes in {stderr:?}"
+        );
     }
 }
 

@@ -90,9 +90,15 @@ fn an_export_alone_answers_with_everything_it_holds() {
     let app_name = format!("{}=contoso/demo-app", data.app_id(0));
     let run = |force: bool| {
         let mut c = common::crashdsr(&base, tmp.path(), "t");
-        c.args(["request", "--app", "contoso/demo-app", "--app-name", &app_name])
-            .args(["--source", &source, "--subjects", &file])
-            .args(["--out", out.to_str().unwrap(), "--received", "2026-11-30"]);
+        c.args([
+            "request",
+            "--app",
+            "contoso/demo-app",
+            "--app-name",
+            &app_name,
+        ])
+        .args(["--source", &source, "--subjects", &file])
+        .args(["--out", out.to_str().unwrap(), "--received", "2026-11-30"]);
         if force {
             c.arg("--force");
         }
@@ -130,7 +136,11 @@ fn an_export_alone_answers_with_everything_it_holds() {
             let blob = &c["files"][0];
             assert_eq!(blob["file"], format!("crashes/{eid}/crash.json"));
             let stored = std::fs::read(export_root.join(blob["object"].as_str().unwrap())).unwrap();
-            assert_eq!(all[&format!("crashes/{eid}/crash.json")], stored, "{eid}: crash blob");
+            assert_eq!(
+                all[&format!("crashes/{eid}/crash.json")],
+                stored,
+                "{eid}: crash blob"
+            );
             // Every attachment the app sent with it, as uploaded.
             let e = data.error(0, data.parse_error_id(0, eid).unwrap());
             let listed: BTreeMap<&str, &serde_json::Value> = c["attachments"]
@@ -147,8 +157,13 @@ fn an_export_alone_answers_with_everything_it_holds() {
             for (k, (aid, _)) in e.attachments.iter().enumerate() {
                 let a = listed[aid.as_str()];
                 let bytes = &all[a["file"].as_str().unwrap()];
-                assert_eq!(bytes, &data.attachment_bytes(&e, k), "{eid}/{aid}: as uploaded");
-                let stored = std::fs::read(export_root.join(a["object"].as_str().unwrap())).unwrap();
+                assert_eq!(
+                    bytes,
+                    &data.attachment_bytes(&e, k),
+                    "{eid}/{aid}: as uploaded"
+                );
+                let stored =
+                    std::fs::read(export_root.join(a["object"].as_str().unwrap())).unwrap();
                 assert_eq!(bytes, &stored, "{eid}/{aid}: as stored");
             }
             // Its error and attachment logs.
@@ -159,20 +174,30 @@ fn an_export_alone_answers_with_everything_it_holds() {
                 .map(|l| serde_json::from_slice(l).unwrap())
                 .collect();
             assert_eq!(lines.len(), 1 + e.attachments.len(), "{eid}: records");
-            assert!(lines.iter().all(|r| r["InstallId"] == e.install_id.as_str()));
+            assert!(
+                lines
+                    .iter()
+                    .all(|r| r["InstallId"] == e.install_id.as_str())
+            );
         }
         // The person's activity: records of their installs only, and the
         // event that carries their address among them.
         let installs: BTreeSet<String> = truth_crashes(s)
             .iter()
-            .map(|id| data.error(0, data.parse_error_id(0, id).unwrap()).install_id)
+            .map(|id| {
+                data.error(0, data.parse_error_id(0, id).unwrap())
+                    .install_id
+            })
             .collect();
         let mut activity = 0;
         for (name, bytes) in all.iter().filter(|(n, _)| n.starts_with("activity/")) {
             for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 let r: serde_json::Value = serde_json::from_slice(line).unwrap();
                 let install = r["InstallId"].as_str().unwrap().to_ascii_lowercase();
-                assert!(installs.contains(&install), "{name}: another install's record");
+                assert!(
+                    installs.contains(&install),
+                    "{name}: another install's record"
+                );
                 activity += 1;
             }
         }
@@ -234,7 +259,12 @@ fn an_archive_and_an_export_answer_together_each_crash_once() {
     let crawl = tmp.path().join("crawl");
     ok(common::crashdsr(&emu.base_url(), &crawl, "t")
         .args(["request", "--path", "api", "--app", "contoso/demo-app"])
-        .args(["--subjects", &file, "--out", tmp.path().join("api").to_str().unwrap()])
+        .args([
+            "--subjects",
+            &file,
+            "--out",
+            tmp.path().join("api").to_str().unwrap(),
+        ])
         .output()
         .unwrap());
     rt.block_on(emu.shutdown()).unwrap();
@@ -245,8 +275,21 @@ fn an_archive_and_an_export_answer_together_each_crash_once() {
     let work = tmp.path().join("work");
     let only = tmp.path().join("archive-only");
     ok(common::crashdsr(&base, &work, "t")
-        .args(["request", "--path", "export", "--source", archive.to_str().unwrap()])
-        .args(["--subjects", &file, "--out", only.to_str().unwrap(), "--received", "2026-11-30"])
+        .args([
+            "request",
+            "--path",
+            "export",
+            "--source",
+            archive.to_str().unwrap(),
+        ])
+        .args([
+            "--subjects",
+            &file,
+            "--out",
+            only.to_str().unwrap(),
+            "--received",
+            "2026-11-30",
+        ])
         .output()
         .unwrap());
     let zip = only.join(format!("{}.zip", s.label));
@@ -308,16 +351,24 @@ fn an_archive_and_an_export_answer_together_each_crash_once() {
         assert_eq!(c["copies"].as_array().unwrap().len(), 1, "{eid}: {c}");
         let sources: BTreeSet<u64> = [blob["source"].as_u64().unwrap()]
             .into_iter()
-            .chain(c["copies"].as_array().unwrap().iter().map(|x| x["source"].as_u64().unwrap()))
+            .chain(
+                c["copies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x["source"].as_u64().unwrap()),
+            )
             .collect();
-        assert_eq!(sources, [1, 2].into_iter().collect(), "{eid}: named in both");
+        assert_eq!(
+            sources,
+            [1, 2].into_iter().collect(),
+            "{eid}: named in both"
+        );
         // The archive's own artefacts come along, marked as such.
         assert!(
-            c["files"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|f| f["file"] == format!("crashes/{eid}/archive/details.json") && f["source"] == 1),
+            c["files"].as_array().unwrap().iter().any(|f| f["file"]
+                == format!("crashes/{eid}/archive/details.json")
+                && f["source"] == 1),
             "{eid}: {c}"
         );
     }
@@ -329,7 +380,11 @@ fn an_archive_and_an_export_answer_together_each_crash_once() {
         .collect();
     assert_eq!(kinds, ["crawl archive", "continuous export"]);
     ok(run());
-    assert_eq!(std::fs::read(&zip).unwrap(), first, "a second run changed the package");
+    assert_eq!(
+        std::fs::read(&zip).unwrap(),
+        first,
+        "a second run changed the package"
+    );
 }
 
 #[test]
@@ -345,7 +400,10 @@ fn bad_sources_give_a_clear_message_and_no_package() {
     let base = closed_port();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["--source".into(), tmp.path().join("nowhere").display().to_string()],
+            vec![
+                "--source".into(),
+                tmp.path().join("nowhere").display().to_string(),
+            ],
             "does not exist",
         ),
         (
@@ -355,7 +413,7 @@ fn bad_sources_give_a_clear_message_and_no_package() {
         (
             vec![
                 "--source".into(),
-                source.clone(),
+                source,
                 "--app-name".into(),
                 "11111111-2222-3333-4444-555555555555=contoso/other".into(),
             ],

@@ -38,7 +38,10 @@ fn report_renders_offline_without_console_errors() {
     .unwrap();
     let out = common::crashdsr(&common::closed_port(), tmp.path(), "t")
         .args(["request", "--source", &source])
-        .args(["--app-name", &format!("{}=contoso/demo-app", data.app_id(0))])
+        .args([
+            "--app-name",
+            &format!("{}=contoso/demo-app", data.app_id(0)),
+        ])
         .args(["--subjects", subjects.to_str().unwrap()])
         .args(["--out", tmp.path().join("p").to_str().unwrap()])
         .output()

@@ -242,7 +242,11 @@ impl AttributionIndex {
             .attachments
             .get(attachment_id)
             .and_then(|e| e.blob.as_ref());
-        let listed = self.attachment_blobs.get(attachment_id).into_iter().flatten();
+        let listed = self
+            .attachment_blobs
+            .get(attachment_id)
+            .into_iter()
+            .flatten();
         for (s, p) in named.into_iter().chain(listed) {
             if !out.contains(&(*s, &**p)) {
                 out.push((*s, p));

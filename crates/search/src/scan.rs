@@ -120,7 +120,12 @@ impl Local {
             summary.note(time, Some(&app));
         } else if let Some(blob) = classify(path) {
             summary.export_objects += 1;
-            let parts: Vec<&str> = blob.minute.trim_end_matches('/').rsplit('/').take(5).collect();
+            let parts: Vec<&str> = blob
+                .minute
+                .trim_end_matches('/')
+                .rsplit('/')
+                .take(5)
+                .collect();
             let time = match parts[..] {
                 [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}Z")),
                 _ => None,
@@ -350,8 +355,7 @@ impl Scanner<'_> {
             }
             BlobKind::Attachment { attachment_id } => {
                 if self.index {
-                    out.index
-                        .add_attachment_blob(source, path, &attachment_id);
+                    out.index.add_attachment_blob(source, path, &attachment_id);
                 }
                 // Attachments are scanned as stored: a text-looking
                 // attachment with a BOM is still found (UTF-16 patterns).

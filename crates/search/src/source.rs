@@ -49,7 +49,9 @@ impl Source {
         } else {
             let dir = url.strip_prefix("file://").unwrap_or(url);
             if !std::path::Path::new(dir).is_dir() {
-                return Err(Error::Source(format!("source {dir}: not a directory, or it does not exist")));
+                return Err(Error::Source(format!(
+                    "source {dir}: not a directory, or it does not exist"
+                )));
             }
             Arc::new(
                 object_store::local::LocalFileSystem::new_with_prefix(dir)

@@ -86,7 +86,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
             // organisation holds it today.
             let plan = ExportPlan {
                 app: 0,
-                since: Timestamp(dataset.now - chrono::Duration::days(i64::from(dataset.span_days) + 1)),
+                since: Timestamp(
+                    dataset.now - chrono::Duration::days(i64::from(dataset.span_days) + 1),
+                ),
                 entities: Vec::new(),
                 path_format: BlobPathFormatKind::WithoutAppId,
                 style: ExportStyle::Dotnet,
@@ -156,7 +158,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
         .chain(subject.linked.iter().map(|l| l.error_id.clone()))
         .collect();
     let agrees = crashes == want && with_report == want;
-    let activity = entries.iter().filter(|e| e.starts_with("activity/")).count();
+    let activity = entries
+        .iter()
+        .filter(|e| e.starts_with("activity/"))
+        .count();
     let verified = crashdsr_package::verify(&out)?;
     println!(
         "Package: {} ({} files, checksums {}), {} crashes, {} activity file(s): {}",

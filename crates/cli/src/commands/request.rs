@@ -306,7 +306,9 @@ async fn api_client(
         None => match super::client_with(global, args.concurrency as usize) {
             Ok(c) => c,
             Err(e) if args.path == PathChoice::Auto => {
-                eprintln!("crashdsr: not using the App Center API ({e:#}); answering from the sources alone");
+                eprintln!(
+                    "crashdsr: not using the App Center API ({e:#}); answering from the sources alone"
+                );
                 return Ok(None);
             }
             Err(e) => return Err(e),
@@ -324,11 +326,15 @@ async fn api_client(
     match probe {
         Ok(Ok(_)) => Ok(Some(client)),
         Ok(Err(e)) => {
-            eprintln!("crashdsr: the App Center API did not answer ({e}); answering from the sources alone");
+            eprintln!(
+                "crashdsr: the App Center API did not answer ({e}); answering from the sources alone"
+            );
             Ok(None)
         }
         Err(_) => {
-            eprintln!("crashdsr: the App Center API did not answer within 5 s; answering from the sources alone");
+            eprintln!(
+                "crashdsr: the App Center API did not answer within 5 s; answering from the sources alone"
+            );
             Ok(None)
         }
     }
@@ -381,4 +387,3 @@ async fn targeted_candidates(
     }
     Ok(out.into_values().collect())
 }
-
