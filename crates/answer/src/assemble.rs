@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crashdsr_package::PackageBuilder;
 use crashdsr_search::export::{BlobKind, blob_text, classify, split_device_logs};
-use crashdsr_search::{AttributionIndex, Evidence, Hit, Owner, SearchReport};
+use crashdsr_search::{Evidence, Hit, Owner, SearchReport};
 use serde_json::{Value, json};
 
 use crate::json::{at_path, one_line, str_at, text};
@@ -37,20 +37,6 @@ impl Found {
     pub(crate) fn kept(&self, e: &Evidence) -> bool {
         self.kept.contains(&e.owner)
     }
-}
-
-/// The attachments of every crash, by error id, sorted.
-pub(crate) fn attachments_by_crash(index: &AttributionIndex) -> BTreeMap<String, Vec<String>> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (aid, _) in index.attachments() {
-        if let Ok((eid, _)) = index.crash_of_attachment(aid) {
-            out.entry(eid.to_owned()).or_default().push(aid.to_owned());
-        }
-    }
-    for v in out.values_mut() {
-        v.sort();
-    }
-    out
 }
 
 /// A name made safe as one file name in a package.

@@ -230,7 +230,7 @@ pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
     let due = received
         .checked_add_months(chrono::Months::new(1))
         .ok_or_else(|| Error::Request("the due date is out of range".into()))?;
-    let attachments = assemble::attachments_by_crash(&report.index);
+    let attachments = report.index.attachments_by_crash();
     let cx = assemble::Context {
         report: &report,
         names: &names,
@@ -441,24 +441,7 @@ impl Package {
     /// Writes the package to `out` (sealed with age when `seal` is
     /// given, the plain zip never left behind).
     pub fn write(&self, out: &Path, seal: Option<&Seal>, force: bool) -> Result<Written> {
-        match seal {
-            None => Ok(self.builder.write(out, force)?),
-            Some(how) => {
-                if out.exists() && !force {
-                    return Err(crashdsr_package::Error::Exists(out.to_owned()).into());
-                }
-                let plain = PathBuf::from(format!("{}.plain", out.display()));
-                let w = self.builder.write(&plain, true)?;
-                let sealed = crashdsr_package::seal(&plain, out, how);
-                let _ = std::fs::remove_file(&plain);
-                sealed?;
-                Ok(Written {
-                    path: out.to_owned(),
-                    sha256: crashdsr_package::sha256_file(out)?,
-                    files: w.files,
-                })
-            }
-        }
+        Ok(self.builder.write_sealed(out, seal, force)?)
     }
 
     /// The audit record of a written package: keyed hashes and counts,

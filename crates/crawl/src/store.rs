@@ -212,6 +212,13 @@ const SCHEMA: &[&str] = &[
         throttled_last_minute BIGINT NOT NULL DEFAULT 0,
         eta_secs BIGINT,
         updated_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS erasure_journal (
+        plan_id TEXT NOT NULL,
+        step BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (plan_id, step))",
 ];
 
 /// Where a running `fetch` is, as it last reported itself.
@@ -723,6 +730,27 @@ impl Store {
                 max_per_sec: r.get(5), throttled_last_minute: r.get(6), eta_secs: r.get(7), updated_at: r.get(8),
             }).collect()))
         .map_err(Error::store("listing workers"))
+    }
+
+    /// Records the state of step `step` of an erasure plan (before and
+    /// after it runs).
+    pub async fn journal(&self, plan_id: &str, step: i64, state: &str, detail: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO erasure_journal (plan_id, step, state, detail, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (plan_id, step) DO UPDATE SET state = excluded.state, detail = excluded.detail,
+               updated_at = excluded.updated_at")
+            .bind(plan_id).bind(step).bind(state).bind(detail).bind(now_ms())
+            .execute(p).await.map(drop))
+        .map_err(Error::store("writing the erasure journal"))
+    }
+
+    /// Every journaled step of a plan: `(step, state, detail)`.
+    pub async fn journaled(&self, plan_id: &str) -> Result<Vec<(i64, String, String)>> {
+        on_pool!(self, p => sqlx::query(
+            "SELECT step, state, detail FROM erasure_journal WHERE plan_id = $1 ORDER BY step")
+            .bind(plan_id).fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()))
+        .map_err(Error::store("reading the erasure journal"))
     }
 
     /// Deletes everything of `app` (tests and re-crawls).

@@ -205,6 +205,27 @@ impl PackageBuilder {
         }
     }
 
+    /// Writes the package to `out`, sealed with age when `seal` is given
+    /// (the plain zip exists only until it is sealed, as `OUT.plain`).
+    pub fn write_sealed(&self, out: &Path, seal: Option<&Seal>, force: bool) -> Result<Written> {
+        let Some(how) = seal else {
+            return self.write(out, force);
+        };
+        if out.exists() && !force {
+            return Err(Error::Exists(out.to_owned()));
+        }
+        let plain = PathBuf::from(format!("{}.plain", out.display()));
+        let w = self.write(&plain, true)?;
+        let sealed = self::seal(&plain, out, how);
+        let _ = std::fs::remove_file(&plain);
+        sealed?;
+        Ok(Written {
+            path: out.to_owned(),
+            sha256: sha256_file(out)?,
+            files: w.files,
+        })
+    }
+
     fn write_to(&self, partial: &Path) -> Result<BTreeMap<String, String>> {
         let mut open = OpenOptions::new();
         open.write(true).create(true).truncate(true);

@@ -234,6 +234,20 @@ impl AttributionIndex {
         self.attachments.iter().map(|(k, v)| (&**k, v))
     }
 
+    /// The attachments of every crash, by error id, each list sorted.
+    pub fn attachments_by_crash(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for aid in self.attachments.keys() {
+            if let Ok((eid, _)) = self.crash_of_attachment(aid) {
+                out.entry(eid.to_owned()).or_default().push(aid.to_string());
+            }
+        }
+        for v in out.values_mut() {
+            v.sort();
+        }
+        out
+    }
+
     /// The blobs of an attachment: the one its log names, then those seen
     /// in listings, each once.
     pub fn attachment_blobs(&self, attachment_id: &str) -> Vec<(usize, &str)> {

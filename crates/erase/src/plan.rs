@@ -1,0 +1,461 @@
+//! The plan: exactly which objects go and which log blobs are rewritten
+//! without which records, each with the SHA-256 it had when planned. A
+//! second person reviews it; `--apply` runs it and nothing else.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crashdsr_package::keyed_hash;
+use crashdsr_search::export::{BlobKind, classify};
+use crashdsr_search::{Input, Owner, SearchOptions, Subject};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::target::{TEMP_SUFFIX, Target};
+use crate::{Error, Result};
+
+/// `format` of a plan.
+pub const PLAN_FORMAT: &str = "crashdsr-erasure-plan";
+/// The plan format's version.
+pub const PLAN_VERSION: u32 = 1;
+
+/// What a plan does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// One person's data out (Art. 17).
+    Erase,
+    /// Everything older than a cut-off out (Art. 5(1)(e)).
+    Purge,
+}
+
+/// A person, by keyed hashes only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSubject {
+    /// The label.
+    pub label: String,
+    /// `(type, keyed hash)` of each identifier.
+    pub identifiers: Vec<(String, String)>,
+}
+
+/// A log blob to rewrite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rewrite {
+    /// Which source, from 1.
+    pub source: usize,
+    /// The blob.
+    pub object: String,
+    /// Its SHA-256 when planned.
+    pub sha256: String,
+    /// Its size when planned.
+    pub size: u64,
+    /// The records it holds.
+    pub records: usize,
+    /// The indexes of the records to drop.
+    pub drop: Vec<u32>,
+    /// Why, one line per record.
+    pub why: Vec<String>,
+}
+
+/// An object to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delete {
+    /// Which source, from 1.
+    pub source: usize,
+    /// The object.
+    pub object: String,
+    /// Its SHA-256 when planned.
+    pub sha256: String,
+    /// Its size when planned.
+    pub size: u64,
+    /// Why.
+    pub why: String,
+}
+
+/// The plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`PLAN_FORMAT`].
+    pub format: String,
+    /// [`PLAN_VERSION`].
+    pub version: u32,
+    /// The SHA-256 of the plan with this field empty, 20 hex digits.
+    pub plan_id: String,
+    /// Erase or purge.
+    pub kind: Kind,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// The sources, as given (directories made absolute).
+    pub sources: Vec<String>,
+    /// Erase: the people.
+    #[serde(default)]
+    pub subjects: Vec<PlanSubject>,
+    /// Erase: crashes linked by install id go too.
+    #[serde(default)]
+    pub include_linked: bool,
+    /// Purge: everything before this minute goes (`yyyy-MM-ddTHH:mm`).
+    #[serde(default)]
+    pub cutoff: Option<String>,
+    /// Log blobs to rewrite (done first).
+    pub rewrites: Vec<Rewrite>,
+    /// Objects to delete (done last).
+    pub deletes: Vec<Delete>,
+}
+
+impl Plan {
+    /// Steps in the order `--apply` runs them: rewrites, then deletes.
+    pub fn steps(&self) -> usize {
+        self.rewrites.len() + self.deletes.len()
+    }
+
+    fn seal(mut self) -> Self {
+        self.plan_id.clear();
+        let json = serde_json::to_vec(&self).expect("a plan serialises");
+        self.plan_id = hex::encode(Sha256::digest(&json))[..20].to_owned();
+        self
+    }
+
+    /// Reads a plan, checking its format, version and id.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let plan: Self =
+            serde_json::from_slice(bytes).map_err(|e| Error::Plan(format!("not a plan: {e}")))?;
+        if plan.format != PLAN_FORMAT || plan.version != PLAN_VERSION {
+            return Err(Error::Plan(format!(
+                "a plan of format {:?} version {}; this crashdsr reads {PLAN_FORMAT:?} version {PLAN_VERSION}",
+                plan.format, plan.version
+            )));
+        }
+        let id = plan.plan_id.clone();
+        if plan.clone().seal().plan_id != id {
+            return Err(Error::Plan(
+                "the plan was changed after it was made (its plan_id does not match its content); make a new one".into(),
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Gathers what to delete and which records to drop, then reads each
+/// object once to record its SHA-256.
+#[derive(Default)]
+struct Gather {
+    deletes: BTreeMap<(usize, String), String>,
+    drops: BTreeMap<(usize, String), BTreeMap<u32, String>>,
+}
+
+impl Gather {
+    fn delete(&mut self, source: usize, object: &str, why: String) {
+        self.deletes.entry((source, object.to_owned())).or_insert(why);
+    }
+
+    fn drop(&mut self, source: usize, object: &str, index: u32, why: String) {
+        self.drops
+            .entry((source, object.to_owned()))
+            .or_default()
+            .entry(index)
+            .or_insert(why);
+    }
+
+    async fn finish(self, targets: &[Target]) -> Result<(Vec<Rewrite>, Vec<Delete>)> {
+        let mut deletes = Vec::new();
+        let mut rewrites = Vec::new();
+        let mut whole: BTreeMap<(usize, String), String> = self.deletes;
+        for ((source, object), drops) in self.drops {
+            if whole.contains_key(&(source, object.clone())) {
+                continue;
+            }
+            let Some(read) = targets[source].read(&object).await? else {
+                continue;
+            };
+            let records = crate::rewrite::records_in(&read.bytes);
+            if drops.len() >= records {
+                whole.insert(
+                    (source, object.clone()),
+                    format!("every record of this blob goes ({})", join(drops.values())),
+                );
+                continue;
+            }
+            rewrites.push(Rewrite {
+                source: source + 1,
+                object,
+                sha256: sha(&read.bytes),
+                size: read.bytes.len() as u64,
+                records,
+                drop: drops.keys().copied().collect(),
+                why: drops.into_values().collect(),
+            });
+        }
+        for ((source, object), why) in whole {
+            let Some(read) = targets[source].read(&object).await? else {
+                continue;
+            };
+            deletes.push(Delete {
+                source: source + 1,
+                object,
+                sha256: sha(&read.bytes),
+                size: read.bytes.len() as u64,
+                why,
+            });
+        }
+        Ok((rewrites, deletes))
+    }
+}
+
+fn join<'a>(whys: impl Iterator<Item = &'a String>) -> String {
+    let set: BTreeSet<&String> = whys.collect();
+    set.into_iter().cloned().collect::<Vec<_>>().join("; ")
+}
+
+/// The source specs as the plan keeps them: directories absolute.
+fn absolute(sources: &[String]) -> Vec<String> {
+    sources
+        .iter()
+        .map(|s| {
+            if s.contains("://") {
+                s.clone()
+            } else {
+                std::fs::canonicalize(s).map_or_else(|_| s.clone(), |p| p.display().to_string())
+            }
+        })
+        .collect()
+}
+
+/// `blob[3]` → (`blob`, 3), for device-log records.
+fn element_of(object: &str) -> Option<(&str, u32)> {
+    let (base, rest) = object.rsplit_once('[')?;
+    let i = rest.strip_suffix(']')?.parse().ok()?;
+    matches!(classify(base).map(|b| b.kind), Some(BlobKind::DeviceLogs)).then_some((base, i))
+}
+
+/// Plans the erasure of `subjects` from `sources`.
+pub async fn plan_erase(
+    sources: &[String],
+    subjects: Vec<Subject>,
+    include_linked: bool,
+    key: &[u8],
+    search: &SearchOptions,
+) -> Result<Plan> {
+    let targets = sources
+        .iter()
+        .map(|s| Target::open(s))
+        .collect::<Result<Vec<_>>>()?;
+    let inputs = sources
+        .iter()
+        .map(|s| Input::open(s).map_err(|e| Error::Plan(e.to_string())))
+        .collect::<Result<Vec<_>>>()?;
+    let plan_subjects: Vec<PlanSubject> = subjects
+        .iter()
+        .map(|s| PlanSubject {
+            label: s.label.clone(),
+            identifiers: s
+                .identifiers
+                .iter()
+                .map(|i| (i.kind.as_str().to_owned(), keyed_hash(key, &i.value)))
+                .collect(),
+        })
+        .collect();
+    let mut opts = search.clone();
+    opts.expand_install_ids = include_linked;
+    let report = tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
+        .await
+        .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
+        .map_err(|e| Error::Plan(e.to_string()))?;
+    if let Some((object, why)) = report.failed.first() {
+        return Err(Error::Plan(format!(
+            "{} object(s) could not be read, the first {object}: {why}; a plan needs every object read",
+            report.failed.len()
+        )));
+    }
+    let index = &report.index;
+    let attachments = index.attachments_by_crash();
+    let archives: Vec<usize> = report
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.archive_objects > 0)
+        .map(|(n, _)| n)
+        .collect();
+    let mut g = Gather::default();
+    for e in report.evidence.iter().filter(|e| include_linked || !e.linked) {
+        let how = if e.linked { "linked by install id" } else { "holds the person's data" };
+        match &e.owner {
+            Owner::Crash { app, error_id } => {
+                let why = |what: &str| format!("{what} of crash {error_id} ({how})");
+                if let Some(c) = index.crash(error_id) {
+                    for (s, blob) in &c.blobs {
+                        g.delete(*s, blob, why("the crash blob"));
+                    }
+                    for (s, object, i) in &c.records {
+                        g.drop(*s, object, *i, why("the error log"));
+                    }
+                }
+                for aid in attachments.get(error_id).into_iter().flatten() {
+                    for (s, blob) in index.attachment_blobs(aid) {
+                        g.delete(s, blob, why(&format!("attachment {aid}")));
+                    }
+                    if let Ok((_, entry)) = index.crash_of_attachment(aid) {
+                        if let Some((s, blob)) = &entry.blob {
+                            g.delete(*s, blob, why(&format!("attachment {aid}")));
+                        }
+                        if let Some((s, object, i)) = &entry.record {
+                            g.drop(*s, object, *i, why(&format!("the attachment log of {aid}")));
+                        }
+                    }
+                }
+                if let Some(app) = app.as_deref().filter(|a| a.contains('/')) {
+                    for &s in &archives {
+                        let prefix = format!("apps/{app}/errors/{error_id}/");
+                        for object in targets[s].list(&prefix).await? {
+                            g.delete(s, &object, why("the archived crash"));
+                        }
+                    }
+                }
+            }
+            Owner::Activity {
+                message_type,
+                object,
+                index,
+                source,
+                ..
+            } => g.drop(
+                *source,
+                object,
+                *index as u32,
+                format!("a {message_type} record ({how})"),
+            ),
+            Owner::Unattributed {
+                object,
+                reason,
+                source,
+            } => match element_of(object) {
+                Some((blob, i)) => g.drop(*source, blob, i, format!("a record that holds the person's data ({reason})")),
+                None => g.delete(*source, object, format!("holds the person's data, tied to no crash ({reason})")),
+            },
+        }
+    }
+    // Temporary objects of an earlier apply are never planned.
+    g.deletes.retain(|(_, o), _| !o.ends_with(TEMP_SUFFIX));
+    let (rewrites, deletes) = g.finish(&targets).await?;
+    Ok(Plan {
+        format: PLAN_FORMAT.into(),
+        version: PLAN_VERSION,
+        plan_id: String::new(),
+        kind: Kind::Erase,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sources: absolute(sources),
+        subjects: plan_subjects,
+        include_linked,
+        cutoff: None,
+        rewrites,
+        deletes,
+    }
+    .seal())
+}
+
+/// The minute an export object was written (`yyyy-MM-ddTHH:mm`).
+pub fn minute_of(path: &str) -> Option<String> {
+    let blob = classify(path)?;
+    let parts: Vec<&str> = blob.minute.trim_end_matches('/').rsplit('/').take(5).collect();
+    match parts[..] {
+        [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}")),
+        _ => None,
+    }
+}
+
+/// `apps/{owner}/{app}/errors/{errorId}/` of an archive object.
+fn archive_folder(path: &str) -> Option<&str> {
+    let parts: Vec<&str> = path.splitn(6, '/').collect();
+    match parts[..] {
+        ["apps", _, _, "errors", _, _] => {
+            let len = parts[..5].iter().map(|p| p.len() + 1).sum::<usize>();
+            Some(&path[..len])
+        }
+        _ => None,
+    }
+}
+
+/// Plans the purge of everything in `sources` older than `cutoff`
+/// (`yyyy-MM-ddTHH:mm`): minute folders by their path, archived crashes
+/// by their crash log's time.
+pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
+    let targets = sources
+        .iter()
+        .map(|s| Target::open(s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut g = Gather::default();
+    for (s, target) in targets.iter().enumerate() {
+        let objects = target.list("").await?;
+        let mut folders: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+        for o in objects.iter().filter(|o| !o.ends_with(TEMP_SUFFIX)) {
+            if let Some(folder) = archive_folder(o) {
+                folders.entry(folder).or_default().push(o);
+            } else if let Some(minute) = minute_of(o)
+                && minute.as_str() < cutoff
+            {
+                g.delete(s, o, format!("written in the minute {minute}, before {cutoff}"));
+            }
+        }
+        for (folder, objects) in folders {
+            let log = format!("{folder}download.json");
+            let Some(read) = target.read(&log).await? else {
+                continue;
+            };
+            let Some(time) = string_field(&read.bytes, "timestamp").filter(|t| t.len() >= 16) else {
+                continue;
+            };
+            if time[..16] < *cutoff {
+                for o in objects {
+                    g.delete(s, o, format!("an archived crash of {}, before {cutoff}", &time[..16]));
+                }
+            }
+        }
+    }
+    let (rewrites, deletes) = g.finish(&targets).await?;
+    Ok(Plan {
+        format: PLAN_FORMAT.into(),
+        version: PLAN_VERSION,
+        plan_id: String::new(),
+        kind: Kind::Purge,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sources: absolute(sources),
+        subjects: Vec::new(),
+        include_linked: false,
+        cutoff: Some(cutoff.to_owned()),
+        rewrites,
+        deletes,
+    }
+    .seal())
+}
+
+/// `"key":"value"` found without parsing.
+fn string_field(bytes: &[u8], key: &str) -> Option<String> {
+    let text = crashdsr_search::export::blob_text(bytes);
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    v.get(key).and_then(|x| x.as_str()).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_and_archive_folders_are_read_off_paths() {
+        assert_eq!(
+            minute_of("app-id/2026/09/01/13/05/logs.v1.data").as_deref(),
+            Some("2026-09-01T13:05")
+        );
+        assert_eq!(minute_of("notes/readme.txt"), None);
+        assert_eq!(
+            archive_folder("apps/o/a/errors/e1/attachments/x"),
+            Some("apps/o/a/errors/e1/")
+        );
+        assert_eq!(archive_folder("apps/o/a/groups/g/stacktrace.json"), None);
+        assert_eq!(
+            element_of("2026/09/01/13/05/logs_0001.v1.data[2]"),
+            Some(("2026/09/01/13/05/logs_0001.v1.data", 2))
+        );
+    }
+}

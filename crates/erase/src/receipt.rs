@@ -1,0 +1,131 @@
+//! The receipt: `erasure.json` and a short `erasure.html`, sealed like a
+//! package (SHA256SUMS, age when asked). It holds the keyed hashes of the
+//! identifiers (never values), every object deleted and rewritten with its
+//! old and new SHA-256, what was refused or gone, the counts, the time, and
+//! the re-scan made after the run.
+
+use crashdsr_package::PackageBuilder;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::apply::Outcome;
+use crate::plan::{Kind, Plan};
+
+/// `format` of a receipt.
+pub const RECEIPT_FORMAT: &str = "crashdsr-erasure-receipt";
+
+/// The re-scan after a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rescan {
+    /// Objects read.
+    pub objects: u64,
+    /// Hits of the person's identifiers left (erase), or objects older
+    /// than the cut-off left (purge).
+    pub left: usize,
+    /// What `left` counts.
+    pub what: String,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The receipt's JSON.
+pub fn receipt_json(plan: &Plan, plan_sha256: &str, outcome: &Outcome, rescan: &Rescan) -> Value {
+    json!({
+        "format": RECEIPT_FORMAT,
+        "version": 1,
+        "plan_id": plan.plan_id,
+        "plan_sha256": plan_sha256,
+        "kind": plan.kind,
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "subjects": plan.subjects.iter().map(|s| json!({
+            "label": s.label,
+            "identifiers": s.identifiers.iter().map(|(t, h)| json!({"type": t, "keyed_hash": h})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "cutoff": plan.cutoff,
+        "include_linked": plan.include_linked,
+        "counts": {
+            "planned": plan.steps(),
+            "deleted": outcome.deleted.len(),
+            "rewritten": outcome.rewritten.len(),
+            "records_dropped": outcome.rewritten.iter().map(|r| r.records_dropped).sum::<usize>(),
+            "refused": outcome.refused.len(),
+            "vanished": outcome.vanished.len(),
+        },
+        "deleted": outcome.deleted,
+        "rewritten": outcome.rewritten,
+        "refused": outcome.refused,
+        "vanished": outcome.vanished,
+        "rescan": rescan,
+    })
+}
+
+/// The receipt's files.
+pub fn receipt(receipt: &Value, plan: &Plan, outcome: &Outcome, rescan: &Rescan) -> crashdsr_package::Result<PackageBuilder> {
+    let mut b = PackageBuilder::new();
+    b.add_bytes(
+        "erasure.json",
+        serde_json::to_vec_pretty(receipt).expect("JSON serialises"),
+    )?;
+    let what = match plan.kind {
+        Kind::Erase => format!(
+            "Erasure of the data of {} ({} identifiers, recorded as keyed hashes){}.",
+            esc(&plan.subjects.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join(", ")),
+            plan.subjects.iter().map(|s| s.identifiers.len()).sum::<usize>(),
+            if plan.include_linked {
+                ", with the crashes and records of their installations"
+            } else {
+                ""
+            }
+        ),
+        Kind::Purge => format!(
+            "Purge of everything written before {} (UTC).",
+            esc(plan.cutoff.as_deref().unwrap_or("?"))
+        ),
+    };
+    let ok = rescan.left == 0 && outcome.refused.is_empty() && outcome.vanished.is_empty();
+    let rows = |items: Vec<(String, String)>| -> String {
+        items
+            .iter()
+            .map(|(a, b)| format!("<tr><td><code>{}</code></td><td>{}</td></tr>", esc(a), esc(b)))
+            .collect()
+    };
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Erasure receipt {id}</title>
+<style>body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #ccc; padding: .3rem; text-align: left; }}
+code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad {{ color: #a00; }}</style></head>
+<body><h1>Erasure receipt</h1>
+<p>{what} Plan <code>{id}</code> (SHA-256 <code>{plan_sha}</code>), applied on {time}.</p>
+<p id="result" class="{class}">{deleted} objects deleted, {rewritten} log blobs rewritten ({dropped} records dropped, every other record kept byte for byte),
+{refused} refused, {vanished} gone before the run. Re-scan of {objects} objects afterwards: <strong id="left">{left}</strong> {left_what}.</p>
+<h2>Deleted</h2><table><tr><th>Object</th><th>SHA-256</th></tr>{del_rows}</table>
+<h2>Rewritten</h2><table><tr><th>Object</th><th>SHA-256 before → after</th></tr>{rew_rows}</table>
+<h2>Left alone</h2><table><tr><th>Object</th><th>Why</th></tr>{skip_rows}</table>
+<p><code>erasure.json</code> holds the same with the keyed hashes of the identifiers; <code>SHA256SUMS</code> the checksums.</p>
+</body></html>
+"#,
+        id = esc(&plan.plan_id),
+        plan_sha = esc(receipt["plan_sha256"].as_str().unwrap_or("")),
+        time = esc(receipt["time"].as_str().unwrap_or("")),
+        class = if ok { "ok" } else { "bad" },
+        deleted = outcome.deleted.len(),
+        rewritten = outcome.rewritten.len(),
+        dropped = outcome.rewritten.iter().map(|r| r.records_dropped).sum::<usize>(),
+        refused = outcome.refused.len(),
+        vanished = outcome.vanished.len(),
+        objects = rescan.objects,
+        left = rescan.left,
+        left_what = esc(&rescan.what),
+        del_rows = rows(outcome.deleted.iter().map(|d| (format!("{}: {}", d.source, d.object), d.sha256.clone())).collect()),
+        rew_rows = rows(outcome.rewritten.iter().map(|r| (format!("{}: {}", r.source, r.object), format!("{} → {}", r.old_sha256, r.new_sha256))).collect()),
+        skip_rows = rows(outcome.refused.iter().chain(&outcome.vanished).map(|s| (format!("{}: {}", s.source, s.object), s.why.clone())).collect()),
+    );
+    b.add_bytes("erasure.html", html)?;
+    Ok(b)
+}

@@ -1,0 +1,189 @@
+//! Rewriting a `logs*.v1.data` blob without some of its records: every
+//! other record stays byte for byte what it was, in the same order, with
+//! the blob's own layout (array or JSON Lines, compact or pretty, its
+//! byte-order mark, UTF-16 when it was UTF-16).
+
+use crashdsr_search::export::{blob_text, split_device_logs};
+
+/// What a rewrite gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The new blob.
+    pub bytes: Vec<u8>,
+    /// Records kept.
+    pub kept: usize,
+    /// Records dropped.
+    pub dropped: usize,
+}
+
+/// How the blob's text was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+}
+
+fn encoding(bytes: &[u8]) -> Encoding {
+    match bytes {
+        [0xEF, 0xBB, 0xBF, ..] => Encoding::Utf8Bom,
+        [0xFF, 0xFE, ..] => Encoding::Utf16Le,
+        [0xFE, 0xFF, ..] => Encoding::Utf16Be,
+        _ => Encoding::Utf8,
+    }
+}
+
+fn encode(text: &[u8], how: Encoding) -> Result<Vec<u8>, String> {
+    let utf16 = |le: bool| -> Result<Vec<u8>, String> {
+        let s = std::str::from_utf8(text).map_err(|e| format!("not UTF-8 after decoding: {e}"))?;
+        let mut out = if le { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+        for u in s.encode_utf16() {
+            out.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        }
+        Ok(out)
+    };
+    match how {
+        Encoding::Utf8 => Ok(text.to_vec()),
+        Encoding::Utf8Bom => Ok([&[0xEF, 0xBB, 0xBF][..], text].concat()),
+        Encoding::Utf16Le => utf16(true),
+        Encoding::Utf16Be => utf16(false),
+    }
+}
+
+/// `bytes` without the records at `drop` (indexes in the blob's array).
+/// Checks that the result splits into exactly the kept records, byte for
+/// byte and in order, that it is still JSON when it was, and that it
+/// encodes back to its own text.
+pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, String> {
+    let how = encoding(bytes);
+    let text = blob_text(bytes);
+    let logs = split_device_logs(text.clone());
+    let elements = &logs.elements;
+    if let Some(i) = drop.iter().find(|i| !elements.iter().any(|(n, _)| *n == **i as usize)) {
+        return Err(format!(
+            "record {i} is not in the blob ({} records)",
+            elements.len()
+        ));
+    }
+    let keep: Vec<&(usize, std::ops::Range<usize>)> = elements
+        .iter()
+        .filter(|(n, _)| !drop.contains(&(*n as u32)))
+        .collect();
+    let (Some(first), Some(last)) = (elements.first(), elements.last()) else {
+        return Err("the blob holds no records".into());
+    };
+    // The separator the blob uses between two records (`,`, `,\r\n  `, a
+    // newline for JSON Lines).
+    let sep: &[u8] = match elements.get(1) {
+        Some((_, second)) => &text[first.1.end..second.start],
+        None => b",",
+    };
+    let mut out = Vec::with_capacity(text.len());
+    out.extend_from_slice(&text[..first.1.start]);
+    for (k, (_, span)) in keep.iter().enumerate() {
+        if k > 0 {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(&text[span.clone()]);
+    }
+    out.extend_from_slice(&text[last.1.end..]);
+
+    // The checks.
+    let again = split_device_logs(std::borrow::Cow::Borrowed(&out[..]));
+    let same = again.elements.len() == keep.len()
+        && again
+            .elements
+            .iter()
+            .zip(&keep)
+            .all(|((_, a), (_, b))| out[a.clone()] == text[b.clone()]);
+    if !same {
+        return Err("the rewritten blob does not split into the kept records".into());
+    }
+    let was_json = serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok();
+    if was_json && serde_json::from_slice::<serde::de::IgnoredAny>(&out).is_err() {
+        return Err("the rewritten blob is not JSON".into());
+    }
+    let bytes_out = encode(&out, how)?;
+    if blob_text(&bytes_out)[..] != out[..] {
+        return Err("the rewritten blob does not decode to its own text".into());
+    }
+    Ok(Rewritten {
+        bytes: bytes_out,
+        kept: keep.len(),
+        dropped: elements.len() - keep.len(),
+    })
+}
+
+/// How many records a blob holds.
+pub fn records_in(bytes: &[u8]) -> usize {
+    split_device_logs(blob_text(bytes)).elements.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: usize) -> String {
+        format!(r#"{{"MessageType":"EventLog","InstallId":"i{n}","Properties":"{{\"k\":\"v{n}\"}}"}}"#)
+    }
+
+    #[test]
+    fn compact_pretty_lines_and_utf16_keep_their_shape() {
+        let compact = format!("[{},{},{}]", rec(0), rec(1), rec(2));
+        let r = rewrite(compact.as_bytes(), &[1]).unwrap();
+        assert_eq!(r.bytes, format!("[{},{}]", rec(0), rec(2)).into_bytes());
+        assert_eq!((r.kept, r.dropped), (2, 1));
+
+        let pretty = format!("\u{FEFF}[\r\n  {},\r\n  {},\r\n  {}\r\n]", rec(0), rec(1), rec(2));
+        let r = rewrite(pretty.as_bytes(), &[0]).unwrap();
+        assert_eq!(
+            r.bytes,
+            format!("\u{FEFF}[\r\n  {},\r\n  {}\r\n]", rec(1), rec(2)).into_bytes()
+        );
+
+        let lines = format!("{}\n{}\n{}\n", rec(0), rec(1), rec(2));
+        let r = rewrite(lines.as_bytes(), &[2]).unwrap();
+        assert_eq!(r.bytes, format!("{}\n{}\n", rec(0), rec(1)).into_bytes());
+
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(compact.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let r = rewrite(&utf16, &[0, 2]).unwrap();
+        let want: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(format!("[{}]", rec(1)).encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(r.bytes, want);
+    }
+
+    #[test]
+    fn a_record_that_is_not_there_is_refused() {
+        let compact = format!("[{},{}]", rec(0), rec(1));
+        assert!(rewrite(compact.as_bytes(), &[2]).unwrap_err().contains("record 2"));
+        assert!(rewrite(b"[]", &[0]).is_err());
+    }
+
+    #[test]
+    fn every_subset_keeps_the_rest_byte_for_byte() {
+        let recs: Vec<String> = (0..5).map(rec).collect();
+        let pretty = format!("[\n    {}\n]", recs.join(",\n    "));
+        for mask in 0u32..32 {
+            let drop: Vec<u32> = (0..5).filter(|i| mask & (1 << i) != 0).collect();
+            if drop.len() == 5 {
+                continue;
+            }
+            let r = rewrite(pretty.as_bytes(), &drop).unwrap();
+            let kept: Vec<&String> = (0..5)
+                .filter(|i| !drop.contains(i))
+                .map(|i| &recs[i as usize])
+                .collect();
+            let want = format!(
+                "[\n    {}\n]",
+                kept.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",\n    ")
+            );
+            assert_eq!(String::from_utf8(r.bytes).unwrap(), want, "{drop:?}");
+        }
+    }
+}
