@@ -81,9 +81,15 @@ pub(crate) enum Command {
     /// archive, a continuous export (directory or object store), or any
     /// directory of crash JSON. Exit 0 on matches, 1 on none, 2 on error.
     Search(SearchArgs),
-    /// Answers a data-subject request: picks the path from the retention
-    /// setting, runs what is missing, searches, and writes the package.
+    /// Answers a data-subject request from exports and archives (and the
+    /// API when asked): searches, and writes a package per person.
     Request(RequestArgs),
+    /// Erases people's data from exports and archives: writes a plan to
+    /// review; `--apply PLAN` runs it, journaled, and writes a receipt.
+    Erase(EraseArgs),
+    /// Deletes everything older than a cut-off from exports and archives,
+    /// with the same plan, apply and receipt cycle as `erase`.
+    Purge(PurgeArgs),
     /// Checks a DSR package: every file against SHA256SUMS and the
     /// manifest; exit 0 when intact, 2 with one line per problem.
     Verify(VerifyArgs),
@@ -212,6 +218,77 @@ pub(crate) struct RequestArgs {
     /// mode); send the passphrase by another channel.
     #[arg(long)]
     pub(crate) passphrase_file: Option<PathBuf>,
+}
+
+/// What `erase` and `purge` share: the plan, apply and receipt cycle.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PlanApplyArgs {
+    /// Write the plan here (nothing is changed).
+    #[arg(long, required_unless_present = "apply", conflicts_with = "apply")]
+    pub(crate) plan_out: Option<PathBuf>,
+    /// Run this reviewed plan, exactly, and write a receipt.
+    #[arg(long)]
+    pub(crate) apply: Option<PathBuf>,
+    /// Where the receipt goes (default: WORK_DIR/erasures/PLAN_ID.zip).
+    #[arg(long, requires = "apply")]
+    pub(crate) receipt_out: Option<PathBuf>,
+    /// Encrypt the receipt for this age recipient (repeatable).
+    #[arg(long, conflicts_with = "passphrase_file")]
+    pub(crate) encrypt_to: Vec<String>,
+    /// Encrypt the receipt with the passphrase in this file.
+    #[arg(long)]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Replace an existing plan or receipt file.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct EraseArgs {
+    /// An export or archive to erase from (repeatable; planning only: the
+    /// plan names its sources).
+    #[arg(long, required_unless_present = "apply")]
+    pub(crate) source: Vec<String>,
+    /// An identifier of the person, TYPE=VALUE (repeatable; also needed
+    /// with --apply, for the re-scan, and checked against the plan).
+    #[arg(long, conflicts_with = "subjects", required_unless_present = "subjects")]
+    pub(crate) subject: Vec<String>,
+    /// Several people: JSON Lines of {"label", "identifiers"}.
+    #[arg(long)]
+    pub(crate) subjects: Option<PathBuf>,
+    /// The person's label in the plan and receipt.
+    #[arg(long, default_value = "subject")]
+    pub(crate) label: String,
+    /// Also erase the crashes and records linked by install id.
+    #[arg(long)]
+    pub(crate) include_linked: bool,
+    #[command(flatten)]
+    pub(crate) cycle: PlanApplyArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PurgeArgs {
+    /// An export or archive to purge (repeatable; planning only).
+    #[arg(long, required_unless_present = "apply")]
+    pub(crate) source: Vec<String>,
+    /// Everything older than this goes: `90d` (days).
+    #[arg(long, required_unless_present = "apply", value_parser = parse_days)]
+    pub(crate) older_than: Option<u32>,
+    /// The time the age is counted from (default: now), RFC 3339 or
+    /// YYYY-MM-DD.
+    #[arg(long)]
+    pub(crate) as_of: Option<String>,
+    #[command(flatten)]
+    pub(crate) cycle: PlanApplyArgs,
+}
+
+/// `90d`.
+fn parse_days(s: &str) -> Result<u32, String> {
+    s.trim()
+        .strip_suffix('d')
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?}: expected a number of days, like 90d"))
 }
 
 /// `--path`.

@@ -35,7 +35,7 @@ mod target;
 pub use crate::apply::{ApplyOptions, Deleted, Outcome, Rewritten, Skipped, apply};
 pub use crate::plan::{
     Delete, Kind, PLAN_FORMAT, PLAN_VERSION, Plan, PlanSubject, Rewrite, minute_of, plan_erase,
-    plan_purge,
+    plan_purge, rescan_erase, rescan_purge,
 };
 pub use crate::receipt::{RECEIPT_FORMAT, Rescan, receipt, receipt_json};
 pub use crate::rewrite::{records_in, rewrite};

@@ -430,7 +430,49 @@ pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
     .seal())
 }
 
-/// `"key":"value"` found without parsing.
+/// After an erasure: a search of every source for the people of `plan`
+/// (no install expansion); `left` counts the owners still holding a hit.
+pub async fn rescan_erase(plan: &Plan, subjects: Vec<Subject>, search: &SearchOptions) -> Result<crate::Rescan> {
+    let inputs = plan
+        .sources
+        .iter()
+        .map(|s| Input::open(s).map_err(|e| Error::Plan(e.to_string())))
+        .collect::<Result<Vec<_>>>()?;
+    let mut opts = search.clone();
+    opts.expand_install_ids = false;
+    let report = tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
+        .await
+        .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
+        .map_err(|e| Error::Plan(e.to_string()))?;
+    if let Some((object, why)) = report.failed.first() {
+        return Err(Error::Plan(format!("the re-scan could not read {object}: {why}")));
+    }
+    Ok(crate::Rescan {
+        objects: report.objects,
+        left: report.evidence.len(),
+        what: "crashes, records or objects still holding the person's identifiers".into(),
+    })
+}
+
+/// After a purge: what is still older than the cut-off.
+pub async fn rescan_purge(plan: &Plan) -> Result<crate::Rescan> {
+    let cutoff = plan
+        .cutoff
+        .as_deref()
+        .ok_or_else(|| Error::Plan("a purge plan without a cut-off".into()))?;
+    let mut objects = 0;
+    for s in &plan.sources {
+        objects += Target::open(s)?.list("").await?.len() as u64;
+    }
+    let again = plan_purge(&plan.sources, cutoff).await?;
+    Ok(crate::Rescan {
+        objects,
+        left: again.steps(),
+        what: format!("objects still older than {cutoff}"),
+    })
+}
+
+/// `"key":"value"` of a JSON object.
 fn string_field(bytes: &[u8], key: &str) -> Option<String> {
     let text = crashdsr_search::export::blob_text(bytes);
     let v: serde_json::Value = serde_json::from_slice(&text).ok()?;

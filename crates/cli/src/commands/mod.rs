@@ -2,6 +2,7 @@
 
 mod crawl;
 mod demo;
+mod erase;
 mod emulator;
 mod export_config;
 mod request;
@@ -28,6 +29,8 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(a) => search::run(a).await,
         Command::Verify(a) => verify(&a),
         Command::Request(a) => request::run(&args.global, a).await,
+        Command::Erase(a) => erase::erase(&args.global, a).await,
+        Command::Purge(a) => erase::purge(&args.global, a).await,
     }
 }
 

@@ -27,7 +27,7 @@ use crate::progress::Bar;
 
 /// The controller's key for keyed hashes: 32 random bytes in the work dir,
 /// created once with mode 0600.
-fn hash_key(work_dir: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn hash_key(work_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let path = work_dir.join("hash.key");
     if let Ok(k) = std::fs::read(&path) {
         anyhow::ensure!(k.len() >= 16, "{} is too short to be a key", path.display());

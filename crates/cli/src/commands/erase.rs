@@ -1,0 +1,245 @@
+//! `crashdsr erase` and `crashdsr purge`: the plan, apply and receipt
+//! cycle of `crashdsr-erase`. Without `--apply` they only write a plan;
+//! with it they run that plan, journaled in the state store, re-scan, and
+//! write a sealed receipt recorded in the audit. Exit 0: done and the
+//! re-scan is clean; 1: done, but objects were left alone (changed since
+//! planning, or gone) or the re-scan still finds something; 2: error.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use crashdsr_crawl::Progress as _;
+use crashdsr_erase::{ApplyOptions, Kind, Plan, PlanSubject};
+use crashdsr_package::keyed_hash;
+use crashdsr_search::{SearchOptions, Subject};
+
+use crate::cli::{EraseArgs, GlobalArgs, PlanApplyArgs, PurgeArgs};
+use crate::progress::Bar;
+
+pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Result<ExitCode> {
+    let subjects = super::load_subjects(args.subjects.as_deref(), &args.label, &args.subject)?;
+    let key = super::request::hash_key(&global.work_dir)?;
+    match &args.cycle.apply {
+        None => {
+            let out = plan_out(&args.cycle)?;
+            eprintln!("crashdsr: searching {} source(s)", args.source.len());
+            let plan = crashdsr_erase::plan_erase(
+                &args.source,
+                subjects,
+                args.include_linked,
+                &key,
+                &SearchOptions::default(),
+            )
+            .await?;
+            write_plan(&plan, &out, &args.cycle)?;
+            println!(
+                "Plan {}: {} objects to delete, {} log blobs to rewrite ({} records dropped). Nothing was changed.\n\
+                 Review {}, then run it with: crashdsr erase --apply {} and the same --subject/--subjects",
+                plan.plan_id,
+                plan.deletes.len(),
+                plan.rewrites.len(),
+                plan.rewrites.iter().map(|r| r.drop.len()).sum::<usize>(),
+                out.display(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(path) => {
+            let (plan, plan_sha) = read_plan(path, Kind::Erase)?;
+            let mine: Vec<PlanSubject> = subjects
+                .iter()
+                .map(|s| PlanSubject {
+                    label: s.label.clone(),
+                    identifiers: s
+                        .identifiers
+                        .iter()
+                        .map(|i| (i.kind.as_str().to_owned(), keyed_hash(&key, &i.value)))
+                        .collect(),
+                })
+                .collect();
+            if mine != plan.subjects {
+                bail!(
+                    "the people given are not the plan's (their identifiers' keyed hashes differ); \
+                     give the same --subject/--subjects as when planning, with the same work dir"
+                );
+            }
+            run(global, &args.cycle, plan, plan_sha, Some(subjects)).await
+        }
+    }
+}
+
+pub(crate) async fn purge(global: &GlobalArgs, args: PurgeArgs) -> anyhow::Result<ExitCode> {
+    match &args.cycle.apply {
+        None => {
+            let out = plan_out(&args.cycle)?;
+            let as_of = match &args.as_of {
+                None => chrono::Utc::now(),
+                Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .or_else(|_| {
+                        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+                    })
+                    .with_context(|| format!("--as-of {t:?}: expected RFC 3339 or YYYY-MM-DD"))?,
+            };
+            let days = args.older_than.expect("clap requires --older-than");
+            let cutoff = (as_of - chrono::Duration::days(i64::from(days)))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string();
+            let plan = crashdsr_erase::plan_purge(&args.source, &cutoff).await?;
+            write_plan(&plan, &out, &args.cycle)?;
+            println!(
+                "Plan {}: everything before {cutoff} UTC: {} objects to delete ({} bytes). Nothing was changed.\n\
+                 Review {}, then run it with: crashdsr purge --apply {}",
+                plan.plan_id,
+                plan.deletes.len(),
+                plan.deletes.iter().map(|d| d.size).sum::<u64>(),
+                out.display(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(path) => {
+            let (plan, plan_sha) = read_plan(path, Kind::Purge)?;
+            run(global, &args.cycle, plan, plan_sha, None).await
+        }
+    }
+}
+
+fn plan_out(cycle: &PlanApplyArgs) -> anyhow::Result<PathBuf> {
+    let out = cycle.plan_out.clone().expect("clap requires --plan-out");
+    if out.exists() && !cycle.force {
+        bail!("{} exists; pass --force to replace it", out.display());
+    }
+    Ok(out)
+}
+
+fn write_plan(plan: &Plan, out: &Path, cycle: &PlanApplyArgs) -> anyhow::Result<()> {
+    if out.exists() && !cycle.force {
+        bail!("{} exists; pass --force to replace it", out.display());
+    }
+    let json = serde_json::to_vec_pretty(plan)?;
+    let partial = PathBuf::from(format!("{}.partial", out.display()));
+    std::fs::write(&partial, json)
+        .and_then(|()| std::fs::rename(&partial, out))
+        .with_context(|| format!("writing the plan {}", out.display()))
+}
+
+fn read_plan(path: &Path, kind: Kind) -> anyhow::Result<(Plan, String)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let plan =
+        Plan::from_json(&bytes).with_context(|| format!("the plan {}", path.display()))?;
+    if plan.kind != kind {
+        bail!(
+            "{} is a {:?} plan; run it with `crashdsr {}`",
+            path.display(),
+            plan.kind,
+            if plan.kind == Kind::Erase { "erase" } else { "purge" }
+        );
+    }
+    Ok((plan, crashdsr_package::sha256_file(path)?))
+}
+
+async fn run(
+    global: &GlobalArgs,
+    cycle: &PlanApplyArgs,
+    plan: Plan,
+    plan_sha: String,
+    subjects: Option<Vec<Subject>>,
+) -> anyhow::Result<ExitCode> {
+    let sealing = match (&cycle.passphrase_file, cycle.encrypt_to.is_empty()) {
+        (Some(p), _) => Some(crashdsr_package::Seal::Passphrase(super::read_secret_file(
+            p,
+            "passphrase",
+        )?)),
+        (None, false) => Some(crashdsr_package::Seal::Recipients(cycle.encrypt_to.clone())),
+        (None, true) => None,
+    };
+    let suffix = if sealing.is_some() { ".zip.age" } else { ".zip" };
+    let receipt_out = match &cycle.receipt_out {
+        Some(p) => p.clone(),
+        None => {
+            let dir = global.work_dir.join("erasures");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.join(format!("{}{suffix}", plan.plan_id))
+        }
+    };
+    let store = super::crawl::open_store(global).await?;
+    let bar = Bar::new("steps", global.no_progress);
+    bar.set_total(plan.steps() as u64);
+    let opts = ApplyOptions {
+        pause_at: std::env::var("CRASHDSR_TEST_PAUSE_AT")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    };
+    let outcome = crashdsr_erase::apply(&plan, &store, &opts, &|_, _| bar.inc(1)).await;
+    bar.finish();
+    let outcome = outcome?;
+    eprintln!(
+        "crashdsr: {} deleted, {} rewritten, {} refused, {} gone; re-scanning",
+        outcome.deleted.len(),
+        outcome.rewritten.len(),
+        outcome.refused.len(),
+        outcome.vanished.len()
+    );
+    for s in outcome.refused.iter().chain(&outcome.vanished) {
+        eprintln!("crashdsr: left alone: source {}: {}: {}", s.source, s.object, s.why);
+    }
+    let rescan = match subjects {
+        Some(subjects) => {
+            crashdsr_erase::rescan_erase(&plan, subjects, &SearchOptions::default()).await?
+        }
+        None => crashdsr_erase::rescan_purge(&plan).await?,
+    };
+    let json = crashdsr_erase::receipt_json(&plan, &plan_sha, &outcome, &rescan);
+    let receipt = crashdsr_erase::receipt(&json, &plan, &outcome, &rescan)?;
+    let written = receipt
+        .write_sealed(&receipt_out, sealing.as_ref(), cycle.force)
+        .with_context(|| format!("writing the receipt {}", receipt_out.display()))?;
+
+    // The audit: keyed hashes and counts, never identifier values.
+    let operator = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let record = serde_json::json!({
+        "time": json["time"],
+        "operator": operator,
+        "kind": plan.kind,
+        "plan_id": plan.plan_id,
+        "plan_sha256": plan_sha,
+        "subjects": json["subjects"],
+        "cutoff": plan.cutoff,
+        "counts": json["counts"],
+        "rescan": json["rescan"],
+        "receipt": written.path.display().to_string(),
+        "receipt_sha256": written.sha256,
+    });
+    let audit_path = global.work_dir.join("audit.jsonl");
+    let mut audit = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&audit_path)
+        .with_context(|| format!("opening {}", audit_path.display()))?;
+    writeln!(audit, "{record}").with_context(|| format!("writing {}", audit_path.display()))?;
+    store.close().await;
+    println!(
+        "{}: {} objects deleted, {} log blobs rewritten, {} refused, {} gone; re-scan of {} objects: {} {}; sha256 {}",
+        written.path.display(),
+        outcome.deleted.len(),
+        outcome.rewritten.len(),
+        outcome.refused.len(),
+        outcome.vanished.len(),
+        rescan.objects,
+        rescan.left,
+        rescan.what,
+        written.sha256
+    );
+    let clean = rescan.left == 0 && outcome.refused.is_empty() && outcome.vanished.is_empty();
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
