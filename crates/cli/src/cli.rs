@@ -251,7 +251,11 @@ pub(crate) struct EraseArgs {
     pub(crate) source: Vec<String>,
     /// An identifier of the person, TYPE=VALUE (repeatable; also needed
     /// with --apply, for the re-scan, and checked against the plan).
-    #[arg(long, conflicts_with = "subjects", required_unless_present = "subjects")]
+    #[arg(
+        long,
+        conflicts_with = "subjects",
+        required_unless_present = "subjects"
+    )]
     pub(crate) subject: Vec<String>,
     /// Several people: JSON Lines of {"label", "identifiers"}.
     #[arg(long)]

@@ -106,7 +106,8 @@ impl Run<'_> {
             .journal(&self.plan.plan_id, step, state, detail)
             .await
             .map_err(|e| Error::Journal(e.to_string()))?;
-        self.journal.insert(step, (state.to_owned(), detail.to_owned()));
+        self.journal
+            .insert(step, (state.to_owned(), detail.to_owned()));
         self.checkpoint();
         Ok(())
     }
@@ -125,14 +126,18 @@ impl Run<'_> {
 
     async fn refuse(&mut self, step: i64, source: usize, object: &str, why: String) -> Result<()> {
         self.note(step, "refused", &why).await?;
-        self.outcome.refused.push(Self::skipped(source, object, why));
+        self.outcome
+            .refused
+            .push(Self::skipped(source, object, why));
         Ok(())
     }
 
     async fn vanish(&mut self, step: i64, source: usize, object: &str) -> Result<()> {
         let why = "it is gone: deleted by someone else since planning; nothing to do".to_owned();
         self.note(step, "vanished", &why).await?;
-        self.outcome.vanished.push(Self::skipped(source, object, why));
+        self.outcome
+            .vanished
+            .push(Self::skipped(source, object, why));
         Ok(())
     }
 
@@ -159,11 +164,15 @@ impl Run<'_> {
                 return Ok(());
             }
             Some(("refused", why)) => {
-                self.outcome.refused.push(Self::skipped(r.source, &r.object, why));
+                self.outcome
+                    .refused
+                    .push(Self::skipped(r.source, &r.object, why));
                 return Ok(());
             }
             Some(("vanished", why)) => {
-                self.outcome.vanished.push(Self::skipped(r.source, &r.object, why));
+                self.outcome
+                    .vanished
+                    .push(Self::skipped(r.source, &r.object, why));
                 return Ok(());
             }
             _ => {}
@@ -185,13 +194,20 @@ impl Run<'_> {
         }
         if now != r.sha256 {
             target.delete(&temp).await?;
-            return self.refuse(step, r.source, &r.object, Self::changed(&r.sha256, &now)).await;
+            return self
+                .refuse(step, r.source, &r.object, Self::changed(&r.sha256, &now))
+                .await;
         }
         let new = match crate::rewrite::rewrite(&current.bytes, &r.drop) {
             Ok(n) => n,
             Err(why) => {
                 return self
-                    .refuse(step, r.source, &r.object, format!("it cannot be rewritten safely: {why}"))
+                    .refuse(
+                        step,
+                        r.source,
+                        &r.object,
+                        format!("it cannot be rewritten safely: {why}"),
+                    )
                     .await;
             }
         };
@@ -238,11 +254,15 @@ impl Run<'_> {
                 return Ok(());
             }
             Some(("refused", why)) => {
-                self.outcome.refused.push(Self::skipped(d.source, &d.object, why));
+                self.outcome
+                    .refused
+                    .push(Self::skipped(d.source, &d.object, why));
                 return Ok(());
             }
             Some(("vanished", why)) => {
-                self.outcome.vanished.push(Self::skipped(d.source, &d.object, why));
+                self.outcome
+                    .vanished
+                    .push(Self::skipped(d.source, &d.object, why));
                 return Ok(());
             }
             _ => {}
@@ -258,7 +278,9 @@ impl Run<'_> {
         };
         let now = sha(&current.bytes);
         if now != d.sha256 {
-            return self.refuse(step, d.source, &d.object, Self::changed(&d.sha256, &now)).await;
+            return self
+                .refuse(step, d.source, &d.object, Self::changed(&d.sha256, &now))
+                .await;
         }
         self.note(step, "started", "").await?;
         target.delete(&d.object).await?;
@@ -269,8 +291,8 @@ impl Run<'_> {
     }
 }
 
-/// Runs `plan`, journaled in `store`. `progress` gets `(done, total)`
-/// after each step.
+/// Runs `plan` on its sources, journaled in `store`. `progress` gets
+/// `(done, total)` after each step.
 pub async fn apply(
     plan: &Plan,
     store: &Store,
@@ -282,6 +304,25 @@ pub async fn apply(
         .iter()
         .map(|s| Target::open(s))
         .collect::<Result<Vec<_>>>()?;
+    apply_to(plan, targets, store, opts, progress).await
+}
+
+/// [`apply`] on given targets, one per source of the plan, in order (a
+/// store with its own credentials, or a test's store).
+pub async fn apply_to(
+    plan: &Plan,
+    targets: Vec<Target>,
+    store: &Store,
+    opts: &ApplyOptions,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Outcome> {
+    if targets.len() != plan.sources.len() {
+        return Err(Error::Plan(format!(
+            "the plan has {} sources, {} targets were given",
+            plan.sources.len(),
+            targets.len()
+        )));
+    }
     let journal = store
         .journaled(&plan.plan_id)
         .await

@@ -32,7 +32,7 @@ mod receipt;
 mod rewrite;
 mod target;
 
-pub use crate::apply::{ApplyOptions, Deleted, Outcome, Rewritten, Skipped, apply};
+pub use crate::apply::{ApplyOptions, Deleted, Outcome, Rewritten, Skipped, apply, apply_to};
 pub use crate::plan::{
     Delete, Kind, PLAN_FORMAT, PLAN_VERSION, Plan, PlanSubject, Rewrite, minute_of, plan_erase,
     plan_purge, rescan_erase, rescan_purge,

@@ -148,7 +148,9 @@ struct Gather {
 
 impl Gather {
     fn delete(&mut self, source: usize, object: &str, why: String) {
-        self.deletes.entry((source, object.to_owned())).or_insert(why);
+        self.deletes
+            .entry((source, object.to_owned()))
+            .or_insert(why);
     }
 
     fn drop(&mut self, source: usize, object: &str, index: u32, why: String) {
@@ -259,10 +261,11 @@ pub async fn plan_erase(
         .collect();
     let mut opts = search.clone();
     opts.expand_install_ids = include_linked;
-    let report = tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
-        .await
-        .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
-        .map_err(|e| Error::Plan(e.to_string()))?;
+    let report =
+        tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
+            .await
+            .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
+            .map_err(|e| Error::Plan(e.to_string()))?;
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Plan(format!(
             "{} object(s) could not be read, the first {object}: {why}; a plan needs every object read",
@@ -279,8 +282,16 @@ pub async fn plan_erase(
         .map(|(n, _)| n)
         .collect();
     let mut g = Gather::default();
-    for e in report.evidence.iter().filter(|e| include_linked || !e.linked) {
-        let how = if e.linked { "linked by install id" } else { "holds the person's data" };
+    for e in report
+        .evidence
+        .iter()
+        .filter(|e| include_linked || !e.linked)
+    {
+        let how = if e.linked {
+            "linked by install id"
+        } else {
+            "holds the person's data"
+        };
         match &e.owner {
             Owner::Crash { app, error_id } => {
                 let why = |what: &str| format!("{what} of crash {error_id} ({how})");
@@ -331,8 +342,17 @@ pub async fn plan_erase(
                 reason,
                 source,
             } => match element_of(object) {
-                Some((blob, i)) => g.drop(*source, blob, i, format!("a record that holds the person's data ({reason})")),
-                None => g.delete(*source, object, format!("holds the person's data, tied to no crash ({reason})")),
+                Some((blob, i)) => g.drop(
+                    *source,
+                    blob,
+                    i,
+                    format!("a record that holds the person's data ({reason})"),
+                ),
+                None => g.delete(
+                    *source,
+                    object,
+                    format!("holds the person's data, tied to no crash ({reason})"),
+                ),
             },
         }
     }
@@ -358,7 +378,12 @@ pub async fn plan_erase(
 /// The minute an export object was written (`yyyy-MM-ddTHH:mm`).
 pub fn minute_of(path: &str) -> Option<String> {
     let blob = classify(path)?;
-    let parts: Vec<&str> = blob.minute.trim_end_matches('/').rsplit('/').take(5).collect();
+    let parts: Vec<&str> = blob
+        .minute
+        .trim_end_matches('/')
+        .rsplit('/')
+        .take(5)
+        .collect();
     match parts[..] {
         [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}")),
         _ => None,
@@ -395,7 +420,11 @@ pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
             } else if let Some(minute) = minute_of(o)
                 && minute.as_str() < cutoff
             {
-                g.delete(s, o, format!("written in the minute {minute}, before {cutoff}"));
+                g.delete(
+                    s,
+                    o,
+                    format!("written in the minute {minute}, before {cutoff}"),
+                );
             }
         }
         for (folder, objects) in folders {
@@ -403,12 +432,17 @@ pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
             let Some(read) = target.read(&log).await? else {
                 continue;
             };
-            let Some(time) = string_field(&read.bytes, "timestamp").filter(|t| t.len() >= 16) else {
+            let Some(time) = string_field(&read.bytes, "timestamp").filter(|t| t.len() >= 16)
+            else {
                 continue;
             };
             if time[..16] < *cutoff {
                 for o in objects {
-                    g.delete(s, o, format!("an archived crash of {}, before {cutoff}", &time[..16]));
+                    g.delete(
+                        s,
+                        o,
+                        format!("an archived crash of {}, before {cutoff}", &time[..16]),
+                    );
                 }
             }
         }
@@ -432,7 +466,11 @@ pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
 
 /// After an erasure: a search of every source for the people of `plan`
 /// (no install expansion); `left` counts the owners still holding a hit.
-pub async fn rescan_erase(plan: &Plan, subjects: Vec<Subject>, search: &SearchOptions) -> Result<crate::Rescan> {
+pub async fn rescan_erase(
+    plan: &Plan,
+    subjects: Vec<Subject>,
+    search: &SearchOptions,
+) -> Result<crate::Rescan> {
     let inputs = plan
         .sources
         .iter()
@@ -440,12 +478,15 @@ pub async fn rescan_erase(plan: &Plan, subjects: Vec<Subject>, search: &SearchOp
         .collect::<Result<Vec<_>>>()?;
     let mut opts = search.clone();
     opts.expand_install_ids = false;
-    let report = tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
-        .await
-        .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
-        .map_err(|e| Error::Plan(e.to_string()))?;
+    let report =
+        tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
+            .await
+            .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
+            .map_err(|e| Error::Plan(e.to_string()))?;
     if let Some((object, why)) = report.failed.first() {
-        return Err(Error::Plan(format!("the re-scan could not read {object}: {why}")));
+        return Err(Error::Plan(format!(
+            "the re-scan could not read {object}: {why}"
+        )));
     }
     Ok(crate::Rescan {
         objects: report.objects,

@@ -65,7 +65,12 @@ pub fn receipt_json(plan: &Plan, plan_sha256: &str, outcome: &Outcome, rescan: &
 }
 
 /// The receipt's files.
-pub fn receipt(receipt: &Value, plan: &Plan, outcome: &Outcome, rescan: &Rescan) -> crashdsr_package::Result<PackageBuilder> {
+pub fn receipt(
+    receipt: &Value,
+    plan: &Plan,
+    outcome: &Outcome,
+    rescan: &Rescan,
+) -> crashdsr_package::Result<PackageBuilder> {
     let mut b = PackageBuilder::new();
     b.add_bytes(
         "erasure.json",
@@ -74,8 +79,16 @@ pub fn receipt(receipt: &Value, plan: &Plan, outcome: &Outcome, rescan: &Rescan)
     let what = match plan.kind {
         Kind::Erase => format!(
             "Erasure of the data of {} ({} identifiers, recorded as keyed hashes){}.",
-            esc(&plan.subjects.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join(", ")),
-            plan.subjects.iter().map(|s| s.identifiers.len()).sum::<usize>(),
+            esc(&plan
+                .subjects
+                .iter()
+                .map(|s| s.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")),
+            plan.subjects
+                .iter()
+                .map(|s| s.identifiers.len())
+                .sum::<usize>(),
             if plan.include_linked {
                 ", with the crashes and records of their installations"
             } else {
@@ -91,7 +104,13 @@ pub fn receipt(receipt: &Value, plan: &Plan, outcome: &Outcome, rescan: &Rescan)
     let rows = |items: Vec<(String, String)>| -> String {
         items
             .iter()
-            .map(|(a, b)| format!("<tr><td><code>{}</code></td><td>{}</td></tr>", esc(a), esc(b)))
+            .map(|(a, b)| {
+                format!(
+                    "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                    esc(a),
+                    esc(b)
+                )
+            })
             .collect()
     };
     let html = format!(
@@ -116,15 +135,41 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
         class = if ok { "ok" } else { "bad" },
         deleted = outcome.deleted.len(),
         rewritten = outcome.rewritten.len(),
-        dropped = outcome.rewritten.iter().map(|r| r.records_dropped).sum::<usize>(),
+        dropped = outcome
+            .rewritten
+            .iter()
+            .map(|r| r.records_dropped)
+            .sum::<usize>(),
         refused = outcome.refused.len(),
         vanished = outcome.vanished.len(),
         objects = rescan.objects,
         left = rescan.left,
         left_what = esc(&rescan.what),
-        del_rows = rows(outcome.deleted.iter().map(|d| (format!("{}: {}", d.source, d.object), d.sha256.clone())).collect()),
-        rew_rows = rows(outcome.rewritten.iter().map(|r| (format!("{}: {}", r.source, r.object), format!("{} → {}", r.old_sha256, r.new_sha256))).collect()),
-        skip_rows = rows(outcome.refused.iter().chain(&outcome.vanished).map(|s| (format!("{}: {}", s.source, s.object), s.why.clone())).collect()),
+        del_rows = rows(
+            outcome
+                .deleted
+                .iter()
+                .map(|d| (format!("{}: {}", d.source, d.object), d.sha256.clone()))
+                .collect()
+        ),
+        rew_rows = rows(
+            outcome
+                .rewritten
+                .iter()
+                .map(|r| (
+                    format!("{}: {}", r.source, r.object),
+                    format!("{} → {}", r.old_sha256, r.new_sha256)
+                ))
+                .collect()
+        ),
+        skip_rows = rows(
+            outcome
+                .refused
+                .iter()
+                .chain(&outcome.vanished)
+                .map(|s| (format!("{}: {}", s.source, s.object), s.why.clone()))
+                .collect()
+        ),
     );
     b.add_bytes("erasure.html", html)?;
     Ok(b)

@@ -37,7 +37,11 @@ fn encoding(bytes: &[u8]) -> Encoding {
 fn encode(text: &[u8], how: Encoding) -> Result<Vec<u8>, String> {
     let utf16 = |le: bool| -> Result<Vec<u8>, String> {
         let s = std::str::from_utf8(text).map_err(|e| format!("not UTF-8 after decoding: {e}"))?;
-        let mut out = if le { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+        let mut out = if le {
+            vec![0xFF, 0xFE]
+        } else {
+            vec![0xFE, 0xFF]
+        };
         for u in s.encode_utf16() {
             out.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
         }
@@ -60,7 +64,10 @@ pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, String> {
     let text = blob_text(bytes);
     let logs = split_device_logs(text.clone());
     let elements = &logs.elements;
-    if let Some(i) = drop.iter().find(|i| !elements.iter().any(|(n, _)| *n == **i as usize)) {
+    if let Some(i) = drop
+        .iter()
+        .find(|i| !elements.iter().any(|(n, _)| *n == **i as usize))
+    {
         return Err(format!(
             "record {i} is not in the blob ({} records)",
             elements.len()
@@ -125,7 +132,9 @@ mod tests {
     use super::*;
 
     fn rec(n: usize) -> String {
-        format!(r#"{{"MessageType":"EventLog","InstallId":"i{n}","Properties":"{{\"k\":\"v{n}\"}}"}}"#)
+        format!(
+            r#"{{"MessageType":"EventLog","InstallId":"i{n}","Properties":"{{\"k\":\"v{n}\"}}"}}"#
+        )
     }
 
     #[test]
@@ -135,7 +144,12 @@ mod tests {
         assert_eq!(r.bytes, format!("[{},{}]", rec(0), rec(2)).into_bytes());
         assert_eq!((r.kept, r.dropped), (2, 1));
 
-        let pretty = format!("\u{FEFF}[\r\n  {},\r\n  {},\r\n  {}\r\n]", rec(0), rec(1), rec(2));
+        let pretty = format!(
+            "\u{FEFF}[\r\n  {},\r\n  {},\r\n  {}\r\n]",
+            rec(0),
+            rec(1),
+            rec(2)
+        );
         let r = rewrite(pretty.as_bytes(), &[0]).unwrap();
         assert_eq!(
             r.bytes,
@@ -153,7 +167,11 @@ mod tests {
         let r = rewrite(&utf16, &[0, 2]).unwrap();
         let want: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
-            .chain(format!("[{}]", rec(1)).encode_utf16().flat_map(u16::to_le_bytes))
+            .chain(
+                format!("[{}]", rec(1))
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
             .collect();
         assert_eq!(r.bytes, want);
     }
@@ -161,7 +179,11 @@ mod tests {
     #[test]
     fn a_record_that_is_not_there_is_refused() {
         let compact = format!("[{},{}]", rec(0), rec(1));
-        assert!(rewrite(compact.as_bytes(), &[2]).unwrap_err().contains("record 2"));
+        assert!(
+            rewrite(compact.as_bytes(), &[2])
+                .unwrap_err()
+                .contains("record 2")
+        );
         assert!(rewrite(b"[]", &[0]).is_err());
     }
 
@@ -181,7 +203,10 @@ mod tests {
                 .collect();
             let want = format!(
                 "[\n    {}\n]",
-                kept.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",\n    ")
+                kept.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",\n    ")
             );
             assert_eq!(String::from_utf8(r.bytes).unwrap(), want, "{drop:?}");
         }

@@ -42,21 +42,29 @@ pub(crate) fn classify_store(object: &str, what: &str, e: &object_store::Error) 
     let lower = text.to_ascii_lowercase();
     let object = object.to_owned();
     if lower.contains("immutab") || lower.contains("legalhold") || lower.contains("legal hold") {
-        return Error::Immutable { object, message: text };
+        return Error::Immutable {
+            object,
+            message: text,
+        };
     }
     match e {
         object_store::Error::NotFound { .. } => Error::Vanished { object },
         object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. } => {
             Error::Changed { object }
         }
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            Error::ReadOnly { object, message: text }
-        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => Error::ReadOnly {
+            object,
+            message: text,
+        },
         _ if lower.contains("authorizationpermissionmismatch")
             || lower.contains("authorizationfailure")
             || lower.contains("403") =>
         {
-            Error::ReadOnly { object, message: text }
+            Error::ReadOnly {
+                object,
+                message: text,
+            }
         }
         _ => Error::Store {
             object,
@@ -138,14 +146,18 @@ impl Target {
         match self {
             Self::Dir(root) => {
                 let p = Self::path(root, &temp);
-                let mut f = std::fs::File::create(&p).map_err(|e| io_error(&temp, "writing", &e))?;
+                let mut f =
+                    std::fs::File::create(&p).map_err(|e| io_error(&temp, "writing", &e))?;
                 f.write_all(bytes)
                     .and_then(|()| f.sync_all())
                     .map_err(|e| io_error(&temp, "writing", &e))?;
             }
             Self::Store(store) => {
                 store
-                    .put(&StorePath::from(temp.as_str()), PutPayload::from(bytes.to_vec()))
+                    .put(
+                        &StorePath::from(temp.as_str()),
+                        PutPayload::from(bytes.to_vec()),
+                    )
                     .await
                     .map_err(|e| classify_store(&temp, "writing", &e))?;
             }
@@ -183,7 +195,9 @@ impl Target {
             }
             Self::Store(store) => {
                 let mode = match version {
-                    Some(v) if v.e_tag.is_some() || v.version.is_some() => PutMode::Update(v.clone()),
+                    Some(v) if v.e_tag.is_some() || v.version.is_some() => {
+                        PutMode::Update(v.clone())
+                    }
                     _ => PutMode::Overwrite,
                 };
                 store

@@ -129,14 +129,17 @@ fn write_plan(plan: &Plan, out: &Path, cycle: &PlanApplyArgs) -> anyhow::Result<
 
 fn read_plan(path: &Path, kind: Kind) -> anyhow::Result<(Plan, String)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let plan =
-        Plan::from_json(&bytes).with_context(|| format!("the plan {}", path.display()))?;
+    let plan = Plan::from_json(&bytes).with_context(|| format!("the plan {}", path.display()))?;
     if plan.kind != kind {
         bail!(
             "{} is a {:?} plan; run it with `crashdsr {}`",
             path.display(),
             plan.kind,
-            if plan.kind == Kind::Erase { "erase" } else { "purge" }
+            if plan.kind == Kind::Erase {
+                "erase"
+            } else {
+                "purge"
+            }
         );
     }
     Ok((plan, crashdsr_package::sha256_file(path)?))
@@ -157,7 +160,11 @@ async fn run(
         (None, false) => Some(crashdsr_package::Seal::Recipients(cycle.encrypt_to.clone())),
         (None, true) => None,
     };
-    let suffix = if sealing.is_some() { ".zip.age" } else { ".zip" };
+    let suffix = if sealing.is_some() {
+        ".zip.age"
+    } else {
+        ".zip"
+    };
     let receipt_out = match &cycle.receipt_out {
         Some(p) => p.clone(),
         None => {
@@ -185,7 +192,10 @@ async fn run(
         outcome.vanished.len()
     );
     for s in outcome.refused.iter().chain(&outcome.vanished) {
-        eprintln!("crashdsr: left alone: source {}: {}: {}", s.source, s.object, s.why);
+        eprintln!(
+            "crashdsr: left alone: source {}: {}: {}",
+            s.source, s.object, s.why
+        );
     }
     let rescan = match subjects {
         Some(subjects) => {

@@ -2,8 +2,8 @@
 
 mod crawl;
 mod demo;
-mod erase;
 mod emulator;
+mod erase;
 mod export_config;
 mod request;
 mod retention;

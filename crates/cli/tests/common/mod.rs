@@ -41,7 +41,9 @@ pub(crate) fn ok(out: Output) -> String {
 pub(crate) fn wait_for_export(base: &str, work: &Path, created: &str) {
     let v: serde_json::Value = serde_json::from_str(created).unwrap();
     let id = v["id"].as_str().unwrap();
-    for _ in 0..200 {
+    // Writing an export to Azurite takes a while on a loaded machine.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::time::Instant::now() < until {
         let got = ok(crashdsr(base, work, "t")
             .args([
                 "export-config",
@@ -58,9 +60,9 @@ pub(crate) fn wait_for_export(base: &str, work: &Path, created: &str) {
             return;
         }
         assert!(got.contains("\"Pending\""), "{got}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("the export stayed Pending");
+    panic!("the export stayed Pending for 300 s");
 }
 
 /// The dotnet-style continuous export of app 0 of `data` under `dir`, as

@@ -1,0 +1,666 @@
+//! Erasure and purge on exports the emulator writes in the shape App
+//! Center's backend wrote (`dotnet`: several log blobs a minute, pretty and
+//! compact, byte-order marks, UTF-16, late attachments), in a directory and
+//! in Azurite: the person is gone, everyone else's data is exactly as it
+//! was, every object outside the plan is byte-identical, and the store's
+//! refusals (a changed object, a vanished one, a read-only credential, an
+//! immutability policy) are reported with the object named.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use crashdsr_appcenter::Timestamp;
+use crashdsr_appcenter::models::BlobPathFormatKind;
+use crashdsr_crawl::Store;
+use crashdsr_emulator::export::{
+    ExportPlan, ExportStyle, Target as ExportTarget, open_target, write,
+};
+use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
+use crashdsr_erase::{ApplyOptions, Error, Plan, Target, apply, apply_to, plan_erase, plan_purge};
+use crashdsr_search::export::{blob_text, split_device_logs};
+use crashdsr_search::{IdKind, Identifier, Input, Owner, SearchOptions, Subject, search};
+use object_store::ObjectStore;
+use sha2::{Digest, Sha256};
+
+fn config(seed: u64, errors: u64, span_days: u32) -> DatasetConfig {
+    let mut cfg = DatasetConfig::new(seed);
+    cfg.errors_per_app = errors;
+    cfg.span_days = span_days;
+    cfg
+}
+
+async fn export_into(data: &Dataset, store: Arc<dyn ObjectStore>) {
+    let cfg = data.config();
+    let plan = ExportPlan {
+        app: 0,
+        since: Timestamp(cfg.now - chrono::Duration::days(i64::from(cfg.span_days) + 1)),
+        entities: vec![],
+        path_format: BlobPathFormatKind::WithoutAppId,
+        style: ExportStyle::Dotnet,
+    };
+    write(data, &plan, store, |_| true).await.unwrap();
+}
+
+/// The export in `dir/archive`; returns that directory.
+async fn export_dir(data: &Dataset, dir: &Path) -> String {
+    let store = open_target(&ExportTarget::Dir(dir.to_path_buf()))
+        .await
+        .unwrap();
+    export_into(data, store).await;
+    dir.join("archive").to_str().unwrap().to_owned()
+}
+
+fn subject(s: &TruthSubject) -> Subject {
+    Subject {
+        label: s.label.clone(),
+        identifiers: s
+            .identifiers
+            .iter()
+            .map(|i| {
+                let kind: IdKind = serde_json::from_value(serde_json::json!(i.kind)).unwrap();
+                Identifier::new(kind, &i.value).unwrap()
+            })
+            .collect(),
+    }
+}
+
+/// What a search finds per subject, independent of record positions:
+/// crash ids, the activity records' texts, and unattributed objects.
+type Found = (BTreeSet<String>, Vec<String>, usize);
+
+fn found_all(sources: &[String], subjects: &[Subject]) -> BTreeMap<String, Found> {
+    let inputs: Vec<Input> = sources.iter().map(|x| Input::open(x).unwrap()).collect();
+    let r = search(&inputs, subjects.to_vec(), &SearchOptions::default()).unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let mut out: BTreeMap<String, Found> = subjects
+        .iter()
+        .map(|s| (s.label.clone(), Found::default()))
+        .collect();
+    for e in &r.evidence {
+        let f = out.get_mut(&e.subject).unwrap();
+        if let Some(id) = &e.error_id {
+            f.0.insert(id.clone());
+        }
+        if let Some(rec) = &e.record {
+            f.1.push(rec.get().to_owned());
+        }
+        if matches!(e.owner, Owner::Unattributed { .. }) {
+            f.2 += 1;
+        }
+    }
+    for f in out.values_mut() {
+        f.1.sort();
+    }
+    out
+}
+
+fn found(sources: &[String], s: &Subject) -> Found {
+    found_all(sources, std::slice::from_ref(s))
+        .remove(&s.label)
+        .unwrap()
+}
+
+/// SHA-256 of every file under `root`.
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    out
+}
+
+async fn journal(dir: &Path) -> Store {
+    Store::open(dir.join("state.db").to_str().unwrap())
+        .await
+        .unwrap()
+}
+
+fn busiest(data: &Dataset) -> TruthSubject {
+    data.truth()
+        .subjects
+        .into_iter()
+        .max_by_key(|s| s.direct.len() + s.linked.len())
+        .unwrap()
+}
+
+/// Checks one erasure on a directory export, from the snapshots and the
+/// searches before and after.
+#[allow(clippy::too_many_arguments)]
+fn check_erasure(
+    plan: &Plan,
+    before: &BTreeMap<String, String>,
+    root: &Path,
+    pristine: &Path,
+    sources: &[String],
+    gone: &Subject,
+    others: &BTreeMap<String, Found>,
+    other_subjects: &[Subject],
+) {
+    let after = snapshot(root);
+    // The person is gone.
+    let (c, r, u) = found(sources, gone);
+    assert!(
+        c.is_empty() && r.is_empty() && u == 0,
+        "still found: {c:?} {r:?} {u}"
+    );
+    // Everyone else is exactly as before.
+    assert_eq!(
+        &found_all(sources, other_subjects),
+        others,
+        "someone else's data changed"
+    );
+    // Every object outside the plan is byte-identical, deleted ones are
+    // gone, and no temporary copy is left.
+    let planned: BTreeSet<&str> = plan
+        .rewrites
+        .iter()
+        .map(|r| r.object.as_str())
+        .chain(plan.deletes.iter().map(|d| d.object.as_str()))
+        .collect();
+    for (object, sha) in before {
+        if planned.contains(object.as_str()) {
+            continue;
+        }
+        assert_eq!(after.get(object), Some(sha), "{object} changed");
+    }
+    for d in &plan.deletes {
+        assert!(!after.contains_key(&d.object), "{} not deleted", d.object);
+    }
+    assert!(
+        after
+            .keys()
+            .all(|k| !k.ends_with(crashdsr_erase::TEMP_SUFFIX)),
+        "a temporary copy was left"
+    );
+    // Kept records of rewritten blobs: byte-identical, in order.
+    for rw in &plan.rewrites {
+        let old = std::fs::read(pristine.join(&rw.object)).unwrap();
+        let new = std::fs::read(root.join(&rw.object)).unwrap();
+        let (old_text, new_text) = (blob_text(&old), blob_text(&new));
+        let old_logs = split_device_logs(old_text.clone());
+        let new_logs = split_device_logs(new_text.clone());
+        let kept: Vec<&[u8]> = old_logs
+            .elements
+            .iter()
+            .filter(|(i, _)| !rw.drop.contains(&(*i as u32)))
+            .map(|(_, s)| &old_text[s.clone()])
+            .collect();
+        let now: Vec<&[u8]> = new_logs
+            .elements
+            .iter()
+            .map(|(_, s)| &new_text[s.clone()])
+            .collect();
+        assert_eq!(kept, now, "{}: kept records", rw.object);
+        assert_eq!(old[..2], new[..2], "{}: same encoding mark", rw.object);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for (rel, _) in snapshot(from) {
+        let dest = to.join(&rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&rel), dest).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() {
+    let tmp = TempDir::new("erase-dir");
+    // A day of a busy app: minute folders with several crashes, so that log
+    // blobs mix people and must be rewritten, not deleted.
+    let data = Dataset::new(config(41, 1200, 1));
+    let source = export_dir(&data, &tmp.path().join("storage")).await;
+    let root = Path::new(&source).to_path_buf();
+    let pristine = tmp.path().join("pristine");
+    copy_dir(&root, &pristine);
+    let truth = data.truth();
+    let gone = busiest(&data);
+    let sources = vec![source.clone()];
+    let other_subjects: Vec<Subject> = truth
+        .subjects
+        .iter()
+        .filter(|s| s.label != gone.label)
+        .map(subject)
+        .collect();
+    let others = found_all(&sources, &other_subjects);
+    assert!(others.values().any(|f| !f.0.is_empty()), "others have data");
+    let before = snapshot(&root);
+    let plan = plan_erase(
+        &sources,
+        vec![subject(&gone)],
+        false,
+        &[1; 32],
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(snapshot(&root), before, "planning changes nothing");
+    assert!(
+        !plan.rewrites.is_empty() && !plan.deletes.is_empty(),
+        "{plan:?}"
+    );
+    // The plan survives a round trip and refuses an edit.
+    let json = serde_json::to_vec(&plan).unwrap();
+    assert_eq!(Plan::from_json(&json).unwrap(), plan);
+    let mut edited = plan.clone();
+    edited.deletes.pop();
+    assert!(Plan::from_json(&serde_json::to_vec(&edited).unwrap()).is_err());
+
+    let store = journal(tmp.path()).await;
+    let outcome = apply(&plan, &store, &ApplyOptions::default(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.deleted.len(), plan.deletes.len());
+    assert_eq!(outcome.rewritten.len(), plan.rewrites.len());
+    assert!(outcome.refused.is_empty() && outcome.vanished.is_empty());
+    check_erasure(
+        &plan,
+        &before,
+        &root,
+        &pristine,
+        &sources,
+        &subject(&gone),
+        &others,
+        &other_subjects,
+    );
+    // The truth's crashes that hold the person's data: their blobs go. (A
+    // crash whose only trace is a session event's property is the event's:
+    // the crash itself goes with --include-linked.)
+    for d in gone
+        .direct
+        .iter()
+        .filter(|d| d.r#where.iter().any(|w| !w.starts_with("session_logs")))
+    {
+        assert!(
+            plan.deletes
+                .iter()
+                .any(|x| x.object.ends_with(&format!("{}.json", d.error_id))),
+            "{}: crash blob planned",
+            d.error_id
+        );
+    }
+    // A second apply of the same plan changes nothing more.
+    let after = snapshot(&root);
+    let again = apply(&plan, &store, &ApplyOptions::default(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again, outcome);
+    assert_eq!(snapshot(&root), after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_object_is_refused_and_the_rest_goes_through() {
+    let tmp = TempDir::new("erase-stale");
+    let data = Dataset::new(config(41, 1200, 1));
+    let source = export_dir(&data, &tmp.path().join("storage")).await;
+    let root = Path::new(&source).to_path_buf();
+    let gone = busiest(&data);
+    let sources = vec![source.clone()];
+    let plan = plan_erase(
+        &sources,
+        vec![subject(&gone)],
+        false,
+        &[1; 32],
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !plan.rewrites.is_empty() && plan.deletes.len() >= 2,
+        "{plan:?}"
+    );
+    // After planning: one rewrite target gains a record, one deleted
+    // object is changed, one is deleted by someone else.
+    let stale_rewrite = &plan.rewrites[0].object;
+    let mut bytes = std::fs::read(root.join(stale_rewrite)).unwrap();
+    bytes.extend_from_slice(b"\n");
+    std::fs::write(root.join(stale_rewrite), &bytes).unwrap();
+    let stale_delete = &plan.deletes[0].object;
+    std::fs::write(root.join(stale_delete), b"replaced after planning").unwrap();
+    let vanished = &plan.deletes[1].object;
+    std::fs::remove_file(root.join(vanished)).unwrap();
+    let before = snapshot(&root);
+
+    let store = journal(tmp.path()).await;
+    let outcome = apply(&plan, &store, &ApplyOptions::default(), &|_, _| {})
+        .await
+        .unwrap();
+    let refused: BTreeSet<&str> = outcome.refused.iter().map(|s| s.object.as_str()).collect();
+    assert_eq!(
+        refused,
+        [stale_rewrite.as_str(), stale_delete.as_str()]
+            .into_iter()
+            .collect()
+    );
+    assert!(
+        outcome
+            .refused
+            .iter()
+            .all(|s| s.why.contains("changed after planning"))
+    );
+    assert_eq!(outcome.vanished.len(), 1);
+    assert_eq!(&outcome.vanished[0].object, vanished);
+    assert_eq!(outcome.rewritten.len(), plan.rewrites.len() - 1);
+    assert_eq!(outcome.deleted.len(), plan.deletes.len() - 2);
+    let after = snapshot(&root);
+    assert_eq!(
+        after.get(stale_rewrite),
+        before.get(stale_rewrite),
+        "left alone"
+    );
+    assert_eq!(
+        after.get(stale_delete),
+        before.get(stale_delete),
+        "left alone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_removes_exactly_the_folders_older_than_the_cutoff() {
+    let tmp = TempDir::new("purge");
+    let cfg = config(43, 600, 120);
+    let data = Dataset::new(cfg.clone());
+    let source = export_dir(&data, &tmp.path().join("storage")).await;
+    let root = Path::new(&source).to_path_buf();
+    let before = snapshot(&root);
+    let cutoff = (cfg.now - chrono::Duration::days(90))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let sources = vec![source.clone()];
+    let plan = plan_purge(&sources, &cutoff).await.unwrap();
+    assert!(plan.rewrites.is_empty());
+    let older: BTreeSet<&String> = before
+        .keys()
+        .filter(|o| crashdsr_erase::minute_of(o).unwrap().as_str() < cutoff.as_str())
+        .collect();
+    assert!(
+        !older.is_empty() && older.len() < before.len(),
+        "the export spans the cut-off"
+    );
+    let planned: BTreeSet<&String> = plan.deletes.iter().map(|d| &d.object).collect();
+    assert_eq!(planned, older, "exactly the older objects are planned");
+    let store = journal(tmp.path()).await;
+    let outcome = apply(&plan, &store, &ApplyOptions::default(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.deleted.len(), older.len());
+    let after = snapshot(&root);
+    let kept: BTreeMap<&String, &String> =
+        before.iter().filter(|(o, _)| !older.contains(o)).collect();
+    assert_eq!(
+        after.iter().collect::<BTreeMap<_, _>>(),
+        kept,
+        "the newer objects, byte-identical"
+    );
+    let rescan = crashdsr_erase::rescan_purge(&plan).await.unwrap();
+    assert_eq!(rescan.left, 0);
+    let json = crashdsr_erase::receipt_json(&plan, "x", &outcome, &rescan);
+    assert_eq!(json["counts"]["deleted"], older.len());
+    let receipt = crashdsr_erase::receipt(&json, &plan, &outcome, &rescan).unwrap();
+    let w = receipt.write(&tmp.path().join("r.zip"), false).unwrap();
+    assert!(w.files.contains_key("erasure.json") && w.files.contains_key("erasure.html"));
+    assert!(crashdsr_package::verify(&w.path).unwrap().ok());
+}
+
+/// A store that refuses every change with a given error.
+#[derive(Debug)]
+struct Refusing {
+    inner: Arc<dyn ObjectStore>,
+    error: fn() -> object_store::Error,
+}
+
+impl std::fmt::Display for Refusing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Refusing({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Refusing {
+    async fn put_opts(
+        &self,
+        _: &object_store::path::Path,
+        _: object_store::PutPayload,
+        _: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        Err((self.error)())
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        _: &object_store::path::Path,
+        _: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        Err((self.error)())
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        let error = self.error;
+        Box::pin(futures::StreamExt::map(locations, move |_| Err(error())))
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        _: &object_store::path::Path,
+        _: &object_store::path::Path,
+        _: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        Err((self.error)())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
+    let tmp = TempDir::new("erase-refused");
+    let data = Dataset::new(config(44, 1200, 1));
+    let source = export_dir(&data, &tmp.path().join("storage")).await;
+    let root = Path::new(&source).to_path_buf();
+    let gone = busiest(&data);
+    let plan = plan_erase(
+        std::slice::from_ref(&source),
+        vec![subject(&gone)],
+        false,
+        &[1; 32],
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    let before = snapshot(&root);
+    let local: Arc<dyn ObjectStore> =
+        Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&root).unwrap());
+    type Case = (fn() -> object_store::Error, &'static str);
+    let cases: [Case; 2] = [
+        (
+            || {
+                object_store::Error::Generic {
+                store: "MicrosoftAzure",
+                source: "409 Conflict: BlobImmutableDueToPolicy: This operation is not permitted as the blob is immutable due to a policy.".into(),
+            }
+            },
+            "immutability policy or a legal hold",
+        ),
+        (
+            || object_store::Error::PermissionDenied {
+                path: "x".into(),
+                source: "403 AuthorizationPermissionMismatch".into(),
+            },
+            "credential may not change it",
+        ),
+    ];
+    for (n, (error, says)) in cases.into_iter().enumerate() {
+        let store = journal(&tmp.path().join(format!("j{n}"))).await;
+        let target = Target::Store(Arc::new(Refusing {
+            inner: local.clone(),
+            error,
+        }));
+        let err = apply_to(
+            &plan,
+            vec![target],
+            &store,
+            &ApplyOptions::default(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Immutable { .. } | Error::ReadOnly { .. }),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(says), "{text}");
+        let first = plan
+            .rewrites
+            .first()
+            .map_or(&plan.deletes[0].object, |r| &r.object);
+        assert!(text.contains(first.as_str()), "names the object: {text}");
+        assert!(text.contains("nothing more was changed"), "{text}");
+        assert_eq!(snapshot(&root), before, "nothing changed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_from_an_export_in_azurite() {
+    let Ok(endpoint) = std::env::var("CRASHDSR_TEST_AZURITE") else {
+        println!("skipped: CRASHDSR_TEST_AZURITE is not set");
+        return;
+    };
+    let account = std::env::var("AZURE_STORAGE_ACCOUNT_NAME").unwrap();
+    let key = std::env::var("AZURE_STORAGE_ACCOUNT_KEY").unwrap();
+    let data = Dataset::new(config(45, 1200, 1));
+    let container = open_target(&ExportTarget::Azure {
+        endpoint,
+        account,
+        key,
+    })
+    .await
+    .unwrap();
+    // A prefix of its own: the container is shared with other tests.
+    let prefix = format!(
+        "erase-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::prefix::PrefixStore::new(
+        container,
+        prefix.as_str(),
+    ));
+    export_into(&data, store.clone()).await;
+    let source = format!("az://archive/{prefix}");
+    let sources = vec![source.clone()];
+    let truth = data.truth();
+    let gone = busiest(&data);
+    let other_subjects: Vec<Subject> = truth
+        .subjects
+        .iter()
+        .filter(|s| s.label != gone.label)
+        .map(subject)
+        .collect();
+    let others = found_all(&sources, &other_subjects);
+    let list = |store: Arc<dyn ObjectStore>| async move {
+        let mut out = BTreeMap::new();
+        let all: Vec<_> = futures::TryStreamExt::try_collect(store.list(None))
+            .await
+            .unwrap();
+        for m in all {
+            let b = object_store::ObjectStoreExt::get(&*store, &m.location)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            out.insert(m.location.to_string(), hex::encode(Sha256::digest(&b)));
+        }
+        out
+    };
+    let before = list(store.clone()).await;
+    let plan = plan_erase(
+        &sources,
+        vec![subject(&gone)],
+        false,
+        &[1; 32],
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!plan.rewrites.is_empty(), "{plan:?}");
+    let tmp = TempDir::new("erase-azurite");
+    let journal = journal(tmp.path()).await;
+    let outcome = apply(&plan, &journal, &ApplyOptions::default(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.rewritten.len(), plan.rewrites.len());
+    assert_eq!(outcome.deleted.len(), plan.deletes.len());
+    let (c, r, u) = found(&sources, &subject(&gone));
+    assert!(c.is_empty() && r.is_empty() && u == 0);
+    assert_eq!(
+        found_all(&sources, &other_subjects),
+        others,
+        "someone else's data changed"
+    );
+    let after = list(store.clone()).await;
+    let planned: BTreeSet<&str> = plan
+        .rewrites
+        .iter()
+        .map(|r| r.object.as_str())
+        .chain(plan.deletes.iter().map(|d| d.object.as_str()))
+        .collect();
+    for (o, sha) in &before {
+        if !planned.contains(o.as_str()) {
+            assert_eq!(after.get(o), Some(sha), "{o} changed");
+        }
+    }
+    assert!(
+        after
+            .keys()
+            .all(|k| !k.ends_with(crashdsr_erase::TEMP_SUFFIX))
+    );
+    for rw in &outcome.rewritten {
+        assert_eq!(after.get(&rw.object), Some(&rw.new_sha256));
+    }
+}
