@@ -37,6 +37,21 @@ pub struct PlanSubject {
     pub identifiers: Vec<(String, String)>,
 }
 
+impl PlanSubject {
+    /// A person as a plan records them: identifier types and keyed hashes
+    /// under the controller's key.
+    pub fn of(subject: &Subject, key: &[u8]) -> Self {
+        Self {
+            label: subject.label.clone(),
+            identifiers: subject
+                .identifiers
+                .iter()
+                .map(|i| (i.kind.as_str().to_owned(), keyed_hash(key, &i.value)))
+                .collect(),
+        }
+    }
+}
+
 /// A log blob to rewrite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rewrite {
@@ -248,17 +263,8 @@ pub async fn plan_erase(
         .iter()
         .map(|s| Input::open(s).map_err(|e| Error::Plan(e.to_string())))
         .collect::<Result<Vec<_>>>()?;
-    let plan_subjects: Vec<PlanSubject> = subjects
-        .iter()
-        .map(|s| PlanSubject {
-            label: s.label.clone(),
-            identifiers: s
-                .identifiers
-                .iter()
-                .map(|i| (i.kind.as_str().to_owned(), keyed_hash(key, &i.value)))
-                .collect(),
-        })
-        .collect();
+    let plan_subjects: Vec<PlanSubject> =
+        subjects.iter().map(|s| PlanSubject::of(s, key)).collect();
     let mut opts = search.clone();
     opts.expand_install_ids = include_linked;
     let report =

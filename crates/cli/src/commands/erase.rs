@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use crashdsr_crawl::Progress as _;
 use crashdsr_erase::{ApplyOptions, Kind, Plan, PlanSubject};
-use crashdsr_package::keyed_hash;
 use crashdsr_search::{SearchOptions, Subject};
 
 use crate::cli::{EraseArgs, GlobalArgs, PlanApplyArgs, PurgeArgs};
@@ -48,17 +47,8 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
         }
         Some(path) => {
             let (plan, plan_sha) = read_plan(path, Kind::Erase)?;
-            let mine: Vec<PlanSubject> = subjects
-                .iter()
-                .map(|s| PlanSubject {
-                    label: s.label.clone(),
-                    identifiers: s
-                        .identifiers
-                        .iter()
-                        .map(|i| (i.kind.as_str().to_owned(), keyed_hash(&key, &i.value)))
-                        .collect(),
-                })
-                .collect();
+            let mine: Vec<PlanSubject> =
+                subjects.iter().map(|s| PlanSubject::of(s, &key)).collect();
             if mine != plan.subjects {
                 bail!(
                     "the people given are not the plan's (their identifiers' keyed hashes differ); \
@@ -152,14 +142,7 @@ async fn run(
     plan_sha: String,
     subjects: Option<Vec<Subject>>,
 ) -> anyhow::Result<ExitCode> {
-    let sealing = match (&cycle.passphrase_file, cycle.encrypt_to.is_empty()) {
-        (Some(p), _) => Some(crashdsr_package::Seal::Passphrase(super::read_secret_file(
-            p,
-            "passphrase",
-        )?)),
-        (None, false) => Some(crashdsr_package::Seal::Recipients(cycle.encrypt_to.clone())),
-        (None, true) => None,
-    };
+    let sealing = super::sealing(cycle.passphrase_file.as_deref(), &cycle.encrypt_to)?;
     let suffix = if sealing.is_some() {
         ".zip.age"
     } else {

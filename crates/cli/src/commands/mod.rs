@@ -70,6 +70,22 @@ pub(crate) fn load_subjects(
     }
 }
 
+/// How a package or receipt is sealed: `--passphrase-file` or
+/// `--encrypt-to`, or not at all.
+pub(crate) fn sealing(
+    passphrase_file: Option<&std::path::Path>,
+    encrypt_to: &[String],
+) -> anyhow::Result<Option<crashdsr_package::Seal>> {
+    Ok(match (passphrase_file, encrypt_to.is_empty()) {
+        (Some(p), _) => Some(crashdsr_package::Seal::Passphrase(read_secret_file(
+            p,
+            "passphrase",
+        )?)),
+        (None, false) => Some(crashdsr_package::Seal::Recipients(encrypt_to.to_vec())),
+        (None, true) => None,
+    })
+}
+
 fn read_secret_file(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the {what} file {}", path.display()))?;

@@ -86,14 +86,7 @@ pub(crate) async fn answer(
 ) -> anyhow::Result<ExitCode> {
     let subjects = super::load_subjects(args.subjects.as_deref(), &args.label, &args.subject)?;
     let batch = args.subjects.is_some();
-    let sealing = match (&args.passphrase_file, args.encrypt_to.is_empty()) {
-        (Some(p), _) => Some(crashdsr_package::Seal::Passphrase(super::read_secret_file(
-            p,
-            "passphrase",
-        )?)),
-        (None, false) => Some(crashdsr_package::Seal::Recipients(args.encrypt_to.clone())),
-        (None, true) => None,
-    };
+    let sealing = super::sealing(args.passphrase_file.as_deref(), &args.encrypt_to)?;
     let suffix = if sealing.is_some() {
         ".zip.age"
     } else {
