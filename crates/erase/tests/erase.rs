@@ -1,8 +1,7 @@
 //! Erasure and purge on exports the emulator writes in the shape App
 //! Center's backend wrote (`dotnet`: several log blobs a minute, pretty and
-//! compact, byte-order marks, UTF-16, late attachments), in a directory and
-//! in Azurite: the person is gone, everyone else's data is exactly as it
-//! was, every object outside the plan is byte-identical, and the store's
+//! compact, byte-order marks, UTF-16, late attachments), in a directory:
+//! the person is gone, everyone else's data is exactly as it was, every
 //! refusals (a changed object, a vanished one, a read-only credential, an
 //! immutability policy) are reported with the object named.
 
@@ -72,7 +71,15 @@ type Found = (BTreeSet<String>, Vec<String>, usize);
 
 fn found_all(sources: &[String], subjects: &[Subject]) -> BTreeMap<String, Found> {
     let inputs: Vec<Input> = sources.iter().map(|x| Input::open(x).unwrap()).collect();
-    let r = search(&inputs, subjects.to_vec(), &SearchOptions::default()).unwrap();
+    // On a thread of its own: the search drives its own runtime for object
+    // stores, and the async tests call this from theirs.
+    let r = std::thread::scope(|scope| {
+        scope
+            .spawn(|| search(&inputs, subjects.to_vec(), &SearchOptions::default()))
+            .join()
+            .unwrap()
+    })
+    .unwrap();
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     let mut out: BTreeMap<String, Found> = subjects
         .iter()
@@ -558,109 +565,5 @@ async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
         assert!(text.contains(first.as_str()), "names the object: {text}");
         assert!(text.contains("nothing more was changed"), "{text}");
         assert_eq!(snapshot(&root), before, "nothing changed");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasing_from_an_export_in_azurite() {
-    let Ok(endpoint) = std::env::var("CRASHDSR_TEST_AZURITE") else {
-        println!("skipped: CRASHDSR_TEST_AZURITE is not set");
-        return;
-    };
-    let account = std::env::var("AZURE_STORAGE_ACCOUNT_NAME").unwrap();
-    let key = std::env::var("AZURE_STORAGE_ACCOUNT_KEY").unwrap();
-    let data = Dataset::new(config(45, 1200, 1));
-    let container = open_target(&ExportTarget::Azure {
-        endpoint,
-        account,
-        key,
-    })
-    .await
-    .unwrap();
-    // A prefix of its own: the container is shared with other tests.
-    let prefix = format!(
-        "erase-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let store: Arc<dyn ObjectStore> = Arc::new(object_store::prefix::PrefixStore::new(
-        container,
-        prefix.as_str(),
-    ));
-    export_into(&data, store.clone()).await;
-    let source = format!("az://archive/{prefix}");
-    let sources = vec![source.clone()];
-    let truth = data.truth();
-    let gone = busiest(&data);
-    let other_subjects: Vec<Subject> = truth
-        .subjects
-        .iter()
-        .filter(|s| s.label != gone.label)
-        .map(subject)
-        .collect();
-    let others = found_all(&sources, &other_subjects);
-    let list = |store: Arc<dyn ObjectStore>| async move {
-        let mut out = BTreeMap::new();
-        let all: Vec<_> = futures::TryStreamExt::try_collect(store.list(None))
-            .await
-            .unwrap();
-        for m in all {
-            let b = object_store::ObjectStoreExt::get(&*store, &m.location)
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            out.insert(m.location.to_string(), hex::encode(Sha256::digest(&b)));
-        }
-        out
-    };
-    let before = list(store.clone()).await;
-    let plan = plan_erase(
-        &sources,
-        vec![subject(&gone)],
-        false,
-        &[1; 32],
-        &SearchOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert!(!plan.rewrites.is_empty(), "{plan:?}");
-    let tmp = TempDir::new("erase-azurite");
-    let journal = journal(tmp.path()).await;
-    let outcome = apply(&plan, &journal, &ApplyOptions::default(), &|_, _| {})
-        .await
-        .unwrap();
-    assert_eq!(outcome.rewritten.len(), plan.rewrites.len());
-    assert_eq!(outcome.deleted.len(), plan.deletes.len());
-    let (c, r, u) = found(&sources, &subject(&gone));
-    assert!(c.is_empty() && r.is_empty() && u == 0);
-    assert_eq!(
-        found_all(&sources, &other_subjects),
-        others,
-        "someone else's data changed"
-    );
-    let after = list(store.clone()).await;
-    let planned: BTreeSet<&str> = plan
-        .rewrites
-        .iter()
-        .map(|r| r.object.as_str())
-        .chain(plan.deletes.iter().map(|d| d.object.as_str()))
-        .collect();
-    for (o, sha) in &before {
-        if !planned.contains(o.as_str()) {
-            assert_eq!(after.get(o), Some(sha), "{o} changed");
-        }
-    }
-    assert!(
-        after
-            .keys()
-            .all(|k| !k.ends_with(crashdsr_erase::TEMP_SUFFIX))
-    );
-    for rw in &outcome.rewritten {
-        assert_eq!(after.get(&rw.object), Some(&rw.new_sha256));
     }
 }
