@@ -2,6 +2,7 @@
 //! Center's backend wrote (`dotnet`: several log blobs a minute, pretty and
 //! compact, byte-order marks, UTF-16, late attachments), in a directory:
 //! the person is gone, everyone else's data is exactly as it was, every
+//! object outside the plan is byte-identical, and the store's
 //! refusals (a changed object, a vanished one, a read-only credential, an
 //! immutability policy) are reported with the object named.
 
