@@ -357,18 +357,21 @@ fn crash(
             .unwrap_or_else(|| format!("attachment-{aid}"));
         let name = names.take(&format!("{dir}/attachments"), &safe_name(&shown), aid);
         found.builder.add_file(&name, &local)?;
-        let bytes = std::fs::read(&local).map_err(|e| Error::io(format!("reading {object}"), e))?;
+        let size = std::fs::metadata(&local)
+            .map_err(|e| Error::io(format!("reading {object}"), e))?
+            .len();
         view.attachments.push(AttachmentView {
             id: aid.clone(),
             file: name.clone(),
             name: shown,
             content_type: content_type.clone(),
-            size: bytes.len() as u64,
-            text: inline_text(&bytes, content_type.as_deref()),
+            size,
+            text: inline_text(&local, size, content_type.as_deref())
+                .map_err(|e| Error::io(format!("reading {object}"), e))?,
         });
         attachments.push(json!({
             "file": name, "attachment_id": aid, "file_name": file_name,
-            "content_type": content_type, "size": bytes.len(), "source": s + 1, "object": object,
+            "content_type": content_type, "size": size, "source": s + 1, "object": object,
         }));
     }
     found.counts.attachments += attachments.len();
@@ -436,18 +439,29 @@ fn crash(
     Ok(())
 }
 
-/// An attachment's text for the report, when it is text and small.
-fn inline_text(bytes: &[u8], content_type: Option<&str>) -> Option<String> {
+/// An attachment's text for the report, when it is text and small (a
+/// large or binary one is not read here at all).
+fn inline_text(
+    path: &std::path::Path,
+    size: u64,
+    content_type: Option<&str>,
+) -> std::io::Result<Option<String>> {
     let texty = content_type.is_none_or(|c| {
         let c = c.to_ascii_lowercase();
         c.starts_with("text/") || c.contains("json") || c.contains("xml")
     });
-    if !texty || bytes.len() > INLINE_MAX || bytes.contains(&0) {
-        return None;
+    if !texty || size > INLINE_MAX as u64 {
+        return Ok(None);
     }
-    std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-        .ok()
-        .map(str::to_owned)
+    let bytes = std::fs::read(path)?;
+    if bytes.contains(&0) {
+        return Ok(None);
+    }
+    Ok(
+        std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes))
+            .ok()
+            .map(str::to_owned),
+    )
 }
 
 /// The report's view of a crash: from its crash blob, or from its error

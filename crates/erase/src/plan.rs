@@ -122,6 +122,27 @@ impl Plan {
         self.rewrites.len() + self.deletes.len()
     }
 
+    /// A new plan, sealed with its id.
+    fn new(
+        kind: Kind,
+        sources: &[String],
+        (rewrites, deletes): (Vec<Rewrite>, Vec<Delete>),
+    ) -> Self {
+        Self {
+            format: PLAN_FORMAT.into(),
+            version: PLAN_VERSION,
+            plan_id: String::new(),
+            kind,
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            sources: absolute(sources),
+            subjects: Vec::new(),
+            include_linked: false,
+            cutoff: None,
+            rewrites,
+            deletes,
+        }
+    }
+
     fn seal(mut self) -> Self {
         self.plan_id.clear();
         let json = serde_json::to_vec(&self).expect("a plan serialises");
@@ -364,36 +385,15 @@ pub async fn plan_erase(
     }
     // Temporary objects of an earlier apply are never planned.
     g.deletes.retain(|(_, o), _| !o.ends_with(TEMP_SUFFIX));
-    let (rewrites, deletes) = g.finish(&targets).await?;
-    Ok(Plan {
-        format: PLAN_FORMAT.into(),
-        version: PLAN_VERSION,
-        plan_id: String::new(),
-        kind: Kind::Erase,
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        sources: absolute(sources),
-        subjects: plan_subjects,
-        include_linked,
-        cutoff: None,
-        rewrites,
-        deletes,
-    }
-    .seal())
+    let mut plan = Plan::new(Kind::Erase, sources, g.finish(&targets).await?);
+    plan.subjects = plan_subjects;
+    plan.include_linked = include_linked;
+    Ok(plan.seal())
 }
 
 /// The minute an export object was written (`yyyy-MM-ddTHH:mm`).
 pub fn minute_of(path: &str) -> Option<String> {
-    let blob = classify(path)?;
-    let parts: Vec<&str> = blob
-        .minute
-        .trim_end_matches('/')
-        .rsplit('/')
-        .take(5)
-        .collect();
-    match parts[..] {
-        [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}")),
-        _ => None,
-    }
+    classify(path)?.time()
 }
 
 /// `apps/{owner}/{app}/errors/{errorId}/` of an archive object.
@@ -453,21 +453,9 @@ pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
             }
         }
     }
-    let (rewrites, deletes) = g.finish(&targets).await?;
-    Ok(Plan {
-        format: PLAN_FORMAT.into(),
-        version: PLAN_VERSION,
-        plan_id: String::new(),
-        kind: Kind::Purge,
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        sources: absolute(sources),
-        subjects: Vec::new(),
-        include_linked: false,
-        cutoff: Some(cutoff.to_owned()),
-        rewrites,
-        deletes,
-    }
-    .seal())
+    let mut plan = Plan::new(Kind::Purge, sources, g.finish(&targets).await?);
+    plan.cutoff = Some(cutoff.to_owned());
+    Ok(plan.seal())
 }
 
 /// After an erasure: a search of every source for the people of `plan`

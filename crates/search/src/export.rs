@@ -52,6 +52,23 @@ pub struct ExportBlob {
     pub kind: BlobKind,
 }
 
+impl ExportBlob {
+    /// The minute the object was written, UTC (`yyyy-MM-ddTHH:mm`), from
+    /// its minute folder.
+    pub fn time(&self) -> Option<String> {
+        let parts: Vec<&str> = self
+            .minute
+            .trim_end_matches('/')
+            .rsplit('/')
+            .take(5)
+            .collect();
+        match parts[..] {
+            [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}")),
+            _ => None,
+        }
+    }
+}
+
 fn is_num(s: &str, n: usize) -> bool {
     s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
 }

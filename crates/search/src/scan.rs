@@ -120,16 +120,7 @@ impl Local {
             summary.note(time, Some(&app));
         } else if let Some(blob) = classify(path) {
             summary.export_objects += 1;
-            let parts: Vec<&str> = blob
-                .minute
-                .trim_end_matches('/')
-                .rsplit('/')
-                .take(5)
-                .collect();
-            let time = match parts[..] {
-                [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}Z")),
-                _ => None,
-            };
+            let time = blob.time().map(|t| t + "Z");
             summary.note(time, blob.app_id.as_deref());
         }
     }

@@ -5,7 +5,6 @@
 //! re-scan is clean; 1: done, but objects were left alone (changed since
 //! planning, or gone) or the re-scan still finds something; 2: error.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -209,13 +208,7 @@ async fn run(
         "receipt": written.path.display().to_string(),
         "receipt_sha256": written.sha256,
     });
-    let audit_path = global.work_dir.join("audit.jsonl");
-    let mut audit = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&audit_path)
-        .with_context(|| format!("opening {}", audit_path.display()))?;
-    writeln!(audit, "{record}").with_context(|| format!("writing {}", audit_path.display()))?;
+    super::append_audit(&global.work_dir, &record)?;
     store.close().await;
     println!(
         "{}: {} objects deleted, {} log blobs rewritten, {} refused, {} gone; re-scan of {} objects: {} {}; sha256 {}",

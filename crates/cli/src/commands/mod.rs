@@ -70,6 +70,21 @@ pub(crate) fn load_subjects(
     }
 }
 
+/// Appends one record to `WORK_DIR/audit.jsonl`.
+pub(crate) fn append_audit(
+    work_dir: &std::path::Path,
+    record: &serde_json::Value,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let path = work_dir.join("audit.jsonl");
+    let mut audit = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    writeln!(audit, "{record}").with_context(|| format!("writing {}", path.display()))
+}
+
 /// How a package or receipt is sealed: `--passphrase-file` or
 /// `--encrypt-to`, or not at all.
 pub(crate) fn sealing(

@@ -245,13 +245,7 @@ async fn finish(
             .write(out, sealing, args.force)
             .with_context(|| format!("writing the package {}", out.display()))?;
         let record = pkg.audit_record(&answer, &written, received);
-        let audit_path = global.work_dir.join("audit.jsonl");
-        let mut audit = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&audit_path)
-            .with_context(|| format!("opening {}", audit_path.display()))?;
-        writeln!(audit, "{record}").with_context(|| format!("writing {}", audit_path.display()))?;
+        super::append_audit(&global.work_dir, &record)?;
         store
             .record_request(&RequestRecord {
                 request_id: pkg.request_id.clone(),
