@@ -1,8 +1,8 @@
 //! Erasure and purge on exports the emulator writes in the shape App
 //! Center's backend wrote (`dotnet`: several log blobs a minute, pretty and
-//! compact, byte-order marks, UTF-16, late attachments), in a directory:
-//! the person is gone, everyone else's data is exactly as it was, every
-//! object outside the plan is byte-identical, and the store's
+//! compact, byte-order marks, UTF-16, late attachments), in a directory and
+//! in Azurite: the person is gone, everyone else's data is exactly as it
+//! was, every object outside the plan is byte-identical, and the store's
 //! refusals (a changed object, a vanished one, a read-only credential, an
 //! immutability policy) are reported with the object named.
 
@@ -197,25 +197,33 @@ fn check_erasure(
     );
     // Kept records of rewritten blobs: byte-identical, in order.
     for rw in &plan.rewrites {
-        let old = std::fs::read(pristine.join(&rw.object)).unwrap();
-        let new = std::fs::read(root.join(&rw.object)).unwrap();
-        let (old_text, new_text) = (blob_text(&old), blob_text(&new));
-        let old_logs = split_device_logs(old_text.clone());
-        let new_logs = split_device_logs(new_text.clone());
-        let kept: Vec<&[u8]> = old_logs
-            .elements
-            .iter()
-            .filter(|(i, _)| !rw.drop.contains(&(*i as u32)))
-            .map(|(_, s)| &old_text[s.clone()])
-            .collect();
-        let now: Vec<&[u8]> = new_logs
-            .elements
-            .iter()
-            .map(|(_, s)| &new_text[s.clone()])
-            .collect();
-        assert_eq!(kept, now, "{}: kept records", rw.object);
-        assert_eq!(old[..2], new[..2], "{}: same encoding mark", rw.object);
+        kept_in_order(
+            rw,
+            &std::fs::read(pristine.join(&rw.object)).unwrap(),
+            &std::fs::read(root.join(&rw.object)).unwrap(),
+        );
     }
+}
+
+/// The records `rw` kept are the old blob's, byte for byte and in order,
+/// in the same encoding.
+fn kept_in_order(rw: &crashdsr_erase::Rewrite, old: &[u8], new: &[u8]) {
+    let (old_text, new_text) = (blob_text(old), blob_text(new));
+    let old_logs = split_device_logs(old_text.clone());
+    let new_logs = split_device_logs(new_text.clone());
+    let kept: Vec<&[u8]> = old_logs
+        .elements
+        .iter()
+        .filter(|(i, _)| !rw.drop.contains(&(*i as u32)))
+        .map(|(_, s)| &old_text[s.clone()])
+        .collect();
+    let now: Vec<&[u8]> = new_logs
+        .elements
+        .iter()
+        .map(|(_, s)| &new_text[s.clone()])
+        .collect();
+    assert_eq!(kept, now, "{}: kept records", rw.object);
+    assert_eq!(old[..2], new[..2], "{}: same encoding mark", rw.object);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -567,4 +575,126 @@ async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
         assert!(text.contains("nothing more was changed"), "{text}");
         assert_eq!(snapshot(&root), before, "nothing changed");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_from_an_export_in_azurite() {
+    let Ok(endpoint) = std::env::var("CRASHDSR_TEST_AZURITE") else {
+        println!("skipped: CRASHDSR_TEST_AZURITE is not set");
+        return;
+    };
+    let account = std::env::var("AZURE_STORAGE_ACCOUNT_NAME").unwrap();
+    let key = std::env::var("AZURE_STORAGE_ACCOUNT_KEY").unwrap();
+    // Smaller than the directory tests (every search goes over HTTP), and
+    // still a day of a busy app: log blobs mix people.
+    let data = Dataset::new(config(45, 400, 1));
+    let container = open_target(&ExportTarget::Azure {
+        endpoint,
+        account,
+        key,
+    })
+    .await
+    .unwrap();
+    // A prefix of its own: the container is shared with other tests.
+    let prefix = format!(
+        "erase-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::prefix::PrefixStore::new(
+        container,
+        prefix.as_str(),
+    ));
+    export_into(&data, store.clone()).await;
+    let source = format!("az://archive/{prefix}");
+    let sources = vec![source.clone()];
+    let truth = data.truth();
+    let gone = busiest(&data);
+    let other_subjects: Vec<Subject> = truth
+        .subjects
+        .iter()
+        .filter(|s| s.label != gone.label)
+        .map(subject)
+        .collect();
+    let others = found_all(&sources, &other_subjects);
+    assert!(others.values().any(|f| !f.0.is_empty()), "others have data");
+    let contents = |store: Arc<dyn ObjectStore>| async move {
+        let mut out = BTreeMap::new();
+        let all: Vec<_> = futures::TryStreamExt::try_collect(store.list(None))
+            .await
+            .unwrap();
+        for m in all {
+            let b = object_store::ObjectStoreExt::get(&*store, &m.location)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            out.insert(m.location.to_string(), b.to_vec());
+        }
+        out
+    };
+    let before = contents(store.clone()).await;
+    let plan = plan_erase(
+        &sources,
+        vec![subject(&gone)],
+        false,
+        &[1; 32],
+        &SearchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !plan.rewrites.is_empty() && !plan.deletes.is_empty(),
+        "{plan:?}"
+    );
+    let tmp = TempDir::new("erase-azurite");
+    let journal = journal(tmp.path()).await;
+    let outcome = apply(&plan, &journal, &ApplyOptions::default(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.rewritten.len(), plan.rewrites.len());
+    assert_eq!(outcome.deleted.len(), plan.deletes.len());
+    let (c, r, u) = found(&sources, &subject(&gone));
+    assert!(
+        c.is_empty() && r.is_empty() && u == 0,
+        "still found: {c:?} {r:?} {u}"
+    );
+    assert_eq!(
+        found_all(&sources, &other_subjects),
+        others,
+        "someone else's data changed"
+    );
+    let after = contents(store.clone()).await;
+    let planned: BTreeSet<&str> = plan
+        .rewrites
+        .iter()
+        .map(|r| r.object.as_str())
+        .chain(plan.deletes.iter().map(|d| d.object.as_str()))
+        .collect();
+    for (o, bytes) in &before {
+        if !planned.contains(o.as_str()) {
+            assert_eq!(after.get(o), Some(bytes), "{o} changed");
+        }
+    }
+    for d in &plan.deletes {
+        assert!(!after.contains_key(&d.object), "{} not deleted", d.object);
+    }
+    assert!(
+        after
+            .keys()
+            .all(|k| !k.ends_with(crashdsr_erase::TEMP_SUFFIX)),
+        "a temporary blob was left"
+    );
+    for rw in &plan.rewrites {
+        kept_in_order(rw, &before[&rw.object], &after[&rw.object]);
+    }
+    let rescan =
+        crashdsr_erase::rescan_erase(&plan, vec![subject(&gone)], &SearchOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(rescan.left, 0, "{rescan:?}");
 }
