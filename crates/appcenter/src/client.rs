@@ -221,12 +221,15 @@ impl Req {
         }
     }
 
+    /// The path for errors and logs: no query, and no install id (the
+    /// block endpoint carries one in its path, and a person's identifier
+    /// never goes into a log or an error message).
     fn path(&self) -> String {
-        self.path_and_query
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
+        let path = self.path_and_query.split('?').next().unwrap_or_default();
+        match path.split_once("/devices/block_logs/") {
+            Some((head, _)) => format!("{head}/devices/block_logs/{{install_id}}"),
+            None => path.to_owned(),
+        }
     }
 
     fn method_name(&self) -> &'static str {
@@ -626,4 +629,19 @@ where
         source,
     })?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Req;
+
+    #[test]
+    fn an_install_id_never_reaches_an_error_or_a_log() {
+        let req = Req::get(
+            "/v0.1/apps/o/a/devices/block_logs/1c3e5a7b-0000-4000-8000-00000000abcd".into(),
+        );
+        assert_eq!(req.path(), "/v0.1/apps/o/a/devices/block_logs/{install_id}");
+        let req = Req::get("/v0.1/apps/o/a/errors/errorGroups?$top=1".into());
+        assert_eq!(req.path(), "/v0.1/apps/o/a/errors/errorGroups");
+    }
 }

@@ -266,6 +266,15 @@ pub(crate) struct EraseArgs {
     /// Also erase the crashes and records linked by install id.
     #[arg(long)]
     pub(crate) include_linked: bool,
+    /// Also delete the person's crashes through the App Center API (or a
+    /// server of the same contract, --base-url) and block their installs
+    /// from further collection. Planning needs --app; --apply needs
+    /// --api again.
+    #[arg(long)]
+    pub(crate) api: bool,
+    /// With --api, when planning: the app, OWNER/APP.
+    #[arg(long, value_parser = parse_app, requires = "api")]
+    pub(crate) app: Option<(String, String)>,
     #[command(flatten)]
     pub(crate) cycle: PlanApplyArgs,
 }

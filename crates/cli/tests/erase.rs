@@ -7,14 +7,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{closed_port, export, ok};
+use common::{closed_port, export, ok, subjects_file, unzip};
 use crashdsr_emulator::testing::TempDir;
-use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
+use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, TruthSubject, serve};
 use sha2::{Digest, Sha256};
 
 /// A day of a busy app: log blobs mix several people's records.
@@ -31,13 +31,6 @@ fn busiest(data: &Dataset) -> TruthSubject {
         .into_iter()
         .max_by_key(|s| s.direct.len() + s.linked.len())
         .unwrap()
-}
-
-fn subjects_file(s: &TruthSubject, dir: &Path) -> String {
-    let p = dir.join("subjects.jsonl");
-    let line = serde_json::json!({"label": s.label, "identifiers": s.identifiers}).to_string();
-    std::fs::write(&p, line + "\n").unwrap();
-    p.to_str().unwrap().to_owned()
 }
 
 /// SHA-256 of every file under `root`, by relative path.
@@ -93,7 +86,7 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     let root = Path::new(&source).to_path_buf();
     let pristine = tmp.path().join("pristine");
     restore(&root, &pristine);
-    let subjects = subjects_file(&busiest(&data), tmp.path());
+    let subjects = subjects_file(&[busiest(&data)], tmp.path());
     let base = closed_port();
     let work = tmp.path().join("work");
     let erase = |extra: &[&str]| {
@@ -132,9 +125,8 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     };
     let counts = |trial: &str| -> serde_json::Value {
         let receipt = tmp.path().join(format!("{trial}.zip"));
-        let mut z = zip::ZipArchive::new(std::fs::File::open(receipt).unwrap()).unwrap();
         let json: serde_json::Value =
-            serde_json::from_reader(z.by_name("erasure.json").unwrap()).unwrap();
+            serde_json::from_slice(&unzip(&receipt)["erasure.json"]).unwrap();
         json["counts"].clone()
     };
 
@@ -202,7 +194,7 @@ fn apply_refuses_other_people_and_a_plan_that_was_edited() {
         .iter()
         .find(|s| s.label != gone.label)
         .unwrap();
-    let subjects = subjects_file(&gone, tmp.path());
+    let subjects = subjects_file(std::slice::from_ref(&gone), tmp.path());
     let base = closed_port();
     let work = tmp.path().join("work");
     let plan = tmp.path().join("plan.json");
@@ -238,4 +230,210 @@ fn apply_refuses_other_people_and_a_plan_that_was_edited() {
     let err = run(&["--subjects", &subjects]);
     assert!(err.contains("plan"), "{err}");
     assert_eq!(snapshot(Path::new(&source)), before, "nothing changed");
+}
+
+/// The files of each person's package that hold data (not the manifest,
+/// report and checksums, which also describe the sources).
+fn data_files(out: &Path, labels: &[String]) -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
+    labels
+        .iter()
+        .map(|l| {
+            let mut files = unzip(&out.join(format!("{l}.zip")));
+            files.retain(|name, _| {
+                !matches!(
+                    name.as_str(),
+                    "manifest.json" | "report.html" | "SHA256SUMS"
+                )
+            });
+            (l.clone(), files)
+        })
+        .collect()
+}
+
+#[test]
+fn an_archive_and_an_export_erased_together_and_through_the_api() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = TempDir::new("erase-api");
+    let data = dataset(49);
+    let cfg = data.config().clone();
+    let truth = data.truth();
+    let export_dir = export(&rt, &data, &tmp.path().join("storage"));
+    let gone = busiest(&data);
+    std::fs::create_dir_all(tmp.path().join("one")).unwrap();
+    let one = subjects_file(std::slice::from_ref(&gone), &tmp.path().join("one"));
+    let all = subjects_file(&truth.subjects, tmp.path());
+    let app_name = format!("{}=contoso/demo-app", data.app_id(0));
+    let emu = rt
+        .block_on(serve(
+            EmulatorConfig::new(cfg.clone(), "t"),
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let base = emu.base_url();
+
+    // Before the shutdown: a crawl archive of the person's crashes.
+    let crawl = tmp.path().join("crawl");
+    ok(common::crashdsr(&base, &crawl, "t")
+        .args(["request", "--path", "api", "--app", "contoso/demo-app"])
+        .args(["--subjects", &one, "--out"])
+        .arg(tmp.path().join("api"))
+        .output()
+        .unwrap());
+    let archive = crawl.join("archive").to_str().unwrap().to_owned();
+    let folders = |root: &str| -> BTreeSet<String> {
+        std::fs::read_dir(Path::new(root).join("apps/contoso/demo-app/errors"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let archived = folders(&archive);
+    assert!(
+        !archived.is_empty(),
+        "the crawl archived the person's crashes"
+    );
+
+    let request = |out: &str| {
+        ok(
+            common::crashdsr(&closed_port(), &tmp.path().join("work"), "t")
+                .args(["request", "--path", "export", "--app-name", &app_name])
+                .args(["--source", &archive, "--source", &export_dir])
+                .args(["--subjects", &all, "--received", "2026-11-30", "--out"])
+                .arg(tmp.path().join(out))
+                .output()
+                .unwrap(),
+        );
+    };
+    request("before");
+    let others: Vec<String> = truth
+        .subjects
+        .iter()
+        .filter(|s| s.label != gone.label)
+        .map(|s| s.label.clone())
+        .collect();
+    let before = data_files(&tmp.path().join("before"), &others);
+    assert!(before.values().any(|f| !f.is_empty()), "others have data");
+
+    // Plan and apply, through the API as well.
+    let work = tmp.path().join("work");
+    let plan_path = tmp.path().join("plan.json");
+    let erase = || {
+        let mut c = common::crashdsr(&base, &work, "t");
+        c.args(["erase", "--subjects", &one, "--api"]);
+        c
+    };
+    ok(erase()
+        .args(["--app", "contoso/demo-app"])
+        .args(["--source", &archive, "--source", &export_dir, "--plan-out"])
+        .arg(&plan_path)
+        .output()
+        .unwrap());
+    let plan_text = std::fs::read_to_string(&plan_path).unwrap();
+    // (A value as short as a first name may occur as a word or a label.)
+    for id in gone.identifiers.iter().filter(|i| i.value.len() >= 8) {
+        assert!(
+            !plan_text.contains(&id.value),
+            "the plan holds an identifier value of type {:?}",
+            id.kind
+        );
+    }
+    let plan: serde_json::Value = serde_json::from_str(&plan_text).unwrap();
+    let api = &plan["api"];
+    let crashes: BTreeMap<String, String> = api["crashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["error_id"].as_str().unwrap().to_owned(),
+                c["error_group_id"]
+                    .as_str()
+                    .expect("a group for each crash")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let direct: BTreeSet<String> = gone.direct.iter().map(|d| d.error_id.clone()).collect();
+    // The crashes that hold the person's data (not those whose only trace
+    // is a session event of theirs: that event is theirs, the crash is not
+    // without --include-linked).
+    let held: BTreeSet<String> = gone
+        .direct
+        .iter()
+        .filter(|d| d.r#where.iter().any(|w| !w.starts_with("session_logs")))
+        .map(|d| d.error_id.clone())
+        .collect();
+    assert!(!held.is_empty());
+    assert!(held.iter().all(|e| crashes.contains_key(e)), "{crashes:?}");
+    assert!(
+        crashes.keys().all(|e| direct.contains(e)),
+        "only the person's crashes"
+    );
+    // Applying without --api is refused: the plan says the API too.
+    let out = common::crashdsr(&base, &work, "t")
+        .args(["erase", "--subjects", &one, "--apply"])
+        .arg(&plan_path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("run it with --api"), "{err}");
+    let applied = ok(erase().arg("--apply").arg(&plan_path).output().unwrap());
+    assert!(applied.contains("0 refused, 0 gone"), "{applied}");
+
+    // Through the API: the crashes are gone, the installs blocked.
+    let status = |gid: &str, eid: &str| {
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{base}/v0.1/apps/contoso/demo-app/errors/errorGroups/{gid}/errors/{eid}"
+                ))
+                .header("X-API-Token", "t")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    for (eid, gid) in &crashes {
+        assert_eq!(status(gid, eid), 404, "{eid} deleted through the API");
+    }
+    let records: Vec<_> = (0..cfg.errors_per_app).map(|i| data.error(0, i)).collect();
+    let theirs: BTreeSet<String> = records
+        .iter()
+        .filter(|e| direct.contains(&e.error_id))
+        .map(|e| e.install_id.to_ascii_lowercase())
+        .collect();
+    let blocked: BTreeSet<String> = emu.state.blocked_installs(0).into_iter().collect();
+    assert_eq!(blocked, theirs, "exactly the person's installs are blocked");
+    let other = records
+        .iter()
+        .find(|e| !direct.contains(&e.error_id) && status(&e.group_id, &e.error_id) == 200);
+    assert!(other.is_some(), "another person's crash is still served");
+    rt.block_on(emu.shutdown()).unwrap();
+
+    // In the archive and the export: the person is gone, the others are
+    // exactly as they were.
+    let left = folders(&archive);
+    assert!(
+        left.is_disjoint(&held),
+        "the person's archived crashes deleted"
+    );
+    assert_eq!(
+        left,
+        archived.difference(&held).cloned().collect(),
+        "the crashes only linked to them are kept"
+    );
+    request("after");
+    assert_eq!(
+        data_files(&tmp.path().join("after"), &others),
+        before,
+        "someone else's data changed"
+    );
+    let theirs = unzip(&tmp.path().join("after").join(format!("{}.zip", gone.label)));
+    let m: serde_json::Value = serde_json::from_slice(&theirs["manifest.json"]).unwrap();
+    assert_eq!(m["crashes"].as_array().map(Vec::len), Some(0), "{m}");
+    assert_eq!(m["counts"]["activity_records"], 0, "{m}");
 }

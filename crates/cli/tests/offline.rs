@@ -9,11 +9,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
-use common::{closed_port, export, ok};
+use common::{closed_port, export, ok, subjects_file, unzip};
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, TruthSubject, serve};
 
@@ -24,30 +23,6 @@ fn dataset() -> DatasetConfig {
     let mut cfg = DatasetConfig::new(SEED);
     cfg.errors_per_app = ERRORS;
     cfg
-}
-
-fn subjects_file(subjects: &[TruthSubject], dir: &Path) -> String {
-    let p = dir.join("subjects.jsonl");
-    let lines: String = subjects
-        .iter()
-        .map(|s| {
-            serde_json::json!({"label": s.label, "identifiers": s.identifiers}).to_string() + "\n"
-        })
-        .collect();
-    std::fs::write(&p, lines).unwrap();
-    p.to_str().unwrap().to_owned()
-}
-
-fn unzip(zip: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
-    let mut all = BTreeMap::new();
-    for i in 0..z.len() {
-        let mut f = z.by_index(i).unwrap();
-        let mut b = Vec::new();
-        f.read_to_end(&mut b).unwrap();
-        all.insert(f.name().unwrap().to_string(), b);
-    }
-    all
 }
 
 fn truth_crashes(s: &TruthSubject) -> BTreeSet<String> {

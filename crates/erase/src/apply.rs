@@ -12,6 +12,9 @@ use crashdsr_crawl::Store;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crashdsr_package::keyed_hash;
+
+use crate::api::{ApiAccess, ApiCrash, ApiInstall};
 use crate::plan::{Delete, Plan, Rewrite};
 use crate::target::{TEMP_SUFFIX, Target};
 use crate::{Error, Result};
@@ -22,6 +25,8 @@ pub struct ApplyOptions {
     /// Stop for good at this checkpoint (1-based), printing a line: the
     /// kill tests' hook for killing a run at an exact point.
     pub pause_at: Option<u64>,
+    /// The API, for a plan made with `--api`.
+    pub api: Option<ApiAccess>,
 }
 
 /// A rewritten blob.
@@ -74,6 +79,10 @@ pub struct Outcome {
     pub refused: Vec<Skipped>,
     /// Objects gone before they could be touched.
     pub vanished: Vec<Skipped>,
+    /// Crashes deleted through the API (error ids).
+    pub api_deleted: Vec<String>,
+    /// Installs blocked through the API (keyed hashes).
+    pub blocked: Vec<String>,
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -84,6 +93,7 @@ struct Run<'a> {
     plan: &'a Plan,
     store: &'a Store,
     targets: Vec<Target>,
+    api: Option<ApiAccess>,
     journal: BTreeMap<i64, (String, String)>,
     checkpoints: AtomicU64,
     pause_at: Option<u64>,
@@ -157,26 +167,13 @@ impl Run<'_> {
             records_dropped: r.drop.len(),
             records_kept: r.records - r.drop.len(),
         };
-        let prior = self.prior(step);
-        match prior.as_ref().map(|(s, d)| (s.as_str(), d.clone())) {
-            Some(("done", new)) => {
+        if let Some(ended) = self.replay(step, r.source, &r.object) {
+            if let Some(new) = ended {
                 self.outcome.rewritten.push(done(new));
-                return Ok(());
             }
-            Some(("refused", why)) => {
-                self.outcome
-                    .refused
-                    .push(Self::skipped(r.source, &r.object, why));
-                return Ok(());
-            }
-            Some(("vanished", why)) => {
-                self.outcome
-                    .vanished
-                    .push(Self::skipped(r.source, &r.object, why));
-                return Ok(());
-            }
-            _ => {}
+            return Ok(());
         }
+        let prior = self.prior(step);
         let temp = format!("{}{TEMP_SUFFIX}", r.object);
         let Some(current) = target.read(&r.object).await? else {
             return self.vanish(step, r.source, &r.object).await;
@@ -240,6 +237,97 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// A step the journal says has ended: a refusal or a vanishing goes
+    /// into the outcome again (`Some(None)`), a done step gives its detail
+    /// (`Some(Some(detail))`); `None` if the step has not ended.
+    fn replay(&mut self, step: i64, source: usize, object: &str) -> Option<Option<String>> {
+        let (state, detail) = self.prior(step)?;
+        let list = match state.as_str() {
+            "done" => return Some(Some(detail)),
+            "refused" => &mut self.outcome.refused,
+            "vanished" => &mut self.outcome.vanished,
+            _ => return None,
+        };
+        list.push(Self::skipped(source, object, detail));
+        Some(None)
+    }
+
+    /// Deletes one crash through the API (source 0 in the outcome).
+    async fn api_crash(&mut self, step: i64, app: &str, c: &ApiCrash) -> Result<()> {
+        let object = format!("{app}: crash {}", c.error_id);
+        if let Some(done) = self.replay(step, 0, &object) {
+            if done.is_some() {
+                self.outcome.api_deleted.push(c.error_id.clone());
+            }
+            return Ok(());
+        }
+        let Some(group) = &c.error_group_id else {
+            return self
+                .refuse(
+                    step,
+                    0,
+                    &object,
+                    "its error group was found neither in an archive nor through the API (it is past the API's retention, or was never there); not deleted through the API".into(),
+                )
+                .await;
+        };
+        let api = self.api.clone().expect("checked before the run");
+        self.note(step, "started", "").await?;
+        let deleted = crate::api::delete_crash(&api, group, &c.error_id).await?;
+        self.checkpoint();
+        if deleted {
+            self.note(step, "done", "deleted").await?;
+            self.outcome.api_deleted.push(c.error_id.clone());
+            Ok(())
+        } else {
+            self.vanish(step, 0, &object).await
+        }
+    }
+
+    /// Blocks one install through the API (source 0 in the outcome).
+    async fn api_install(&mut self, step: i64, app: &str, i: &ApiInstall) -> Result<()> {
+        let object = format!("{app}: install with keyed hash {}", i.keyed_hash);
+        if let Some(done) = self.replay(step, 0, &object) {
+            if done.is_some() {
+                self.outcome.blocked.push(i.keyed_hash.clone());
+            }
+            return Ok(());
+        }
+        let api = self.api.clone().expect("checked before the run");
+        let value = match crate::api::read_install(&self.targets, i).await? {
+            Ok(v) if keyed_hash(&api.key, &v) == i.keyed_hash => v,
+            Ok(_) => {
+                return self
+                    .refuse(
+                        step,
+                        0,
+                        &object,
+                        format!(
+                            "record {:?} of {} holds another install id now; not blocked",
+                            i.index, i.object
+                        ),
+                    )
+                    .await;
+            }
+            Err(why) => {
+                return self
+                    .refuse(
+                        step,
+                        0,
+                        &object,
+                        format!("{}: {why}; not blocked", i.object),
+                    )
+                    .await;
+            }
+        };
+        self.note(step, "started", "").await?;
+        crate::api::block(&api, &value, &i.keyed_hash).await?;
+        self.checkpoint();
+        self.note(step, "done", "blocked").await?;
+        self.outcome.blocked.push(i.keyed_hash.clone());
+        Ok(())
+    }
+
     async fn delete(&mut self, step: i64, d: &Delete) -> Result<()> {
         let target = self.targets[d.source - 1].clone();
         let gone = Deleted {
@@ -247,29 +335,18 @@ impl Run<'_> {
             object: d.object.clone(),
             sha256: d.sha256.clone(),
         };
-        let prior = self.prior(step);
-        match prior.as_ref().map(|(s, d)| (s.as_str(), d.clone())) {
-            Some(("done", _)) => {
+        if let Some(ended) = self.replay(step, d.source, &d.object) {
+            if ended.is_some() {
                 self.outcome.deleted.push(gone);
-                return Ok(());
             }
-            Some(("refused", why)) => {
-                self.outcome
-                    .refused
-                    .push(Self::skipped(d.source, &d.object, why));
-                return Ok(());
-            }
-            Some(("vanished", why)) => {
-                self.outcome
-                    .vanished
-                    .push(Self::skipped(d.source, &d.object, why));
-                return Ok(());
-            }
-            _ => {}
+            return Ok(());
         }
+        let prior = self.prior(step);
         let Some(current) = target.read(&d.object).await? else {
             if prior.is_some() {
-                // Deleted before the last run stopped.
+                // Deleted before the last run stopped (its empty folder
+                // may be left).
+                target.delete(&d.object).await?;
                 self.note(step, "done", "").await?;
                 self.outcome.deleted.push(gone);
                 return Ok(());
@@ -330,24 +407,51 @@ pub async fn apply_to(
         .into_iter()
         .map(|(step, state, detail)| (step, (state, detail)))
         .collect();
+    if plan.api.is_some() && opts.api.is_none() {
+        return Err(Error::Plan(
+            "this plan also deletes through the API: run --apply with --api (and the API token)"
+                .into(),
+        ));
+    }
     let mut run = Run {
         plan,
         store,
         targets,
+        api: opts.api.clone(),
         journal,
         checkpoints: AtomicU64::new(0),
         pause_at: opts.pause_at,
         outcome: Outcome::default(),
     };
+    // Journal steps: rewrites, then deletes, then the API's; the API's run
+    // first, while the records that hold the install ids are still there.
     let total = plan.steps();
+    let mut done = 0;
+    let mut tick = || {
+        done += 1;
+        progress(done, total);
+    };
+    let mut step = (plan.rewrites.len() + plan.deletes.len()) as i64;
+    if let Some(api) = &plan.api {
+        for c in &api.crashes {
+            run.api_crash(step, &api.app, c).await?;
+            step += 1;
+            tick();
+        }
+        for i in &api.installs {
+            run.api_install(step, &api.app, i).await?;
+            step += 1;
+            tick();
+        }
+    }
     for (n, r) in plan.rewrites.iter().enumerate() {
         run.rewrite(n as i64, r).await?;
-        progress(n + 1, total);
+        tick();
     }
     let base = plan.rewrites.len();
     for (n, d) in plan.deletes.iter().enumerate() {
         run.delete((base + n) as i64, d).await?;
-        progress(base + n + 1, total);
+        tick();
     }
     Ok(run.outcome)
 }

@@ -26,12 +26,14 @@ split the way a careful operator would split it:
 */
 #![warn(missing_docs)]
 
+mod api;
 mod apply;
 mod plan;
 mod receipt;
 mod rewrite;
 mod target;
 
+pub use crate::api::{ApiAccess, ApiCrash, ApiInstall, ApiPlan};
 pub use crate::apply::{ApplyOptions, Deleted, Outcome, Rewritten, Skipped, apply, apply_to};
 pub use crate::plan::{
     Delete, Kind, PLAN_FORMAT, PLAN_VERSION, Plan, PlanSubject, Rewrite, minute_of, plan_erase,

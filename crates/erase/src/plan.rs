@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
 use crashdsr_search::export::{BlobKind, classify};
 use crashdsr_search::{Input, Owner, SearchOptions, Subject};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::api::ApiPlan;
 use crate::target::{TEMP_SUFFIX, Target};
 use crate::{Error, Result};
 
@@ -114,12 +116,24 @@ pub struct Plan {
     pub rewrites: Vec<Rewrite>,
     /// Objects to delete (done last).
     pub deletes: Vec<Delete>,
+    /// Erase with `--api`: what goes through the API (done first, while
+    /// the records that hold the install ids are still there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiPlan>,
 }
 
 impl Plan {
-    /// Steps in the order `--apply` runs them: rewrites, then deletes.
+    /// Steps: the API's (crash deletions, install blocks), rewrites,
+    /// deletes, in the order `--apply` runs them.
     pub fn steps(&self) -> usize {
-        self.rewrites.len() + self.deletes.len()
+        self.api_steps() + self.rewrites.len() + self.deletes.len()
+    }
+
+    /// Steps through the API.
+    pub fn api_steps(&self) -> usize {
+        self.api
+            .as_ref()
+            .map_or(0, |a| a.crashes.len() + a.installs.len())
     }
 
     /// A new plan, sealed with its id.
@@ -140,6 +154,7 @@ impl Plan {
             cutoff: None,
             rewrites,
             deletes,
+            api: None,
         }
     }
 
@@ -268,13 +283,15 @@ fn element_of(object: &str) -> Option<(&str, u32)> {
     matches!(classify(base).map(|b| b.kind), Some(BlobKind::DeviceLogs)).then_some((base, i))
 }
 
-/// Plans the erasure of `subjects` from `sources`.
+/// Plans the erasure of `subjects` from `sources`; with `api`, also their
+/// crashes' deletion through the API and the blocking of their installs.
 pub async fn plan_erase(
     sources: &[String],
     subjects: Vec<Subject>,
     include_linked: bool,
     key: &[u8],
     search: &SearchOptions,
+    api: Option<&AppClient>,
 ) -> Result<Plan> {
     let targets = sources
         .iter()
@@ -301,13 +318,23 @@ pub async fn plan_erase(
     }
     let index = &report.index;
     let attachments = index.attachments_by_crash();
-    let archives: Vec<usize> = report
+    // Each archived crash's objects, by error id.
+    let mut archived: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+    for (s, _) in report
         .sources
         .iter()
         .enumerate()
         .filter(|(_, s)| s.archive_objects > 0)
-        .map(|(n, _)| n)
-        .collect();
+    {
+        for object in targets[s].list("apps/").await? {
+            if let Some(error_id) = archive_folder(&object).and_then(|f| f.split('/').nth(4)) {
+                archived
+                    .entry(error_id.to_owned())
+                    .or_default()
+                    .push((s, object.clone()));
+            }
+        }
+    }
     let mut g = Gather::default();
     for e in report
         .evidence
@@ -320,7 +347,7 @@ pub async fn plan_erase(
             "holds the person's data"
         };
         match &e.owner {
-            Owner::Crash { app, error_id } => {
+            Owner::Crash { error_id, .. } => {
                 let why = |what: &str| format!("{what} of crash {error_id} ({how})");
                 if let Some(c) = index.crash(error_id) {
                     for (s, blob) in &c.blobs {
@@ -343,13 +370,10 @@ pub async fn plan_erase(
                         }
                     }
                 }
-                if let Some(app) = app.as_deref().filter(|a| a.contains('/')) {
-                    for &s in &archives {
-                        let prefix = format!("apps/{app}/errors/{error_id}/");
-                        for object in targets[s].list(&prefix).await? {
-                            g.delete(s, &object, why("the archived crash"));
-                        }
-                    }
+                // By error id: the index may know the crash's app by the
+                // export's GUID, the archive by its name.
+                for (s, object) in archived.get(error_id.as_str()).into_iter().flatten() {
+                    g.delete(*s, object, why("the archived crash"));
                 }
             }
             Owner::Activity {
@@ -385,9 +409,16 @@ pub async fn plan_erase(
     }
     // Temporary objects of an earlier apply are never planned.
     g.deletes.retain(|(_, o), _| !o.ends_with(TEMP_SUFFIX));
+    let api = match api {
+        Some(client) => {
+            Some(crate::api::plan(client, &report, include_linked, &targets, key).await?)
+        }
+        None => None,
+    };
     let mut plan = Plan::new(Kind::Erase, sources, g.finish(&targets).await?);
     plan.subjects = plan_subjects;
     plan.include_linked = include_linked;
+    plan.api = api;
     Ok(plan.seal())
 }
 

@@ -55,7 +55,14 @@ pub fn receipt_json(plan: &Plan, plan_sha256: &str, outcome: &Outcome, rescan: &
             "records_dropped": outcome.rewritten.iter().map(|r| r.records_dropped).sum::<usize>(),
             "refused": outcome.refused.len(),
             "vanished": outcome.vanished.len(),
+            "api_deleted": outcome.api_deleted.len(),
+            "installs_blocked": outcome.blocked.len(),
         },
+        "api": plan.api.as_ref().map(|a| json!({
+            "app": a.app,
+            "crashes_deleted": outcome.api_deleted,
+            "installs_blocked": outcome.blocked,
+        })),
         "deleted": outcome.deleted,
         "rewritten": outcome.rewritten,
         "refused": outcome.refused,
@@ -122,7 +129,7 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
 <body><h1>Erasure receipt</h1>
 <p>{what} Plan <code>{id}</code> (SHA-256 <code>{plan_sha}</code>), applied on {time}.</p>
 <p id="result" class="{class}">{deleted} objects deleted, {rewritten} log blobs rewritten ({dropped} records dropped, every other record kept byte for byte),
-{refused} refused, {vanished} gone before the run. Re-scan of {objects} objects afterwards: <strong id="left">{left}</strong> {left_what}.</p>
+{refused} refused, {vanished} gone before the run.{api} Re-scan of {objects} objects afterwards: <strong id="left">{left}</strong> {left_what}.</p>
 <h2>Deleted</h2><table><tr><th>Object</th><th>SHA-256</th></tr>{del_rows}</table>
 <h2>Rewritten</h2><table><tr><th>Object</th><th>SHA-256 before → after</th></tr>{rew_rows}</table>
 <h2>Left alone</h2><table><tr><th>Object</th><th>Why</th></tr>{skip_rows}</table>
@@ -142,6 +149,15 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
             .sum::<usize>(),
         refused = outcome.refused.len(),
         vanished = outcome.vanished.len(),
+        api = match &plan.api {
+            Some(a) => format!(
+                " Through the API of {}: {} crashes deleted, {} installs blocked from further collection.",
+                esc(&a.app),
+                outcome.api_deleted.len(),
+                outcome.blocked.len()
+            ),
+            None => String::new(),
+        },
         objects = rescan.objects,
         left = rescan.left,
         left_what = esc(&rescan.what),

@@ -219,11 +219,24 @@ impl Target {
     /// Deletes `object` (no error if it is already gone).
     pub async fn delete(&self, object: &str) -> Result<(), Error> {
         match self {
-            Self::Dir(root) => match std::fs::remove_file(Self::path(root, object)) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(io_error(object, "deleting", &e)),
-            },
+            Self::Dir(root) => {
+                let path = Self::path(root, object);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error(object, "deleting", &e)),
+                }
+                // A folder left empty goes too (an object store has no
+                // folders): its name, a crash id or a minute, is data.
+                let mut dir = path.parent();
+                while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root.as_path()) {
+                    if std::fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+                Ok(())
+            }
             Self::Store(store) => match store.delete(&StorePath::from(object)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(classify_store(object, "deleting", &e)),

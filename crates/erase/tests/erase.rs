@@ -262,6 +262,7 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
         false,
         &[1; 32],
         &SearchOptions::default(),
+        None,
     )
     .await
     .unwrap();
@@ -333,6 +334,7 @@ async fn a_changed_object_is_refused_and_the_rest_goes_through() {
         false,
         &[1; 32],
         &SearchOptions::default(),
+        None,
     )
     .await
     .unwrap();
@@ -521,6 +523,7 @@ async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
         false,
         &[1; 32],
         &SearchOptions::default(),
+        None,
     )
     .await
     .unwrap();
@@ -644,6 +647,7 @@ async fn erasing_from_an_export_in_azurite() {
         false,
         &[1; 32],
         &SearchOptions::default(),
+        None,
     )
     .await
     .unwrap();

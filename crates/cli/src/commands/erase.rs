@@ -22,6 +22,11 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
     match &args.cycle.apply {
         None => {
             let out = plan_out(&args.cycle)?;
+            let api = match (args.api, &args.app) {
+                (false, _) => None,
+                (true, None) => bail!("--api needs --app OWNER/APP when planning"),
+                (true, Some((owner, app))) => Some(super::client(global)?.app(owner, app)),
+            };
             eprintln!("crashdsr: searching {} source(s)", args.source.len());
             let plan = crashdsr_erase::plan_erase(
                 &args.source,
@@ -29,18 +34,33 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
                 args.include_linked,
                 &key,
                 &SearchOptions::default(),
+                api.as_ref(),
             )
             .await?;
             write_plan(&plan, &out, &args.cycle)?;
+            let through_api = plan.api.as_ref().map_or(String::new(), |a| {
+                let unknown = a
+                    .crashes
+                    .iter()
+                    .filter(|c| c.error_group_id.is_none())
+                    .count();
+                format!(
+                    " Through the API of {}: {} crashes to delete ({unknown} of them with no group found: the API cannot delete those), {} installs to block.",
+                    a.app,
+                    a.crashes.len(),
+                    a.installs.len()
+                )
+            });
             println!(
-                "Plan {}: {} objects to delete, {} log blobs to rewrite ({} records dropped). Nothing was changed.\n\
-                 Review {}, then run it with: crashdsr erase --apply {} and the same --subject/--subjects",
+                "Plan {}: {} objects to delete, {} log blobs to rewrite ({} records dropped).{through_api} Nothing was changed.\n\
+                 Review {}, then run it with: crashdsr erase --apply {} and the same --subject/--subjects{}",
                 plan.plan_id,
                 plan.deletes.len(),
                 plan.rewrites.len(),
                 plan.rewrites.iter().map(|r| r.drop.len()).sum::<usize>(),
                 out.display(),
-                out.display()
+                out.display(),
+                if plan.api.is_some() { " and --api" } else { "" }
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -54,7 +74,23 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
                      give the same --subject/--subjects as when planning, with the same work dir"
                 );
             }
-            run(global, &args.cycle, plan, plan_sha, Some(subjects)).await
+            let api = match (&plan.api, args.api) {
+                (Some(a), true) => {
+                    let (owner, app) = crate::cli::parse_app(&a.app).map_err(anyhow::Error::msg)?;
+                    Some(crashdsr_erase::ApiAccess {
+                        client: super::client(global)?.app(&owner, &app),
+                        key: key.clone(),
+                    })
+                }
+                (Some(_), false) => bail!(
+                    "this plan also deletes through the API: run it with --api (the API token and --base-url as when planning)"
+                ),
+                (None, true) => bail!(
+                    "--api: this plan was made without --api; plan again with --api --app OWNER/APP"
+                ),
+                (None, false) => None,
+            };
+            run(global, &args.cycle, plan, plan_sha, Some(subjects), api).await
         }
     }
 }
@@ -92,7 +128,7 @@ pub(crate) async fn purge(global: &GlobalArgs, args: PurgeArgs) -> anyhow::Resul
         }
         Some(path) => {
             let (plan, plan_sha) = read_plan(path, Kind::Purge)?;
-            run(global, &args.cycle, plan, plan_sha, None).await
+            run(global, &args.cycle, plan, plan_sha, None, None).await
         }
     }
 }
@@ -140,6 +176,7 @@ async fn run(
     plan: Plan,
     plan_sha: String,
     subjects: Option<Vec<Subject>>,
+    api: Option<crashdsr_erase::ApiAccess>,
 ) -> anyhow::Result<ExitCode> {
     let sealing = super::sealing(cycle.passphrase_file.as_deref(), &cycle.encrypt_to)?;
     let suffix = if sealing.is_some() {
@@ -162,6 +199,7 @@ async fn run(
         pause_at: std::env::var("CRASHDSR_TEST_PAUSE_AT")
             .ok()
             .and_then(|v| v.parse().ok()),
+        api,
     };
     let outcome = crashdsr_erase::apply(&plan, &store, &opts, &|_, _| bar.inc(1)).await;
     bar.finish();
@@ -173,6 +211,13 @@ async fn run(
         outcome.refused.len(),
         outcome.vanished.len()
     );
+    if plan.api.is_some() {
+        eprintln!(
+            "crashdsr: through the API: {} crashes deleted, {} installs blocked",
+            outcome.api_deleted.len(),
+            outcome.blocked.len()
+        );
+    }
     for s in outcome.refused.iter().chain(&outcome.vanished) {
         eprintln!(
             "crashdsr: left alone: source {}: {}: {}",

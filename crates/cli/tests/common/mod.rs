@@ -2,6 +2,8 @@
 //! some of them).
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -96,4 +98,30 @@ pub(crate) fn closed_port() -> String {
     let port = l.local_addr().unwrap().port();
     drop(l);
     format!("http://127.0.0.1:{port}")
+}
+
+/// The people of the truth as a `--subjects` file in `dir`.
+pub(crate) fn subjects_file(subjects: &[crashdsr_emulator::TruthSubject], dir: &Path) -> String {
+    let p = dir.join("subjects.jsonl");
+    let lines: String = subjects
+        .iter()
+        .map(|s| {
+            serde_json::json!({"label": s.label, "identifiers": s.identifiers}).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&p, lines).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+/// Every member of a zip, by name.
+pub(crate) fn unzip(zip: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut all = BTreeMap::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).unwrap();
+        all.insert(f.name().unwrap().to_string(), b);
+    }
+    all
 }
