@@ -77,6 +77,31 @@ fn points(seed: u64, total: u64) -> Vec<u64> {
     out.into_iter().collect()
 }
 
+/// Runs `cmd` until it pauses at checkpoint `k`, then kills it (SIGKILL).
+fn kill_at(mut cmd: std::process::Command, k: u64) {
+    let mut child = cmd
+        .env("CRASHDSR_TEST_PAUSE_AT", k.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let paused = format!("paused at checkpoint {k}");
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains(&paused) {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            return;
+        }
+        seen.push(line);
+    }
+    panic!(
+        "checkpoint {k}: the run ended without pausing: {}",
+        seen.join("\n")
+    );
+}
+
 #[test]
 fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -145,32 +170,7 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     for k in at {
         restore(&pristine, &root);
         let trial = format!("kill-{k}");
-        let mut child = apply(&trial)
-            .env("CRASHDSR_TEST_PAUSE_AT", k.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let paused = format!("paused at checkpoint {k}");
-        let mut seen = Vec::new();
-        loop {
-            match lines.next() {
-                Some(line) => {
-                    let line = line.unwrap();
-                    if line.contains(&paused) {
-                        break;
-                    }
-                    seen.push(line);
-                }
-                None => panic!(
-                    "checkpoint {k}: the run ended without pausing: {}",
-                    seen.join("\n")
-                ),
-            }
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        kill_at(apply(&trial), k);
         ok(apply(&trial).output().unwrap());
         assert_eq!(
             snapshot(&root),
@@ -436,4 +436,59 @@ fn an_archive_and_an_export_erased_together_and_through_the_api() {
     let m: serde_json::Value = serde_json::from_slice(&theirs["manifest.json"]).unwrap();
     assert_eq!(m["crashes"].as_array().map(Vec::len), Some(0), "{m}");
     assert_eq!(m["counts"]["activity_records"], 0, "{m}");
+}
+
+#[test]
+fn a_run_killed_with_its_journal_in_postgresql_finishes_on_a_rerun() {
+    let Ok(pg) = std::env::var("CRASHDSR_TEST_POSTGRES_URL") else {
+        println!("skipped: CRASHDSR_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = TempDir::new("erase-pg");
+    let data = dataset(50);
+    // The plan names its source's path, and this directory's name is new:
+    // the plan id, the journal's key, is this test's own.
+    let source = export(&rt, &data, &tmp.path().join("storage"));
+    let root = Path::new(&source).to_path_buf();
+    let pristine = tmp.path().join("pristine");
+    restore(&root, &pristine);
+    let subjects = subjects_file(&[busiest(&data)], tmp.path());
+    let base = closed_port();
+    let work = tmp.path().join("work");
+    let plan = tmp.path().join("plan.json");
+    let erase = |state: &str| {
+        let mut c = common::crashdsr(&base, &work, "t");
+        c.args([
+            "erase",
+            "--subjects",
+            &subjects,
+            "--state",
+            state,
+            "--force",
+        ]);
+        c
+    };
+    let sqlite = tmp.path().join("state.db");
+    let sqlite = sqlite.to_str().unwrap();
+    ok(erase(sqlite)
+        .args(["--source", &source, "--plan-out"])
+        .arg(&plan)
+        .output()
+        .unwrap());
+    let apply = |state: &str| {
+        let mut c = erase(state);
+        c.arg("--apply").arg(&plan);
+        c
+    };
+    ok(apply(sqlite).output().unwrap());
+    let reference = snapshot(&root);
+    restore(&pristine, &root);
+    // The middle of the run: a rewrite or a delete under way.
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    let steps =
+        v["rewrites"].as_array().unwrap().len() * 5 + v["deletes"].as_array().unwrap().len() * 3;
+    kill_at(apply(&pg), (steps / 2) as u64);
+    ok(apply(&pg).output().unwrap());
+    assert_eq!(snapshot(&root), reference);
 }
