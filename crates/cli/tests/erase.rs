@@ -77,6 +77,15 @@ fn points(seed: u64, total: u64) -> Vec<u64> {
     out.into_iter().collect()
 }
 
+/// The checkpoints of an uninterrupted `--apply`: a rewrite passes five
+/// (started, temporary copy written, journaled as written, replaced,
+/// done); deletes go in chunks of 64, each passing one when its objects
+/// are journaled as started, one per object deleted, and one when they
+/// are journaled as done. A wrong count shows: the pause is never reached.
+fn checkpoints(rewrites: u64, deletes: u64) -> u64 {
+    5 * rewrites + deletes + 2 * deletes.div_ceil(64)
+}
+
 /// Runs `cmd` until it pauses at checkpoint `k`, then kills it (SIGKILL).
 fn kill_at(mut cmd: std::process::Command, k: u64) {
     let mut child = cmd
@@ -130,10 +139,7 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     let rewrites = plan["rewrites"].as_array().unwrap().len() as u64;
     let deletes = plan["deletes"].as_array().unwrap().len() as u64;
     assert!(rewrites > 0 && deletes > 0, "{plan}");
-    // A rewrite passes five checkpoints (started, temporary copy written,
-    // journaled as written, replaced, done), a delete three (started,
-    // deleted, done). A wrong count shows: the pause is never reached.
-    let total = 5 * rewrites + 3 * deletes;
+    let total = checkpoints(rewrites, deletes);
 
     let apply = |trial: &str| {
         let state = tmp.path().join(format!("{trial}.db"));
@@ -306,6 +312,8 @@ fn an_archive_and_an_export_erased_together_and_through_the_api() {
         );
     };
     request("before");
+    let stored = |root: &str| snapshot(Path::new(root));
+    let (archive_before, export_before) = (stored(&archive), stored(&export_dir));
     let others: Vec<String> = truth
         .subjects
         .iter()
@@ -381,6 +389,35 @@ fn an_archive_and_an_export_erased_together_and_through_the_api() {
     assert!(err.contains("run it with --api"), "{err}");
     let applied = ok(erase().arg("--apply").arg(&plan_path).output().unwrap());
     assert!(applied.contains("0 refused, 0 gone"), "{applied}");
+    assert!(
+        applied.contains(" objects: 0 crashes, records or objects still holding"),
+        "the re-scan finds nothing: {applied}"
+    );
+    // Every object outside the plan, in both sources, is byte-identical.
+    for (n, (root, before)) in [(&archive, &archive_before), (&export_dir, &export_before)]
+        .into_iter()
+        .enumerate()
+    {
+        let planned: BTreeSet<&str> = plan["rewrites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(plan["deletes"].as_array().unwrap())
+            .filter(|x| x["source"] == n + 1)
+            .map(|x| x["object"].as_str().unwrap())
+            .collect();
+        let after = stored(root);
+        for (object, sha) in before {
+            if planned.contains(object.as_str()) {
+                assert!(
+                    after.get(object) != Some(sha),
+                    "{object}: planned, unchanged"
+                );
+            } else {
+                assert_eq!(after.get(object), Some(sha), "{object} changed");
+            }
+        }
+    }
 
     // Through the API: the crashes are gone, the installs blocked.
     let status = |gid: &str, eid: &str| {
@@ -486,9 +523,11 @@ fn a_run_killed_with_its_journal_in_postgresql_finishes_on_a_rerun() {
     restore(&pristine, &root);
     // The middle of the run: a rewrite or a delete under way.
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
-    let steps =
-        v["rewrites"].as_array().unwrap().len() * 5 + v["deletes"].as_array().unwrap().len() * 3;
-    kill_at(apply(&pg), (steps / 2) as u64);
+    let total = checkpoints(
+        v["rewrites"].as_array().unwrap().len() as u64,
+        v["deletes"].as_array().unwrap().len() as u64,
+    );
+    kill_at(apply(&pg), total / 2);
     ok(apply(&pg).output().unwrap());
     assert_eq!(snapshot(&root), reference);
 }

@@ -744,6 +744,28 @@ impl Store {
         .map_err(Error::store("writing the erasure journal"))
     }
 
+    /// Records the states of several steps in one transaction: all of
+    /// them, or none.
+    pub async fn journal_many(&self, plan_id: &str, steps: &[(i64, &str, &str)]) -> Result<()> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        on_pool!(self, p => async {
+            let mut tx = p.begin().await?;
+            for (step, state, detail) in steps {
+                sqlx::query(
+                    "INSERT INTO erasure_journal (plan_id, step, state, detail, updated_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (plan_id, step) DO UPDATE SET state = excluded.state, detail = excluded.detail,
+                       updated_at = excluded.updated_at")
+                    .bind(plan_id).bind(*step).bind(*state).bind(*detail).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)
+        .map_err(Error::store("writing the erasure journal"))
+    }
+
     /// Every journaled step of a plan: `(step, state, detail)`.
     pub async fn journaled(&self, plan_id: &str) -> Result<Vec<(i64, String, String)>> {
         on_pool!(self, p => sqlx::query(

@@ -1,7 +1,7 @@
-//! Running a plan: rewrites first, whole-object deletes last, every step
-//! journaled in the state store before and after it runs, so that a run
-//! killed at any point and started again with the same plan finishes the
-//! job. An object whose SHA-256 is not the planned one is refused and left
+//! Running a plan: the API's steps (with `--api`) first, then rewrites,
+//! whole-object deletes last, every step journaled in the state store
+//! before and after it runs, so that a run killed at any point and started
+//! again with the same plan finishes the job. An object whose SHA-256 is not the planned one is refused and left
 //! alone; one that is gone is reported; an immutability policy, a legal
 //! hold or a read-only credential stops the run with the object named.
 
@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crashdsr_crawl::Store;
+use crashdsr_package::keyed_hash;
+use futures::{StreamExt, stream};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-use crashdsr_package::keyed_hash;
 
 use crate::api::{ApiAccess, ApiCrash, ApiInstall};
 use crate::plan::{Delete, Plan, Rewrite};
@@ -84,6 +84,11 @@ pub struct Outcome {
     /// Installs blocked through the API (keyed hashes).
     pub blocked: Vec<String>,
 }
+
+/// Deletes journaled together.
+const CHUNK: usize = 64;
+/// Reads and deletes in flight at once (a store's round trips overlap).
+const IN_FLIGHT: usize = 16;
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -328,42 +333,87 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn delete(&mut self, step: i64, d: &Delete) -> Result<()> {
-        let target = self.targets[d.source - 1].clone();
-        let gone = Deleted {
+    /// Journals `state` for several steps in one transaction.
+    async fn note_many(&mut self, steps: &[(i64, &Delete)], state: &str) -> Result<()> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(i64, &str, &str)> = steps.iter().map(|(n, _)| (*n, state, "")).collect();
+        self.store
+            .journal_many(&self.plan.plan_id, &rows)
+            .await
+            .map_err(|e| Error::Journal(e.to_string()))?;
+        for (n, _) in steps {
+            self.journal.insert(*n, (state.to_owned(), String::new()));
+        }
+        self.checkpoint();
+        Ok(())
+    }
+
+    /// Deletes a chunk of objects, steps `first..`: each is read and
+    /// checked against its planned SHA-256; the deletions are journaled as
+    /// started in one transaction, run [`IN_FLIGHT`] at a time, then
+    /// journaled as done in one transaction. Round trips to a store
+    /// overlap, and the journal's promise holds for each object: started
+    /// before it is deleted, done after.
+    async fn delete_chunk(&mut self, first: usize, chunk: &[Delete]) -> Result<()> {
+        let gone = |d: &Delete| Deleted {
             source: d.source,
             object: d.object.clone(),
             sha256: d.sha256.clone(),
         };
-        if let Some(ended) = self.replay(step, d.source, &d.object) {
-            if ended.is_some() {
-                self.outcome.deleted.push(gone);
+        let mut todo = Vec::new();
+        for (n, d) in chunk.iter().enumerate() {
+            let step = (first + n) as i64;
+            match self.replay(step, d.source, &d.object) {
+                Some(Some(_)) => self.outcome.deleted.push(gone(d)),
+                Some(None) => {}
+                None => todo.push((step, d)),
             }
-            return Ok(());
         }
-        let prior = self.prior(step);
-        let Some(current) = target.read(&d.object).await? else {
-            if prior.is_some() {
+        let targets = &self.targets;
+        let reads: Vec<_> = stream::iter(
+            todo.iter()
+                .map(|(_, d)| targets[d.source - 1].read(&d.object)),
+        )
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+        let mut go = Vec::new();
+        for ((step, d), read) in todo.into_iter().zip(reads) {
+            match read? {
                 // Deleted before the last run stopped (its empty folder
-                // may be left).
-                target.delete(&d.object).await?;
-                self.note(step, "done", "").await?;
-                self.outcome.deleted.push(gone);
-                return Ok(());
+                // may be left): delete again, which only tidies.
+                None if self.prior(step).is_some() => go.push((step, d)),
+                None => self.vanish(step, d.source, &d.object).await?,
+                Some(current) => {
+                    let now = sha(&current.bytes);
+                    if now == d.sha256 {
+                        go.push((step, d));
+                    } else {
+                        self.refuse(step, d.source, &d.object, Self::changed(&d.sha256, &now))
+                            .await?;
+                    }
+                }
             }
-            return self.vanish(step, d.source, &d.object).await;
-        };
-        let now = sha(&current.bytes);
-        if now != d.sha256 {
-            return self
-                .refuse(step, d.source, &d.object, Self::changed(&d.sha256, &now))
-                .await;
         }
-        self.note(step, "started", "").await?;
-        target.delete(&d.object).await?;
-        self.checkpoint();
-        self.note(step, "done", "").await?;
-        self.outcome.deleted.push(gone);
+        self.note_many(&go, "started").await?;
+        let this = &*self;
+        let deleted: Vec<Result<()>> = stream::iter(go.iter().map(|(_, d)| async move {
+            let done = this.targets[d.source - 1].delete(&d.object).await;
+            if done.is_ok() {
+                this.checkpoint();
+            }
+            done
+        }))
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+        // On an error the run stops; the objects deleted are journaled as
+        // started, and a rerun finds them gone and records them done.
+        deleted.into_iter().collect::<Result<Vec<()>>>()?;
+        self.note_many(&go, "done").await?;
+        self.outcome.deleted.extend(go.iter().map(|(_, d)| gone(d)));
         Ok(())
     }
 }
@@ -449,9 +499,9 @@ pub async fn apply_to(
         tick();
     }
     let base = plan.rewrites.len();
-    for (n, d) in plan.deletes.iter().enumerate() {
-        run.delete((base + n) as i64, d).await?;
-        tick();
+    for (c, chunk) in plan.deletes.chunks(CHUNK).enumerate() {
+        run.delete_chunk(base + c * CHUNK, chunk).await?;
+        chunk.iter().for_each(|_| tick());
     }
     Ok(run.outcome)
 }

@@ -20,6 +20,9 @@ split the way a careful operator would split it:
   put on the ETag in an object store), whole-object deletes last. An
   object that changed since planning is refused and left alone. A run
   killed at any point, started again with the same plan, finishes the job.
+- With an API ([`ApiPlan`], [`ApiAccess`]): the person's crashes are also
+  deleted through App Center's API and their installs blocked, before
+  anything in the sources changes.
 - [`receipt()`]: what was done, sealed like a package, with a re-scan.
 
 `docs/erasure.md` documents the plan and receipt formats.
