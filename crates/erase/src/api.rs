@@ -9,7 +9,7 @@
 //! before anything in the sources is changed, and checks it against the
 //! hash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
@@ -99,7 +99,7 @@ pub(crate) async fn plan(
     };
     let archived = |error_id: &str| format!("apps/{name}/errors/{error_id}/details.json");
     let index = &report.index;
-    let mut crashes: BTreeMap<String, ()> = BTreeMap::new();
+    let mut crashes: BTreeSet<String> = BTreeSet::new();
     let mut installs: BTreeMap<String, ApiInstall> = BTreeMap::new();
     let mut install = |value: &str, source: usize, object: &str, index: Option<u32>| {
         installs
@@ -118,7 +118,7 @@ pub(crate) async fn plan(
     {
         match &e.owner {
             Owner::Crash { app, error_id } if ours(app.as_deref()) => {
-                crashes.insert(error_id.clone(), ());
+                crashes.insert(error_id.clone());
                 let Some(c) = index.crash(error_id) else {
                     continue;
                 };
@@ -151,7 +151,7 @@ pub(crate) async fn plan(
     // Each crash's group: from an archived crash's details, else the API's
     // search (which covers what the API still holds).
     let mut planned = Vec::new();
-    for error_id in crashes.into_keys() {
+    for error_id in crashes {
         let mut group = None;
         for (s, target) in targets.iter().enumerate() {
             if let Some(read) = target.read(&archived(&error_id)).await? {

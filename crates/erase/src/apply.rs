@@ -308,8 +308,8 @@ impl Run<'_> {
                         0,
                         &object,
                         format!(
-                            "record {:?} of {} holds another install id now; not blocked",
-                            i.index, i.object
+                            "{}: the record there holds another install id now; not blocked",
+                            i.object
                         ),
                     )
                     .await;
