@@ -19,24 +19,8 @@ bin=$PWD/target/release/crashdsr
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 
-# 1. A corpus: the emulator's export into a directory (kept and reused when
-#    WORK names a folder that has it). Arguments: name errors padding-KiB days.
-corpus() {
-  local dir=$work/$1
-  if [ ! -d "$dir/export/archive" ]; then
-    mkdir -p "$dir"
-    "$bin" emulator --addr 127.0.0.1:0 --token bench --seed 7 --errors "$2" --attachment-padding-kib "$3" \
-      --span-days "$4" --export-dir "$dir/export" --truth "$dir/truth.json" >"$dir/emu.out" 2>/dev/null &
-    local emu=$!
-    for _ in $(seq 100); do grep -q listening "$dir/emu.out" 2>/dev/null && break; sleep 0.1; done
-    local base
-    base=$(sed -n 's/^listening on //p' "$dir/emu.out")
-    APPCENTER_API_TOKEN=bench "$bin" --base-url "$base" export-config create --app contoso/demo-app --subscription-id bench --json >/dev/null
-    until APPCENTER_API_TOKEN=bench "$bin" --base-url "$base" export-config list --app contoso/demo-app --json | grep -q '"Enabled"'; do sleep 1; done
-    kill $emu
-  fi
-  echo "corpus $1: $(du -sh "$dir/export/archive" | cut -f1), $(find "$dir/export/archive" -type f | wc -l) files, $(find "$dir/export/archive" -type f -printf '%s\n' | awk '{t+=$1; n++} END {printf "%.0f", t/n}') bytes on average"
-}
+# 1. The corpora.
+source bench/lib.sh
 corpus large "${ERRORS:-40000}" "${PAD_KIB:-16}" 28
 corpus small "${ERRORS_SMALL:-105000}" 0 90
 

@@ -303,7 +303,7 @@ fn a_source_that_breaks_mid_run_gives_no_package() {
     let data = export(tmp.path(), 13, 200);
     let s = busiest(&data);
     let direct = &s.direct[0].error_id;
-    let blob = walk(&tmp.path().join("archive"))
+    let blob = crashdsr_emulator::testing::files(&tmp.path().join("archive"))
         .into_iter()
         .find(|p| {
             p.ends_with(&format!("crashes/{direct}.json"))
@@ -334,26 +334,4 @@ fn a_source_that_breaks_mid_run_gives_no_package() {
         assert!(err.contains("no package was written"), "{during}: {err}");
         assert!(err.contains("key was rotated"), "{during}: says why: {err}");
     }
-}
-
-/// Every file under `root`, relative, `/`-separated.
-fn walk(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(
-                    p.strip_prefix(root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace('\\', "/"),
-                );
-            }
-        }
-    }
-    out
 }

@@ -13,9 +13,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use common::{closed_port, export, ok, subjects_file, unzip};
-use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::testing::{TempDir, copy_tree, snapshot};
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, TruthSubject, serve};
-use sha2::{Digest, Sha256};
 
 /// A day of a busy app: log blobs mix several people's records.
 fn dataset(seed: u64) -> Dataset {
@@ -31,36 +30,6 @@ fn busiest(data: &Dataset) -> TruthSubject {
         .into_iter()
         .max_by_key(|s| s.direct.len() + s.linked.len())
         .unwrap()
-}
-
-/// SHA-256 of every file under `root`, by relative path.
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
-            }
-        }
-    }
-    out
-}
-
-/// Makes `to` a copy of `from` (removing what was there).
-fn restore(from: &Path, to: &Path) {
-    if to.exists() {
-        std::fs::remove_dir_all(to).unwrap();
-    }
-    for rel in snapshot(from).keys() {
-        let dest = to.join(rel);
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(from.join(rel), dest).unwrap();
-    }
 }
 
 /// Ten distinct checkpoints in `1..=total`, drawn from `seed` (a small
@@ -96,16 +65,19 @@ fn kill_at(mut cmd: std::process::Command, k: u64) {
         .unwrap();
     let paused = format!("paused at checkpoint {k}");
     let mut seen = Vec::new();
+    let mut reached = false;
     for line in BufReader::new(child.stderr.take().unwrap()).lines() {
         let line = line.unwrap();
         if line.contains(&paused) {
+            reached = true;
             child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            return;
+            break;
         }
         seen.push(line);
     }
-    panic!(
+    child.wait().unwrap();
+    assert!(
+        reached,
         "checkpoint {k}: the run ended without pausing: {}",
         seen.join("\n")
     );
@@ -119,7 +91,7 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     let source = export(&rt, &data, &tmp.path().join("storage"));
     let root = Path::new(&source).to_path_buf();
     let pristine = tmp.path().join("pristine");
-    restore(&root, &pristine);
+    copy_tree(&root, &pristine);
     let subjects = subjects_file(&[busiest(&data)], tmp.path());
     let base = closed_port();
     let work = tmp.path().join("work");
@@ -174,7 +146,7 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     let at = points(seed, total);
     println!("killing at checkpoints {at:?} of {total} (seed {seed})");
     for k in at {
-        restore(&pristine, &root);
+        copy_tree(&pristine, &root);
         let trial = format!("kill-{k}");
         kill_at(apply(&trial), k);
         ok(apply(&trial).output().unwrap());
@@ -489,7 +461,7 @@ fn a_run_killed_with_its_journal_in_postgresql_finishes_on_a_rerun() {
     let source = export(&rt, &data, &tmp.path().join("storage"));
     let root = Path::new(&source).to_path_buf();
     let pristine = tmp.path().join("pristine");
-    restore(&root, &pristine);
+    copy_tree(&root, &pristine);
     let subjects = subjects_file(&[busiest(&data)], tmp.path());
     let base = closed_port();
     let work = tmp.path().join("work");
@@ -520,7 +492,7 @@ fn a_run_killed_with_its_journal_in_postgresql_finishes_on_a_rerun() {
     };
     ok(apply(sqlite).output().unwrap());
     let reference = snapshot(&root);
-    restore(&pristine, &root);
+    copy_tree(&pristine, &root);
     // The middle of the run: a rewrite or a delete under way.
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
     let total = checkpoints(

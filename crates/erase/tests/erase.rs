@@ -16,13 +16,12 @@ use crashdsr_crawl::Store;
 use crashdsr_emulator::export::{
     ExportPlan, ExportStyle, Target as ExportTarget, open_target, write,
 };
-use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::testing::{TempDir, copy_tree, snapshot};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_erase::{ApplyOptions, Error, Plan, Target, apply, apply_to, plan_erase, plan_purge};
 use crashdsr_search::export::{blob_text, split_device_logs};
 use crashdsr_search::{IdKind, Identifier, Input, Owner, SearchOptions, Subject, search};
 use object_store::ObjectStore;
-use sha2::{Digest, Sha256};
 
 fn config(seed: u64, errors: u64, span_days: u32) -> DatasetConfig {
     let mut cfg = DatasetConfig::new(seed);
@@ -110,28 +109,6 @@ fn found(sources: &[String], s: &Subject) -> Found {
         .unwrap()
 }
 
-/// SHA-256 of every file under `root`.
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
-            }
-        }
-    }
-    out
-}
-
 async fn journal(dir: &Path) -> Store {
     Store::open(dir.join("state.db").to_str().unwrap())
         .await
@@ -146,45 +123,38 @@ fn busiest(data: &Dataset) -> TruthSubject {
         .unwrap()
 }
 
-/// Checks one erasure on a directory export, from the snapshots and the
-/// searches before and after.
-#[allow(clippy::too_many_arguments)]
-fn check_erasure(
+/// What an erasure must leave: the person gone from `sources`, everyone
+/// else's data as before, every object outside the plan as it was, the
+/// deleted ones gone, no temporary copy. `before` and `after` map each
+/// object to its content or its SHA-256.
+fn check_erasure<V: PartialEq + std::fmt::Debug>(
     plan: &Plan,
-    before: &BTreeMap<String, String>,
-    root: &Path,
-    pristine: &Path,
     sources: &[String],
     gone: &Subject,
-    others: &BTreeMap<String, Found>,
-    other_subjects: &[Subject],
+    (others, other_subjects): (&BTreeMap<String, Found>, &[Subject]),
+    before: &BTreeMap<String, V>,
+    after: &BTreeMap<String, V>,
 ) {
-    let after = snapshot(root);
-    // The person is gone.
     let (c, r, u) = found(sources, gone);
     assert!(
         c.is_empty() && r.is_empty() && u == 0,
         "still found: {c:?} {r:?} {u}"
     );
-    // Everyone else is exactly as before.
     assert_eq!(
         &found_all(sources, other_subjects),
         others,
         "someone else's data changed"
     );
-    // Every object outside the plan is byte-identical, deleted ones are
-    // gone, and no temporary copy is left.
     let planned: BTreeSet<&str> = plan
         .rewrites
         .iter()
         .map(|r| r.object.as_str())
         .chain(plan.deletes.iter().map(|d| d.object.as_str()))
         .collect();
-    for (object, sha) in before {
-        if planned.contains(object.as_str()) {
-            continue;
+    for (object, was) in before {
+        if !planned.contains(object.as_str()) {
+            assert_eq!(after.get(object), Some(was), "{object} changed");
         }
-        assert_eq!(after.get(object), Some(sha), "{object} changed");
     }
     for d in &plan.deletes {
         assert!(!after.contains_key(&d.object), "{} not deleted", d.object);
@@ -195,14 +165,6 @@ fn check_erasure(
             .all(|k| !k.ends_with(crashdsr_erase::TEMP_SUFFIX)),
         "a temporary copy was left"
     );
-    // Kept records of rewritten blobs: byte-identical, in order.
-    for rw in &plan.rewrites {
-        kept_in_order(
-            rw,
-            &std::fs::read(pristine.join(&rw.object)).unwrap(),
-            &std::fs::read(root.join(&rw.object)).unwrap(),
-        );
-    }
 }
 
 /// The records `rw` kept are the old blob's, byte for byte and in order,
@@ -226,14 +188,6 @@ fn kept_in_order(rw: &crashdsr_erase::Rewrite, old: &[u8], new: &[u8]) {
     assert_eq!(old[..2], new[..2], "{}: same encoding mark", rw.object);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for (rel, _) in snapshot(from) {
-        let dest = to.join(&rel);
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(from.join(&rel), dest).unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() {
     let tmp = TempDir::new("erase-dir");
@@ -243,7 +197,7 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
     let source = export_dir(&data, &tmp.path().join("storage")).await;
     let root = Path::new(&source).to_path_buf();
     let pristine = tmp.path().join("pristine");
-    copy_dir(&root, &pristine);
+    copy_tree(&root, &pristine);
     let truth = data.truth();
     let gone = busiest(&data);
     let sources = vec![source.clone()];
@@ -287,14 +241,19 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
     assert!(outcome.refused.is_empty() && outcome.vanished.is_empty());
     check_erasure(
         &plan,
-        &before,
-        &root,
-        &pristine,
         &sources,
         &subject(&gone),
-        &others,
-        &other_subjects,
+        (&others, &other_subjects),
+        &before,
+        &snapshot(&root),
     );
+    for rw in &plan.rewrites {
+        kept_in_order(
+            rw,
+            &std::fs::read(pristine.join(&rw.object)).unwrap(),
+            &std::fs::read(root.join(&rw.object)).unwrap(),
+        );
+    }
     // The truth's crashes that hold the person's data: their blobs go. (A
     // crash whose only trace is a session event's property is the event's:
     // the crash itself goes with --include-linked.)
@@ -662,36 +621,14 @@ async fn erasing_from_an_export_in_azurite() {
         .unwrap();
     assert_eq!(outcome.rewritten.len(), plan.rewrites.len());
     assert_eq!(outcome.deleted.len(), plan.deletes.len());
-    let (c, r, u) = found(&sources, &subject(&gone));
-    assert!(
-        c.is_empty() && r.is_empty() && u == 0,
-        "still found: {c:?} {r:?} {u}"
-    );
-    assert_eq!(
-        found_all(&sources, &other_subjects),
-        others,
-        "someone else's data changed"
-    );
     let after = contents(store.clone()).await;
-    let planned: BTreeSet<&str> = plan
-        .rewrites
-        .iter()
-        .map(|r| r.object.as_str())
-        .chain(plan.deletes.iter().map(|d| d.object.as_str()))
-        .collect();
-    for (o, bytes) in &before {
-        if !planned.contains(o.as_str()) {
-            assert_eq!(after.get(o), Some(bytes), "{o} changed");
-        }
-    }
-    for d in &plan.deletes {
-        assert!(!after.contains_key(&d.object), "{} not deleted", d.object);
-    }
-    assert!(
-        after
-            .keys()
-            .all(|k| !k.ends_with(crashdsr_erase::TEMP_SUFFIX)),
-        "a temporary blob was left"
+    check_erasure(
+        &plan,
+        &sources,
+        &subject(&gone),
+        (&others, &other_subjects),
+        &before,
+        &after,
     );
     for rw in &plan.rewrites {
         kept_in_order(rw, &before[&rw.object], &after[&rw.object]);
