@@ -12,7 +12,7 @@ use crashdsr_answer::{Answer, Controller, Error, Request, answer};
 use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
-use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::testing::{TempDir, busiest};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_search::{IdKind, Identifier, Input, SearchOptions, Source, Subject};
 use object_store::path::Path as StorePath;
@@ -90,19 +90,11 @@ fn manifest(entries: &BTreeMap<String, Vec<u8>>) -> serde_json::Value {
     serde_json::from_slice(&entries["manifest.json"]).unwrap()
 }
 
-fn busiest(data: &Dataset) -> TruthSubject {
-    data.truth()
-        .subjects
-        .into_iter()
-        .max_by_key(|s| s.direct.len() + s.linked.len())
-        .unwrap()
-}
-
 #[test]
 fn an_attachment_whose_crash_cannot_be_found_is_packaged_for_review() {
     let tmp = TempDir::new("answer-unattributed");
     let data = export(tmp.path(), 11, 300);
-    let s = busiest(&data);
+    let s = busiest(&data.truth());
     let email = &s
         .identifiers
         .iter()
@@ -157,7 +149,7 @@ fn an_attachment_whose_crash_cannot_be_found_is_packaged_for_review() {
 fn app_names_must_name_apps_the_data_holds() {
     let tmp = TempDir::new("answer-app-names");
     let data = export(tmp.path(), 12, 60);
-    let s = busiest(&data);
+    let s = busiest(&data.truth());
     let inputs = || vec![Input::open(tmp.path().join("archive").to_str().unwrap()).unwrap()];
     let mut r = request(inputs(), vec![subject(&s)], &tmp.path().join("staging"));
     r.app_names
@@ -301,7 +293,7 @@ impl ObjectStore for Breaking {
 fn a_source_that_breaks_mid_run_gives_no_package() {
     let tmp = TempDir::new("answer-breaks");
     let data = export(tmp.path(), 13, 200);
-    let s = busiest(&data);
+    let s = busiest(&data.truth());
     let direct = &s.direct[0].error_id;
     let blob = crashdsr_emulator::testing::files(&tmp.path().join("archive"))
         .into_iter()

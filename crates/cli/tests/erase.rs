@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use common::{closed_port, export, ok, subjects_file, unzip};
-use crashdsr_emulator::testing::{TempDir, copy_tree, snapshot};
-use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, TruthSubject, serve};
+use crashdsr_emulator::testing::{TempDir, busiest, copy_tree, snapshot};
+use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, serve};
 
 /// A day of a busy app: log blobs mix several people's records.
 fn dataset(seed: u64) -> Dataset {
@@ -22,14 +22,6 @@ fn dataset(seed: u64) -> Dataset {
     cfg.errors_per_app = 600;
     cfg.span_days = 1;
     Dataset::new(cfg)
-}
-
-fn busiest(data: &Dataset) -> TruthSubject {
-    data.truth()
-        .subjects
-        .into_iter()
-        .max_by_key(|s| s.direct.len() + s.linked.len())
-        .unwrap()
 }
 
 /// Ten distinct checkpoints in `1..=total`, drawn from `seed` (a small
@@ -92,7 +84,7 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     let root = Path::new(&source).to_path_buf();
     let pristine = tmp.path().join("pristine");
     copy_tree(&root, &pristine);
-    let subjects = subjects_file(&[busiest(&data)], tmp.path());
+    let subjects = subjects_file(&[busiest(&data.truth())], tmp.path());
     let base = closed_port();
     let work = tmp.path().join("work");
     let erase = |extra: &[&str]| {
@@ -166,7 +158,7 @@ fn apply_refuses_other_people_and_a_plan_that_was_edited() {
     let data = dataset(48);
     let source = export(&rt, &data, &tmp.path().join("storage"));
     let truth = data.truth();
-    let gone = busiest(&data);
+    let gone = busiest(&truth);
     let other = truth
         .subjects
         .iter()
@@ -236,7 +228,7 @@ fn an_archive_and_an_export_erased_together_and_through_the_api() {
     let cfg = data.config().clone();
     let truth = data.truth();
     let export_dir = export(&rt, &data, &tmp.path().join("storage"));
-    let gone = busiest(&data);
+    let gone = busiest(&truth);
     std::fs::create_dir_all(tmp.path().join("one")).unwrap();
     let one = subjects_file(std::slice::from_ref(&gone), &tmp.path().join("one"));
     let all = subjects_file(&truth.subjects, tmp.path());
@@ -462,7 +454,7 @@ fn a_run_killed_with_its_journal_in_postgresql_finishes_on_a_rerun() {
     let root = Path::new(&source).to_path_buf();
     let pristine = tmp.path().join("pristine");
     copy_tree(&root, &pristine);
-    let subjects = subjects_file(&[busiest(&data)], tmp.path());
+    let subjects = subjects_file(&[busiest(&data.truth())], tmp.path());
     let base = closed_port();
     let work = tmp.path().join("work");
     let plan = tmp.path().join("plan.json");

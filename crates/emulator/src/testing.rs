@@ -77,3 +77,14 @@ pub fn copy_tree(from: &Path, to: &Path) {
         std::fs::copy(from.join(&rel), dest).expect("copying a test file");
     }
 }
+
+/// The subject of `truth` with the most crashes (direct and linked): the
+/// one whose erasure or answer touches the most.
+pub fn busiest(truth: &crate::Truth) -> crate::TruthSubject {
+    truth
+        .subjects
+        .iter()
+        .max_by_key(|s| s.direct.len() + s.linked.len())
+        .expect("the truth has subjects")
+        .clone()
+}

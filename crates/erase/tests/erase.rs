@@ -16,7 +16,7 @@ use crashdsr_crawl::Store;
 use crashdsr_emulator::export::{
     ExportPlan, ExportStyle, Target as ExportTarget, open_target, write,
 };
-use crashdsr_emulator::testing::{TempDir, copy_tree, snapshot};
+use crashdsr_emulator::testing::{TempDir, busiest, copy_tree, snapshot};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_erase::{ApplyOptions, Error, Plan, Target, apply, apply_to, plan_erase, plan_purge};
 use crashdsr_search::export::{blob_text, split_device_logs};
@@ -115,12 +115,19 @@ async fn journal(dir: &Path) -> Store {
         .unwrap()
 }
 
-fn busiest(data: &Dataset) -> TruthSubject {
-    data.truth()
-        .subjects
-        .into_iter()
-        .max_by_key(|s| s.direct.len() + s.linked.len())
-        .unwrap()
+/// The plan that erases `gone` from `sources` (no install expansion, no
+/// API, a fixed key).
+async fn plan_for(sources: &[String], gone: &TruthSubject) -> Plan {
+    plan_erase(
+        sources,
+        vec![subject(gone)],
+        false,
+        &[1; 32],
+        &SearchOptions::default(),
+        None,
+    )
+    .await
+    .unwrap()
 }
 
 /// What an erasure must leave: the person gone from `sources`, everyone
@@ -199,7 +206,7 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
     let pristine = tmp.path().join("pristine");
     copy_tree(&root, &pristine);
     let truth = data.truth();
-    let gone = busiest(&data);
+    let gone = busiest(&truth);
     let sources = vec![source.clone()];
     let other_subjects: Vec<Subject> = truth
         .subjects
@@ -210,16 +217,7 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
     let others = found_all(&sources, &other_subjects);
     assert!(others.values().any(|f| !f.0.is_empty()), "others have data");
     let before = snapshot(&root);
-    let plan = plan_erase(
-        &sources,
-        vec![subject(&gone)],
-        false,
-        &[1; 32],
-        &SearchOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    let plan = plan_for(&sources, &gone).await;
     assert_eq!(snapshot(&root), before, "planning changes nothing");
     assert!(
         !plan.rewrites.is_empty() && !plan.deletes.is_empty(),
@@ -285,18 +283,9 @@ async fn a_changed_object_is_refused_and_the_rest_goes_through() {
     let data = Dataset::new(config(41, 1200, 1));
     let source = export_dir(&data, &tmp.path().join("storage")).await;
     let root = Path::new(&source).to_path_buf();
-    let gone = busiest(&data);
+    let gone = busiest(&data.truth());
     let sources = vec![source.clone()];
-    let plan = plan_erase(
-        &sources,
-        vec![subject(&gone)],
-        false,
-        &[1; 32],
-        &SearchOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    let plan = plan_for(&sources, &gone).await;
     assert!(
         !plan.rewrites.is_empty() && plan.deletes.len() >= 2,
         "{plan:?}"
@@ -475,17 +464,8 @@ async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
     let data = Dataset::new(config(44, 1200, 1));
     let source = export_dir(&data, &tmp.path().join("storage")).await;
     let root = Path::new(&source).to_path_buf();
-    let gone = busiest(&data);
-    let plan = plan_erase(
-        std::slice::from_ref(&source),
-        vec![subject(&gone)],
-        false,
-        &[1; 32],
-        &SearchOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    let gone = busiest(&data.truth());
+    let plan = plan_for(std::slice::from_ref(&source), &gone).await;
     let before = snapshot(&root);
     let local: Arc<dyn ObjectStore> =
         Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&root).unwrap());
@@ -574,7 +554,7 @@ async fn erasing_from_an_export_in_azurite() {
     let source = format!("az://archive/{prefix}");
     let sources = vec![source.clone()];
     let truth = data.truth();
-    let gone = busiest(&data);
+    let gone = busiest(&truth);
     let other_subjects: Vec<Subject> = truth
         .subjects
         .iter()
@@ -600,16 +580,7 @@ async fn erasing_from_an_export_in_azurite() {
         out
     };
     let before = contents(store.clone()).await;
-    let plan = plan_erase(
-        &sources,
-        vec![subject(&gone)],
-        false,
-        &[1; 32],
-        &SearchOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    let plan = plan_for(&sources, &gone).await;
     assert!(
         !plan.rewrites.is_empty() && !plan.deletes.is_empty(),
         "{plan:?}"
@@ -638,4 +609,17 @@ async fn erasing_from_an_export_in_azurite() {
             .await
             .unwrap();
     assert_eq!(rescan.left, 0, "{rescan:?}");
+    // The container is shared: leave nothing behind for the next test.
+    let left: Vec<_> = futures::TryStreamExt::try_collect(store.list(None))
+        .await
+        .unwrap();
+    futures::StreamExt::for_each_concurrent(futures::stream::iter(left), 16, |m| {
+        let store = store.clone();
+        async move {
+            object_store::ObjectStoreExt::delete(&*store, &m.location)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
 }
