@@ -159,19 +159,28 @@ pub async fn open_target(target: &Target) -> Result<Arc<dyn ObjectStore>, String
             endpoint,
             account,
             key,
-        } => {
-            ensure_container(endpoint, account, key, "archive").await?;
-            let store = object_store::azure::MicrosoftAzureBuilder::new()
-                .with_account(account)
-                .with_access_key(key)
-                .with_container_name("archive")
-                .with_endpoint(endpoint.clone())
-                .with_allow_http(true)
-                .build()
-                .map_err(|e| format!("Blob storage: {e}"))?;
-            Ok(Arc::new(store))
-        }
+        } => open_container(endpoint, account, key, "archive").await,
     }
+}
+
+/// Opens `container` of a storage account, creating it if it is missing
+/// (the export's is `archive`; a test may want one of its own).
+pub async fn open_container(
+    endpoint: &str,
+    account: &str,
+    key: &str,
+    container: &str,
+) -> Result<Arc<dyn ObjectStore>, String> {
+    ensure_container(endpoint, account, key, container).await?;
+    let store = object_store::azure::MicrosoftAzureBuilder::new()
+        .with_account(account)
+        .with_access_key(key)
+        .with_container_name(container)
+        .with_endpoint(endpoint.to_owned())
+        .with_allow_http(true)
+        .build()
+        .map_err(|e| format!("Blob storage: {e}"))?;
+    Ok(Arc::new(store))
 }
 
 /// How the export's blobs are shaped.

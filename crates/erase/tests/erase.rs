@@ -14,7 +14,7 @@ use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_crawl::Store;
 use crashdsr_emulator::export::{
-    ExportPlan, ExportStyle, Target as ExportTarget, open_target, write,
+    ExportPlan, ExportStyle, Target as ExportTarget, open_container, open_target, write,
 };
 use crashdsr_emulator::testing::{TempDir, busiest, copy_tree, snapshot};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
@@ -530,28 +530,21 @@ async fn erasing_from_an_export_in_azurite() {
     // Smaller than the directory tests (every search goes over HTTP), and
     // still a day of a busy app: log blobs mix people.
     let data = Dataset::new(config(45, 400, 1));
-    let container = open_target(&ExportTarget::Azure {
-        endpoint,
-        account,
-        key,
-    })
-    .await
-    .unwrap();
-    // A prefix of its own: the container is shared with other tests.
-    let prefix = format!(
+    // A container of its own: the export tests read the whole of
+    // `archive`, and nothing is left there for them.
+    let container = format!(
         "erase-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
-            .as_nanos()
+            .as_millis()
     );
-    let store: Arc<dyn ObjectStore> = Arc::new(object_store::prefix::PrefixStore::new(
-        container,
-        prefix.as_str(),
-    ));
+    let store = open_container(&endpoint, &account, &key, &container)
+        .await
+        .unwrap();
     export_into(&data, store.clone()).await;
-    let source = format!("az://archive/{prefix}");
+    let source = format!("az://{container}");
     let sources = vec![source.clone()];
     let truth = data.truth();
     let gone = busiest(&truth);
@@ -609,17 +602,4 @@ async fn erasing_from_an_export_in_azurite() {
             .await
             .unwrap();
     assert_eq!(rescan.left, 0, "{rescan:?}");
-    // The container is shared: leave nothing behind for the next test.
-    let left: Vec<_> = futures::TryStreamExt::try_collect(store.list(None))
-        .await
-        .unwrap();
-    futures::StreamExt::for_each_concurrent(futures::stream::iter(left), 16, |m| {
-        let store = store.clone();
-        async move {
-            object_store::ObjectStoreExt::delete(&*store, &m.location)
-                .await
-                .unwrap();
-        }
-    })
-    .await;
 }
