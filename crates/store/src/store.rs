@@ -1,0 +1,352 @@
+//! [`Store`]: one source or archive, on a local directory or an object
+//! store, opened from one URL.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Objects read at once from an object store, unless told otherwise: a
+/// small GET there takes tens of milliseconds, so throughput needs many
+/// requests in flight.
+pub const REMOTE_IO: usize = 64;
+/// Objects read at once from a local directory, unless told otherwise: a
+/// local read is bounded by the disk, not by latency.
+pub const LOCAL_IO: usize = 8;
+
+/// Attempts at a call the store's own retries do not cover (a delete that
+/// timed out), when the failure is [`ErrorKind::Transient`].
+const ATTEMPTS: u32 = 4;
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its path relative to the store's root, `/`-separated.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// An object's bytes and the version to update it against.
+#[derive(Debug, Clone)]
+pub struct Got {
+    /// The bytes.
+    pub bytes: Bytes,
+    /// The ETag or version the store gave (none from a local directory).
+    pub version: Option<UpdateVersion>,
+}
+
+/// A source or an archive: a local directory, `az://container/prefix` or
+/// `s3://bucket/prefix`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    dir: Option<PathBuf>,
+    shown: String,
+}
+
+/// The environment variables handed to object_store's URL parser: its
+/// Azure and AWS configuration keys (`AZURE_STORAGE_ACCOUNT_NAME`,
+/// `AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_SAS_KEY`,
+/// `AZURE_STORAGE_USE_EMULATOR`, `AWS_ACCESS_KEY_ID`, `AWS_REGION`,
+/// `AWS_ENDPOINT`, …), lower-cased.
+fn credentials() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("AZURE_") || k.starts_with("AWS_"))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
+}
+
+/// `url` without a query (a SAS token) or user info, for messages.
+fn shown(url: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or_default();
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{rest}")
+        }
+        None => base.to_owned(),
+    }
+}
+
+fn is_remote(url: &str) -> bool {
+    url.contains("://") && !url.starts_with("file://")
+}
+
+impl Store {
+    /// Opens `url`: a directory path or `file:///dir` (which must exist),
+    /// `az://container/prefix` or `s3://bucket/prefix`, with credentials
+    /// from the environment (see the crate's documentation).
+    pub fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, false)
+    }
+
+    /// Like [`Store::open`], creating a directory that does not exist yet
+    /// (an archive `fetch` writes to).
+    pub fn create(url: &str) -> Result<Self> {
+        Self::open_with(url, true)
+    }
+
+    fn open_with(url: &str, create: bool) -> Result<Self> {
+        let shown = shown(url);
+        if is_remote(url) {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| Error::config(&shown, format!("not a URL: {e}")))?;
+            // object_store's message would repeat the whole URL, with any
+            // SAS token in its query: say what is accepted instead.
+            let (store, prefix) =
+                object_store::parse_url_opts(&parsed, credentials()).map_err(|_| {
+                    Error::config(
+                        &shown,
+                        "not a store crashdsr can open: a directory, az://container/prefix or \
+                         s3://bucket/prefix, with credentials in AZURE_STORAGE_* or AWS_*",
+                    )
+                })?;
+            let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+                Arc::from(store)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            };
+            return Ok(Self {
+                inner,
+                dir: None,
+                shown,
+            });
+        }
+        let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+        if create {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::from_io("creating", &shown, e))?;
+        } else if !dir.is_dir() {
+            return Err(Error::config(
+                &shown,
+                "not a directory, or it does not exist",
+            ));
+        }
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| Error::from_object_store("opening", &shown, e))?;
+        Ok(Self {
+            inner: Arc::new(fs),
+            dir: Some(dir),
+            shown,
+        })
+    }
+
+    /// A store over any object store (tests, benchmarks): read as a remote
+    /// store, through the object-store interface only.
+    pub fn from_object_store(store: Arc<dyn ObjectStore>, name: &str) -> Self {
+        Self {
+            inner: store,
+            dir: None,
+            shown: name.to_owned(),
+        }
+    }
+
+    /// The local directory, when the store is one: its files may be read
+    /// in place, with no per-object async overhead.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The object store behind it (a local directory has one too).
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    /// The URL or path it was opened from, without a query or user info.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// Reads to keep in flight by default ([`LOCAL_IO`] or [`REMOTE_IO`]).
+    pub fn default_io(&self) -> usize {
+        if self.dir.is_some() {
+            LOCAL_IO
+        } else {
+            REMOTE_IO
+        }
+    }
+
+    /// Every object under `prefix` (a folder, with or without its `/`; all
+    /// with `None`), in the store's listing order.
+    pub fn list(
+        &self,
+        prefix: Option<&str>,
+    ) -> impl Stream<Item = Result<Listed>> + Send + 'static {
+        let prefix = prefix
+            .map(|p| p.trim_end_matches('/'))
+            .filter(|p| !p.is_empty())
+            .map(StorePath::from);
+        let shown = match &prefix {
+            Some(p) => format!("{}/{p}", self.shown),
+            None => self.shown.clone(),
+        };
+        self.inner
+            .list(prefix.as_ref())
+            .map_ok(|m| Listed {
+                path: m.location.to_string(),
+                size: m.size,
+            })
+            .map_err(move |e| Error::from_object_store("listing", &shown, e))
+    }
+
+    /// The paths under `prefix`, sorted.
+    pub async fn list_sorted(&self, prefix: Option<&str>) -> Result<Vec<String>> {
+        let mut out: Vec<String> = self.list(prefix).map_ok(|l| l.path).try_collect().await?;
+        out.sort();
+        Ok(out)
+    }
+
+    /// An object's bytes and version, or `None` if it is not there.
+    pub async fn get(&self, path: &str) -> Result<Option<Got>> {
+        let got = match self.inner.get(&StorePath::from(path)).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(Error::from_object_store("reading", path, e)),
+        };
+        // A directory's ETag cannot be updated against (object_store's
+        // local store has no conditional put): it gives none.
+        let versioned =
+            self.dir.is_none() && (got.meta.e_tag.is_some() || got.meta.version.is_some());
+        let version = versioned.then(|| UpdateVersion {
+            e_tag: got.meta.e_tag.clone(),
+            version: got.meta.version.clone(),
+        });
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| Error::from_object_store("reading", path, e))?;
+        Ok(Some(Got { bytes, version }))
+    }
+
+    /// An object's bytes as a stream of chunks: memory stays bounded
+    /// whatever its size.
+    pub async fn chunks(
+        &self,
+        path: &str,
+    ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
+        let r = self
+            .inner
+            .get(&StorePath::from(path))
+            .await
+            .map_err(|e| Error::from_object_store("reading", path, e))?;
+        let owned = path.to_owned();
+        Ok(r.into_stream()
+            .map_err(move |e| Error::from_object_store("reading", &owned, e)))
+    }
+
+    /// An object's bytes, refusing one larger than `max`.
+    pub async fn read(&self, path: &str, max: u64) -> Result<Bytes> {
+        let mut chunks = std::pin::pin!(self.chunks(path).await?);
+        let first = match chunks.next().await {
+            None => return Ok(Bytes::new()),
+            Some(c) => c?,
+        };
+        let Some(second) = chunks.next().await else {
+            // One chunk: no copy.
+            return if first.len() as u64 > max {
+                Err(too_large(path, max))
+            } else {
+                Ok(first)
+            };
+        };
+        let mut buf = Vec::with_capacity(first.len() * 2);
+        buf.extend_from_slice(&first);
+        let mut next = Some(second);
+        while let Some(c) = next {
+            let c = c?;
+            if (buf.len() + c.len()) as u64 > max {
+                return Err(too_large(path, max));
+            }
+            buf.extend_from_slice(&c);
+            next = chunks.next().await;
+        }
+        Ok(Bytes::from(buf))
+    }
+
+    /// Writes `bytes` to `path`, replacing what is there.
+    pub async fn put(&self, path: &str, bytes: impl Into<Bytes>) -> Result<()> {
+        self.inner
+            .put(&StorePath::from(path), PutPayload::from(bytes.into()))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_object_store("writing", path, e))
+    }
+
+    /// Replaces `path` with `bytes` only if it is still at `version` (an
+    /// ETag check; [`ErrorKind::Precondition`] if it changed). With no
+    /// version (a store that gives none), it is overwritten.
+    pub async fn put_if(
+        &self,
+        path: &str,
+        bytes: impl Into<Bytes>,
+        version: Option<&UpdateVersion>,
+    ) -> Result<()> {
+        let mode = match version {
+            Some(v) if v.e_tag.is_some() || v.version.is_some() => PutMode::Update(v.clone()),
+            _ => PutMode::Overwrite,
+        };
+        self.inner
+            .put_opts(
+                &StorePath::from(path),
+                PutPayload::from(bytes.into()),
+                PutOptions {
+                    mode,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::from_object_store("replacing", path, e))
+    }
+
+    /// Deletes `path`; one already gone is no error. A delete that fails
+    /// for a transient reason (a timeout: object_store sends Azure's as a
+    /// batch request and does not retry it) is tried again, up to four
+    /// times in all.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        let location = StorePath::from(path);
+        let mut attempt = 1;
+        loop {
+            match self.inner.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => return Ok(()),
+                Err(e) => {
+                    let err = Error::from_object_store("deleting", path, e);
+                    if err.kind() != ErrorKind::Transient || attempt >= ATTEMPTS {
+                        return Err(err);
+                    }
+                    let wait = Duration::from_millis(250 << attempt);
+                    tracing::warn!(object = %path, attempt, error = %err.message(), "A delete failed for a transient reason; trying again.");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+fn too_large(path: &str, max: u64) -> Error {
+    Error::new(
+        ErrorKind::Other,
+        "reading",
+        path,
+        format!("larger than {max} bytes"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_urls_hold_no_secret() {
+        assert_eq!(shown("az://c/p?sv=2020&sig=SECRET"), "az://c/p");
+        assert_eq!(shown("s3://key:SECRET@bucket/p"), "s3://bucket/p");
+        assert_eq!(shown("/tmp/x"), "/tmp/x");
+    }
+}
