@@ -120,7 +120,11 @@ fn owner_app(owner: &Owner) -> Option<&str> {
     }
 }
 
-pub(crate) fn assemble(cx: &Context<'_>, label: &str, objects: &mut Objects<'_>) -> Result<Found> {
+pub(crate) async fn assemble(
+    cx: &Context<'_>,
+    label: &str,
+    objects: &mut Objects<'_>,
+) -> Result<Found> {
     let mut found = Found {
         builder: PackageBuilder::new(),
         view: View::default(),
@@ -158,10 +162,10 @@ pub(crate) fn assemble(cx: &Context<'_>, label: &str, objects: &mut Objects<'_>)
         }
     }
     for (eid, acc) in &crashes {
-        crash(cx, eid, acc, objects, &mut found)?;
+        crash(cx, eid, acc, objects, &mut found).await?;
     }
     activity_files(cx, &activity, &mut found)?;
-    unattributed_files(&unattributed, objects, &mut found)?;
+    unattributed_files(&unattributed, objects, &mut found).await?;
     found.counts.crashes = crashes.len();
     found.counts.direct = crashes.values().filter(|a| a.direct).count();
     found.counts.linked = found.counts.crashes - found.counts.direct;
@@ -175,7 +179,7 @@ fn origin(file: &str, source: usize, object: &str) -> Value {
     json!({"file": file, "source": source + 1, "object": object})
 }
 
-fn crash(
+async fn crash(
     cx: &Context<'_>,
     eid: &str,
     acc: &Acc,
@@ -201,7 +205,7 @@ fn crash(
         .unwrap_or_default();
     blobs.sort();
     for (s, p) in blobs {
-        match objects.local(s, &p)? {
+        match objects.local(s, &p).await? {
             None => missing(found, s, &p, "crash blob"),
             Some(local) if crash_blob.is_none() => crash_blob = Some((s, p, local)),
             Some(_) => copies.push(json!({"source": s + 1, "object": p})),
@@ -224,11 +228,11 @@ fn crash(
         let s = info.number - 1;
         for app in &archive_apps {
             let prefix = format!("apps/{app}/errors/{eid}/");
-            for object in objects.list(s, &prefix)? {
+            for object in objects.list(s, &prefix).await? {
                 let rel = object.strip_prefix(&prefix).unwrap_or(&object).to_owned();
                 match rel.as_str() {
                     "manifest.json" => {}
-                    "download.json" => match objects.local(s, &object)? {
+                    "download.json" => match objects.local(s, &object).await? {
                         None => missing(found, s, &object, "crash log"),
                         Some(local) if crash_blob.is_none() => {
                             crash_blob = Some((s, object.clone(), local));
@@ -243,7 +247,7 @@ fn crash(
                     }
                     _ => {
                         if rel == "attachments.json"
-                            && let Some(bytes) = objects.read(s, &object)?
+                            && let Some(bytes) = objects.read(s, &object).await?
                             && let Ok(Value::Array(list)) = serde_json::from_slice(&bytes)
                         {
                             for a in list {
@@ -259,7 +263,7 @@ fn crash(
                             copies.push(json!({"source": s + 1, "object": object}));
                             continue;
                         }
-                        let Some(local) = objects.local(s, &object)? else {
+                        let Some(local) = objects.local(s, &object).await? else {
                             missing(found, s, &object, "archived artefact");
                             continue;
                         };
@@ -335,7 +339,7 @@ fn crash(
         }
         let mut stored = None;
         for (s, object) in &candidates {
-            match objects.local(*s, object)? {
+            match objects.local(*s, object).await? {
                 Some(local) => {
                     stored = Some((*s, object.clone(), local));
                     break;
@@ -385,7 +389,7 @@ fn crash(
         by_object.entry((*s, o.clone())).or_default().push(*i);
     }
     for ((s, object), indexes) in by_object {
-        let Some(bytes) = objects.read(s, &object)? else {
+        let Some(bytes) = objects.read(s, &object).await? else {
             missing(found, s, &object, "device-log blob");
             continue;
         };
@@ -681,7 +685,7 @@ fn element_of(object: &str) -> Option<(&str, usize)> {
     matches!(classify(base).map(|b| b.kind), Some(BlobKind::DeviceLogs)).then_some((base, i))
 }
 
-fn unattributed_files(
+async fn unattributed_files(
     unattributed: &[&Evidence],
     objects: &mut Objects<'_>,
     found: &mut Found,
@@ -707,7 +711,7 @@ fn unattributed_files(
         let reason = reasons.join("; ");
         let (file, bytes_or_path) = match element_of(object) {
             Some((blob, i)) => {
-                let Some(bytes) = objects.read(source, blob)? else {
+                let Some(bytes) = objects.read(source, blob).await? else {
                     found.missing.push(json!({"what": "unattributed record", "source": source + 1, "object": object}));
                     continue;
                 };
@@ -724,7 +728,7 @@ fn unattributed_files(
                 (name, Ok(one_line(&logs.text[span.clone()])))
             }
             None => {
-                let Some(local) = objects.local(source, object)? else {
+                let Some(local) = objects.local(source, object).await? else {
                     found.missing.push(json!({"what": "unattributed object", "source": source + 1, "object": object}));
                     continue;
                 };

@@ -6,7 +6,7 @@ continuous exports and crawl archives, in directories or object stores.
 
 [`answer`] runs in four steps, each in its own module:
 
-- sources: each `--source` is opened as a search [`Input`]; after the
+- sources: each `--source` is a [`crashdsr_store::Store`]; after the
   search, each must have held App Center data (an export's minute folders
   or an archive's crash folders), and the time it covers is read off its
   paths and crashes.
@@ -35,7 +35,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use crashdsr_package::{PackageBuilder, Seal, Written, keyed_hash};
-use crashdsr_search::{Input, SearchOptions, SearchReport, Subject};
+use crashdsr_search::{SearchOptions, SearchReport, Subject};
+use crashdsr_store::Store;
 use serde_json::{Value, json};
 
 pub use crate::report::Controller;
@@ -98,8 +99,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Request {
     /// Where to look: exports and archives, in directories or object
-    /// stores ([`Input::open`]).
-    pub sources: Vec<Input>,
+    /// stores ([`Store::open`]).
+    pub sources: Vec<Store>,
     /// Who asked (one package each).
     pub subjects: Vec<Subject>,
     /// Only this app (`OWNER/APP`, or an app id).
@@ -202,7 +203,7 @@ pub struct Answer {
 
 /// Answers `request`: searches every source once, then assembles a
 /// package per subject. `progress` receives one line per step.
-pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
+pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Result<Answer> {
     if request.sources.is_empty() {
         return Err(Error::Source(
             "no source: name an export or an archive with --source".into(),
@@ -212,7 +213,7 @@ pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
     progress(&format!("searching {} source(s)", inputs.len()));
     let mut opts = request.search.clone();
     opts.expand_install_ids = true;
-    let report = crashdsr_search::search(inputs, request.subjects.clone(), &opts)?;
+    let report = crashdsr_search::search(inputs, request.subjects.clone(), &opts).await?;
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Source(format!(
             "{} object(s) could not be read, the first {object}: {why}; no package was written: the answer would be incomplete",
@@ -225,7 +226,7 @@ pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
         "searched {} objects, {} device-log records; assembling",
         report.objects, report.records
     ));
-    let mut objects = store::Objects::new(inputs, &request.staging)?;
+    let mut objects = store::Objects::new(inputs, &request.staging);
     let received = request.received;
     let due = received
         .checked_add_months(chrono::Months::new(1))
@@ -240,7 +241,7 @@ pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
     };
     let mut packages = Vec::new();
     for subject in &request.subjects {
-        let mut found = assemble::assemble(&cx, &subject.label, &mut objects)?;
+        let mut found = assemble::assemble(&cx, &subject.label, &mut objects).await?;
         let identifiers: Vec<(String, String)> = subject
             .identifiers
             .iter()
@@ -330,7 +331,7 @@ pub fn answer(request: &Request, progress: &dyn Fn(&str)) -> Result<Answer> {
 
 /// Each source's kind, store and coverage; an error for one that holds no
 /// App Center data.
-fn describe_sources(inputs: &[Input], report: &SearchReport) -> Result<Vec<SourceInfo>> {
+fn describe_sources(inputs: &[Store], report: &SearchReport) -> Result<Vec<SourceInfo>> {
     let mut out = Vec::new();
     for (n, input) in inputs.iter().enumerate() {
         let s = report.sources.get(n).cloned().unwrap_or_default();
@@ -351,9 +352,9 @@ fn describe_sources(inputs: &[Input], report: &SearchReport) -> Result<Vec<Sourc
         out.push(SourceInfo {
             number: n + 1,
             kind: kind.into(),
-            store: match input {
-                Input::Dir(_) => "a local directory".into(),
-                Input::Remote(r) => r.url().to_owned(),
+            store: match input.dir() {
+                Some(_) => "a local directory".into(),
+                None => input.url().to_owned(),
             },
             objects: s.objects,
             time_range: TimeRange {

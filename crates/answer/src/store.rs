@@ -6,18 +6,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crashdsr_search::Input;
-use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStoreExt;
+use crashdsr_store::Store;
+use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::{Error, Result};
 
 /// The sources of one answer, with what was already fetched.
 pub(crate) struct Objects<'a> {
-    inputs: &'a [Input],
+    sources: &'a [Store],
     staging: PathBuf,
-    rt: tokio::runtime::Runtime,
     fetched: BTreeMap<(usize, String), Option<PathBuf>>,
 }
 
@@ -30,28 +28,24 @@ fn unreadable(source: usize, object: &str, message: impl ToString) -> Error {
 }
 
 impl<'a> Objects<'a> {
-    pub(crate) fn new(inputs: &'a [Input], staging: &Path) -> Result<Self> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("starting the reader", e))?;
-        Ok(Self {
-            inputs,
+    pub(crate) fn new(sources: &'a [Store], staging: &Path) -> Self {
+        Self {
+            sources,
             staging: staging.to_owned(),
-            rt,
             fetched: BTreeMap::new(),
-        })
+        }
     }
 
     /// A local file holding `object` of `source`, or `None` if it is not
     /// there (any more).
-    pub(crate) fn local(&mut self, source: usize, object: &str) -> Result<Option<PathBuf>> {
+    pub(crate) async fn local(&mut self, source: usize, object: &str) -> Result<Option<PathBuf>> {
         let key = (source, object.to_owned());
         if let Some(p) = self.fetched.get(&key) {
             return Ok(p.clone());
         }
-        let path = match &self.inputs[source] {
-            Input::Dir(root) => {
+        let store = &self.sources[source];
+        let path = match store.dir() {
+            Some(root) => {
                 let p = root.join(object);
                 match std::fs::metadata(&p) {
                     Ok(m) if m.is_file() => Some(p),
@@ -60,39 +54,37 @@ impl<'a> Objects<'a> {
                     Err(e) => return Err(unreadable(source, object, e)),
                 }
             }
-            Input::Remote(src) => {
+            None => {
                 let dest = self
                     .staging
                     .join(format!("source-{source}"))
                     .join(object.replace("..", "__"));
-                let store = src.store().clone();
-                let location = object_store::path::Path::from(object);
-                self.rt.block_on(async {
-                    let got = match store.get(&location).await {
-                        Ok(g) => g,
-                        Err(object_store::Error::NotFound { .. }) => return Ok(None),
-                        Err(e) => return Err(unreadable(source, object, e)),
-                    };
-                    if let Some(dir) = dest.parent() {
-                        tokio::fs::create_dir_all(dir)
-                            .await
-                            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                let mut chunks = match store.chunks(object).await {
+                    Ok(c) => std::pin::pin!(c),
+                    Err(e) if e.is_not_found() => {
+                        self.fetched.insert(key, None);
+                        return Ok(None);
                     }
-                    let mut file = tokio::fs::File::create(&dest)
+                    Err(e) => return Err(unreadable(source, object, e.message())),
+                };
+                if let Some(dir) = dest.parent() {
+                    tokio::fs::create_dir_all(dir)
                         .await
-                        .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
-                    let mut stream = got.into_stream();
-                    while let Some(chunk) = stream.next().await {
-                        let chunk = chunk.map_err(|e| unreadable(source, object, e))?;
-                        file.write_all(&chunk)
-                            .await
-                            .map_err(|e| Error::io(format!("writing {}", dest.display()), e))?;
-                    }
-                    file.flush()
+                        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                }
+                let mut file = tokio::fs::File::create(&dest)
+                    .await
+                    .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
+                while let Some(chunk) = chunks.next().await {
+                    let chunk = chunk.map_err(|e| unreadable(source, object, e.message()))?;
+                    file.write_all(&chunk)
                         .await
                         .map_err(|e| Error::io(format!("writing {}", dest.display()), e))?;
-                    Ok(Some(dest.clone()))
-                })?
+                }
+                file.flush()
+                    .await
+                    .map_err(|e| Error::io(format!("writing {}", dest.display()), e))?;
+                Some(dest)
             }
         };
         self.fetched.insert(key, path.clone());
@@ -100,8 +92,8 @@ impl<'a> Objects<'a> {
     }
 
     /// The bytes of `object`, or `None` if it is not there.
-    pub(crate) fn read(&mut self, source: usize, object: &str) -> Result<Option<Vec<u8>>> {
-        match self.local(source, object)? {
+    pub(crate) async fn read(&mut self, source: usize, object: &str) -> Result<Option<Vec<u8>>> {
+        match self.local(source, object).await? {
             None => Ok(None),
             Some(p) => std::fs::read(&p)
                 .map(Some)
@@ -111,9 +103,10 @@ impl<'a> Objects<'a> {
 
     /// The objects under `prefix` (a folder, `/`-terminated) of `source`,
     /// as paths relative to the source, sorted.
-    pub(crate) fn list(&mut self, source: usize, prefix: &str) -> Result<Vec<String>> {
-        match &self.inputs[source] {
-            Input::Dir(root) => {
+    pub(crate) async fn list(&mut self, source: usize, prefix: &str) -> Result<Vec<String>> {
+        let store = &self.sources[source];
+        match store.dir() {
+            Some(root) => {
                 let mut out = Vec::new();
                 let mut stack = vec![prefix.trim_end_matches('/').to_owned()];
                 while let Some(rel) = stack.pop() {
@@ -136,20 +129,10 @@ impl<'a> Objects<'a> {
                 out.sort();
                 Ok(out)
             }
-            Input::Remote(src) => {
-                let store = src.store().clone();
-                let location = object_store::path::Path::from(prefix.trim_end_matches('/'));
-                let mut out: Vec<String> = self.rt.block_on(async {
-                    store
-                        .list(Some(&location))
-                        .map_ok(|m| m.location.to_string())
-                        .try_collect()
-                        .await
-                        .map_err(|e| unreadable(source, prefix, e))
-                })?;
-                out.sort();
-                Ok(out)
-            }
+            None => store
+                .list_sorted(Some(prefix))
+                .await
+                .map_err(|e| unreadable(source, prefix, e.message())),
         }
     }
 }

@@ -14,7 +14,8 @@ use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
 use crashdsr_emulator::testing::{TempDir, busiest};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
-use crashdsr_search::{IdKind, Identifier, Input, SearchOptions, Source, Subject};
+use crashdsr_search::{IdKind, Identifier, SearchOptions, Subject};
+use crashdsr_store::Store;
 use object_store::path::Path as StorePath;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -42,6 +43,15 @@ fn export(dir: &Path, seed: u64, errors: u64) -> Dataset {
     data
 }
 
+/// Answers `r` on a runtime of its own (the tests are synchronous).
+fn run(r: &Request) -> crashdsr_answer::Result<Answer> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(answer(r, &|_| {}))
+}
+
 fn subject(s: &TruthSubject) -> Subject {
     Subject {
         label: s.label.clone(),
@@ -56,7 +66,7 @@ fn subject(s: &TruthSubject) -> Subject {
     }
 }
 
-fn request(sources: Vec<Input>, subjects: Vec<Subject>, staging: &Path) -> Request {
+fn request(sources: Vec<Store>, subjects: Vec<Subject>, staging: &Path) -> Request {
     Request {
         sources,
         subjects,
@@ -107,11 +117,12 @@ fn an_attachment_whose_crash_cannot_be_found_is_packaged_for_review() {
     std::fs::create_dir_all(&folder).unwrap();
     let orphan = format!("support ticket from {email}\n");
     std::fs::write(folder.join("0e0e0e0e-0000-4000-8000-000000000001"), &orphan).unwrap();
-    let inputs = vec![Input::open(tmp.path().join("archive").to_str().unwrap()).unwrap()];
-    let a = answer(
-        &request(inputs, vec![subject(&s)], &tmp.path().join("staging")),
-        &|_| {},
-    )
+    let inputs = vec![Store::open(tmp.path().join("archive").to_str().unwrap()).unwrap()];
+    let a = run(&request(
+        inputs,
+        vec![subject(&s)],
+        &tmp.path().join("staging"),
+    ))
     .unwrap();
     let all = entries(&a, tmp.path());
     let m = manifest(&all);
@@ -150,11 +161,11 @@ fn app_names_must_name_apps_the_data_holds() {
     let tmp = TempDir::new("answer-app-names");
     let data = export(tmp.path(), 12, 60);
     let s = busiest(&data.truth());
-    let inputs = || vec![Input::open(tmp.path().join("archive").to_str().unwrap()).unwrap()];
+    let inputs = || vec![Store::open(tmp.path().join("archive").to_str().unwrap()).unwrap()];
     let mut r = request(inputs(), vec![subject(&s)], &tmp.path().join("staging"));
     r.app_names
         .insert("00000000-0000-0000-0000-00000000dead".into(), "o/a".into());
-    let err = answer(&r, &|_| {}).unwrap_err();
+    let err = run(&r).unwrap_err();
     assert!(matches!(err, Error::Request(_)));
     let text = err.to_string();
     assert!(
@@ -172,14 +183,14 @@ fn app_names_must_name_apps_the_data_holds() {
     r.app_names
         .insert(data.app_id(0).to_uppercase(), "contoso/demo-app".into());
     r.app = Some("contoso/demo-app".into());
-    let a = answer(&r, &|_| {}).unwrap();
+    let a = run(&r).unwrap();
     let m = manifest(&entries(&a, tmp.path()));
     assert_eq!(m["apps"][0]["name"], "contoso/demo-app");
     assert_eq!(m["crashes"][0]["name"], "contoso/demo-app");
 
     let mut r = request(inputs(), vec![subject(&s)], &tmp.path().join("staging"));
     r.app = Some("contoso/other".into());
-    let err = answer(&r, &|_| {}).unwrap_err().to_string();
+    let err = run(&r).unwrap_err().to_string();
     assert!(err.contains("--app contoso/other"), "{err}");
 }
 
@@ -192,16 +203,12 @@ fn a_source_without_app_center_data_is_refused() {
         b"\xFF\xD8 not a crash",
     )
     .unwrap();
-    let inputs = vec![Input::open(tmp.path().join("photos").to_str().unwrap()).unwrap()];
+    let inputs = vec![Store::open(tmp.path().join("photos").to_str().unwrap()).unwrap()];
     let subject = Subject {
         label: "s".into(),
         identifiers: vec![Identifier::new(IdKind::Email, "ana@example.com").unwrap()],
     };
-    let err = answer(
-        &request(inputs, vec![subject], &tmp.path().join("staging")),
-        &|_| {},
-    )
-    .unwrap_err();
+    let err = run(&request(inputs, vec![subject], &tmp.path().join("staging"))).unwrap_err();
     assert!(matches!(err, Error::Source(_)));
     assert!(err.to_string().contains("source 1"), "{err}");
     assert!(err.to_string().contains("none in the layout"), "{err}");
@@ -313,9 +320,9 @@ fn a_source_that_breaks_mid_run_gives_no_package() {
             object: blob.clone(),
             allowed: Mutex::new(allowed),
         });
-        let inputs = vec![Input::Remote(Source::from_store(store, "az://exports/app"))];
+        let inputs = vec![Store::from_object_store(store, "az://exports/app")];
         let staging = tmp.path().join(format!("staging-{allowed}"));
-        let err = answer(&request(inputs, vec![subject(&s)], &staging), &|_| {}).expect_err(during);
+        let err = run(&request(inputs, vec![subject(&s)], &staging)).expect_err(during);
         assert_eq!(
             matches!(err, Error::Unreadable { .. }),
             allowed == 2,

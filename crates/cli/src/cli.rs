@@ -127,9 +127,15 @@ pub(crate) struct SearchArgs {
     /// the subject's data (reported as linked).
     #[arg(long, value_parser = ["install-id"])]
     pub(crate) expand: Option<String>,
-    /// Threads (local sources) or objects in flight (remote ones).
+    /// Threads that scan (on a local directory they also walk and read);
+    /// default: one per core.
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// Objects read at once from an object store (`az://`, `s3://`);
+    /// default 64. Latency, not the CPU, bounds a remote read: raise it
+    /// for a distant store, lower it for a throttled one.
+    #[arg(long)]
+    pub(crate) io: Option<usize>,
     /// Bytes one object may expand to through gzip, zip, tar and base64
     /// (`256MiB`, `1G`, `500000`); past it the object is reported unread.
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use crashdsr_store::archive;
 use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
@@ -63,16 +64,10 @@ pub struct Manifest {
     pub group_stacktrace: Option<ArtefactEntry>,
 }
 
-/// Checks that a server-provided id is safe as one path segment.
+/// Checks that a server-provided id is safe as one path segment
+/// ([`archive::is_safe_segment`]).
 pub fn safe_id(id: &str) -> Result<&str> {
-    let ok = !id.is_empty()
-        && id.len() <= 200
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok {
+    if archive::is_safe_segment(id) {
         Ok(id)
     } else {
         Err(Error::Unsafe(format!(
@@ -81,38 +76,19 @@ pub fn safe_id(id: &str) -> Result<&str> {
     }
 }
 
+fn split_app(app: &str) -> Result<(&str, &str)> {
+    app.split_once('/')
+        .ok_or_else(|| Error::Config(format!("app {app:?}: expected OWNER/APP")))
+}
+
 impl Archive {
-    /// Opens `url`: a local directory path (created if missing),
-    /// `file:///…`, `az://container/prefix` (credentials from the
-    /// environment: `AZURE_STORAGE_*`), `s3://bucket/prefix` (`AWS_*`).
+    /// Opens `url` ([`crashdsr_store::Store::create`]): a local directory
+    /// (created if missing), `az://container/prefix` or `s3://bucket/prefix`.
     pub fn open(url: &str) -> Result<Self> {
-        let store: Arc<dyn ObjectStore> = if url.contains("://") && !url.starts_with("file://") {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| Error::Config(format!("bad archive URL {url:?}: {e}")))?;
-            let opts: Vec<(String, String)> = std::env::vars()
-                .filter(|(k, _)| {
-                    k.starts_with("AZURE_") || k.starts_with("AWS_") || k.starts_with("AZURITE_")
-                })
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect();
-            let (store, prefix) = object_store::parse_url_opts(&parsed, opts)
-                .map_err(|e| Error::Config(format!("archive {}: {e}", shown(url))))?;
-            if prefix.as_ref().is_empty() {
-                Arc::from(store)
-            } else {
-                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
-            }
-        } else {
-            let dir = url.strip_prefix("file://").unwrap_or(url);
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Config(format!("creating the archive directory {dir}: {e}")))?;
-            let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
-                .map_err(|e| Error::Config(format!("archive {dir}: {e}")))?;
-            Arc::new(fs)
-        };
+        let store = crashdsr_store::Store::create(url)?;
         Ok(Self {
-            store,
-            shown: shown(url),
+            store: store.object_store().clone(),
+            shown: store.url().to_owned(),
         })
     }
 
@@ -134,35 +110,26 @@ impl Archive {
         &self.store
     }
 
-    /// `apps/{owner}/{app}/errors/{errorId}/{name}`.
+    /// `apps/{owner}/{app}/errors/{errorId}/{name}` (the layout of
+    /// [`crashdsr_store::archive`]), each id checked.
     pub fn error_path(app: &str, error_id: &str, name: &str) -> Result<Path> {
-        let (owner, app) = app
-            .split_once('/')
-            .ok_or_else(|| Error::Config(format!("app {app:?}: expected OWNER/APP")))?;
-        let mut parts = vec![
-            "apps",
-            safe_id(owner)?,
-            safe_id(app)?,
-            "errors",
+        let (owner, app_name) = split_app(app)?;
+        let app = format!("{}/{}", safe_id(owner)?, safe_id(app_name)?);
+        Ok(Path::from(archive::crash_object(
+            &app,
             safe_id(error_id)?,
-        ];
-        parts.extend(name.split('/'));
-        Ok(Path::from_iter(parts))
+            name,
+        )))
     }
 
     /// `apps/{owner}/{app}/groups/{groupId}/stacktrace.json`.
     pub fn group_path(app: &str, group_id: &str) -> Result<Path> {
-        let (owner, app) = app
-            .split_once('/')
-            .ok_or_else(|| Error::Config(format!("app {app:?}: expected OWNER/APP")))?;
-        Ok(Path::from_iter([
-            "apps",
-            safe_id(owner)?,
-            safe_id(app)?,
-            "groups",
+        let (owner, app_name) = split_app(app)?;
+        let app = format!("{}/{}", safe_id(owner)?, safe_id(app_name)?);
+        Ok(Path::from(archive::group_stacktrace(
+            &app,
             safe_id(group_id)?,
-            "stacktrace.json",
-        ]))
+        )))
     }
 
     /// Reads an object whole, or `None` if it does not exist.
@@ -363,10 +330,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A URL with any query (signatures, keys) removed.
-fn shown(url: &str) -> String {
-    url.split('?').next().unwrap_or_default().to_owned()
-}
-
 /// Checks a crash's manifest against the archive: every artefact exists
 /// with the recorded digest. Returns the problems found.
 pub async fn verify_manifest(archive: &Archive, manifest: &Manifest) -> Result<Vec<String>> {

@@ -22,6 +22,9 @@ pub enum Error {
         #[source]
         source: object_store::Error,
     },
+    /// The archive could not be opened.
+    #[error("archive: {0}")]
+    Storage(#[from] crashdsr_store::Error),
     /// The App Center API failed.
     #[error(transparent)]
     Api(#[from] crashdsr_appcenter::Error),

@@ -53,6 +53,9 @@ pub enum Error {
     /// The plan cannot be made or read.
     #[error("{0}")]
     Plan(String),
+    /// The search failed (a source could not be opened or listed).
+    #[error(transparent)]
+    Search(#[from] crashdsr_search::Error),
     /// The journal (state store) failed.
     #[error("the erasure journal: {0}")]
     Journal(String),

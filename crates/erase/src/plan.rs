@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
 use crashdsr_search::export::{BlobKind, classify};
-use crashdsr_search::{Input, Owner, SearchOptions, Subject};
+use crashdsr_search::{Owner, SearchOptions, Subject};
+use crashdsr_store::Store;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -297,19 +298,12 @@ pub async fn plan_erase(
         .iter()
         .map(|s| Target::open(s))
         .collect::<Result<Vec<_>>>()?;
-    let inputs = sources
-        .iter()
-        .map(|s| Input::open(s).map_err(|e| Error::Plan(e.to_string())))
-        .collect::<Result<Vec<_>>>()?;
+    let stores: Vec<_> = targets.iter().map(|t| t.store().clone()).collect();
     let plan_subjects: Vec<PlanSubject> =
         subjects.iter().map(|s| PlanSubject::of(s, key)).collect();
     let mut opts = search.clone();
     opts.expand_install_ids = include_linked;
-    let report =
-        tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
-            .await
-            .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
-            .map_err(|e| Error::Plan(e.to_string()))?;
+    let report = crashdsr_search::search(&stores, subjects, &opts).await?;
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Plan(format!(
             "{} object(s) could not be read, the first {object}: {why}; a plan needs every object read",
@@ -496,18 +490,14 @@ pub async fn rescan_erase(
     subjects: Vec<Subject>,
     search: &SearchOptions,
 ) -> Result<crate::Rescan> {
-    let inputs = plan
+    let stores = plan
         .sources
         .iter()
-        .map(|s| Input::open(s).map_err(|e| Error::Plan(e.to_string())))
+        .map(|s| Store::open(s).map_err(|e| Error::Plan(e.to_string())))
         .collect::<Result<Vec<_>>>()?;
     let mut opts = search.clone();
     opts.expand_install_ids = false;
-    let report =
-        tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
-            .await
-            .map_err(|e| Error::Plan(format!("the search thread failed: {e}")))?
-            .map_err(|e| Error::Plan(e.to_string()))?;
+    let report = crashdsr_search::search(&stores, subjects, &opts).await?;
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Plan(format!(
             "the re-scan could not read {object}: {why}"

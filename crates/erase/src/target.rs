@@ -6,11 +6,8 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use futures::TryStreamExt;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use crashdsr_store::{ErrorKind, Store, UpdateVersion};
 
 use crate::Error;
 
@@ -20,11 +17,8 @@ pub const TEMP_SUFFIX: &str = ".crashdsr-tmp";
 
 /// One source, for reading and writing.
 #[derive(Debug, Clone)]
-pub enum Target {
-    /// A local directory.
-    Dir(PathBuf),
-    /// An object store (`az://`, `s3://`).
-    Store(Arc<dyn ObjectStore>),
+pub struct Target {
+    store: Store,
 }
 
 /// An object as read: its bytes and the version to update it against.
@@ -36,70 +30,50 @@ pub struct Read {
     pub version: Option<UpdateVersion>,
 }
 
-/// What a failed store call means.
-pub(crate) fn classify_store(object: &str, what: &str, e: &object_store::Error) -> Error {
-    let text = e.to_string();
-    let lower = text.to_ascii_lowercase();
-    let object = object.to_owned();
+/// What a failed store call means, by its kind. An immutability policy or
+/// legal hold is told by the error code Azure puts in its answer
+/// (`BlobImmutableDueToPolicy`, `…LegalHold…`): object_store passes that
+/// code on only as text, so it is the one thing read from the message.
+pub(crate) fn classify_store(e: &crashdsr_store::Error) -> Error {
+    let message = e.message();
+    let lower = message.to_ascii_lowercase();
+    let object = e.object().to_owned();
     if lower.contains("immutab") || lower.contains("legalhold") || lower.contains("legal hold") {
-        return Error::Immutable {
-            object,
-            message: text,
-        };
+        return Error::Immutable { object, message };
     }
-    match e {
-        object_store::Error::NotFound { .. } => Error::Vanished { object },
-        object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. } => {
-            Error::Changed { object }
-        }
-        object_store::Error::PermissionDenied { .. }
-        | object_store::Error::Unauthenticated { .. } => Error::ReadOnly {
-            object,
-            message: text,
-        },
-        _ if lower.contains("authorizationpermissionmismatch")
-            || lower.contains("authorizationfailure")
-            || lower.contains("403") =>
-        {
-            Error::ReadOnly {
-                object,
-                message: text,
-            }
-        }
+    match e.kind() {
+        ErrorKind::NotFound => Error::Vanished { object },
+        ErrorKind::Precondition => Error::Changed { object },
+        ErrorKind::Permission => Error::ReadOnly { object, message },
         _ => Error::Store {
             object,
-            what: what.to_owned(),
-            message: text,
+            what: e.what().to_owned(),
+            message,
         },
     }
 }
 
-fn io_error(object: &str, what: &str, e: &std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => Error::Vanished {
-            object: object.to_owned(),
-        },
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-            Error::ReadOnly {
-                object: object.to_owned(),
-                message: e.to_string(),
-            }
-        }
-        _ => Error::Store {
-            object: object.to_owned(),
-            what: what.to_owned(),
-            message: e.to_string(),
-        },
-    }
+fn io_error(object: &str, what: &'static str, e: std::io::Error) -> Error {
+    classify_store(&crashdsr_store::Error::from_io(what, object, e))
 }
 
 impl Target {
     /// Opens a `--source`: a directory path, or an object-store URL.
     pub fn open(spec: &str) -> Result<Self, Error> {
-        match crashdsr_search::Input::open(spec).map_err(|e| Error::Plan(e.to_string()))? {
-            crashdsr_search::Input::Dir(d) => Ok(Self::Dir(d)),
-            crashdsr_search::Input::Remote(s) => Ok(Self::Store(s.store().clone())),
-        }
+        Store::open(spec)
+            .map(Self::new)
+            .map_err(|e| Error::Plan(e.to_string()))
+    }
+
+    /// Writes through `store`: a directory's files in place (temporary
+    /// file, fsync, rename), an object store's through conditional puts.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// The store it writes through.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     fn path(root: &Path, object: &str) -> PathBuf {
@@ -108,34 +82,24 @@ impl Target {
 
     /// The object, or `None` if it is not there.
     pub async fn read(&self, object: &str) -> Result<Option<Read>, Error> {
-        match self {
-            Self::Dir(root) => match std::fs::read(Self::path(root, object)) {
+        match self.store.dir() {
+            Some(root) => match std::fs::read(Self::path(root, object)) {
                 Ok(bytes) => Ok(Some(Read {
                     bytes,
                     version: None,
                 })),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(io_error(object, "reading", &e)),
+                Err(e) => Err(io_error(object, "reading", e)),
             },
-            Self::Store(store) => {
-                let got = match store.get(&StorePath::from(object)).await {
-                    Ok(g) => g,
-                    Err(object_store::Error::NotFound { .. }) => return Ok(None),
-                    Err(e) => return Err(classify_store(object, "reading", &e)),
-                };
-                let version = UpdateVersion {
-                    e_tag: got.meta.e_tag.clone(),
-                    version: got.meta.version.clone(),
-                };
-                let bytes = got
-                    .bytes()
-                    .await
-                    .map_err(|e| classify_store(object, "reading", &e))?;
-                Ok(Some(Read {
-                    bytes: bytes.to_vec(),
-                    version: Some(version),
-                }))
-            }
+            None => Ok(self
+                .store
+                .get(object)
+                .await
+                .map_err(|e| classify_store(&e))?
+                .map(|got| Read {
+                    bytes: got.bytes.to_vec(),
+                    version: got.version,
+                })),
         }
     }
 
@@ -143,24 +107,19 @@ impl Target {
     /// back; returns its name.
     pub async fn write_temp(&self, object: &str, bytes: &[u8]) -> Result<String, Error> {
         let temp = format!("{object}{TEMP_SUFFIX}");
-        match self {
-            Self::Dir(root) => {
+        match self.store.dir() {
+            Some(root) => {
                 let p = Self::path(root, &temp);
-                let mut f =
-                    std::fs::File::create(&p).map_err(|e| io_error(&temp, "writing", &e))?;
+                let mut f = std::fs::File::create(&p).map_err(|e| io_error(&temp, "writing", e))?;
                 f.write_all(bytes)
                     .and_then(|()| f.sync_all())
-                    .map_err(|e| io_error(&temp, "writing", &e))?;
+                    .map_err(|e| io_error(&temp, "writing", e))?;
             }
-            Self::Store(store) => {
-                store
-                    .put(
-                        &StorePath::from(temp.as_str()),
-                        PutPayload::from(bytes.to_vec()),
-                    )
-                    .await
-                    .map_err(|e| classify_store(&temp, "writing", &e))?;
-            }
+            None => self
+                .store
+                .put(&temp, bytes.to_vec())
+                .await
+                .map_err(|e| classify_store(&e))?,
         }
         match self.read(&temp).await? {
             Some(r) if r.bytes == bytes => Ok(temp),
@@ -182,54 +141,42 @@ impl Target {
         bytes: &[u8],
         version: Option<&UpdateVersion>,
     ) -> Result<(), Error> {
-        match self {
-            Self::Dir(root) => {
+        match self.store.dir() {
+            Some(root) => {
                 let (from, to) = (Self::path(root, temp), Self::path(root, object));
-                std::fs::rename(&from, &to).map_err(|e| io_error(object, "replacing", &e))?;
+                std::fs::rename(&from, &to).map_err(|e| io_error(object, "replacing", e))?;
                 if let Some(dir) = to.parent() {
                     std::fs::File::open(dir)
                         .and_then(|d| d.sync_all())
-                        .map_err(|e| io_error(object, "syncing its folder", &e))?;
+                        .map_err(|e| io_error(object, "syncing its folder", e))?;
                 }
                 Ok(())
             }
-            Self::Store(store) => {
-                let mode = match version {
-                    Some(v) if v.e_tag.is_some() || v.version.is_some() => {
-                        PutMode::Update(v.clone())
-                    }
-                    _ => PutMode::Overwrite,
-                };
-                store
-                    .put_opts(
-                        &StorePath::from(object),
-                        PutPayload::from(bytes.to_vec()),
-                        PutOptions {
-                            mode,
-                            ..Default::default()
-                        },
-                    )
+            None => {
+                self.store
+                    .put_if(object, bytes.to_vec(), version)
                     .await
-                    .map_err(|e| classify_store(object, "replacing", &e))?;
+                    .map_err(|e| classify_store(&e))?;
                 self.delete(temp).await
             }
         }
     }
 
-    /// Deletes `object` (no error if it is already gone).
+    /// Deletes `object` (no error if it is already gone; one that timed out
+    /// is tried again).
     pub async fn delete(&self, object: &str) -> Result<(), Error> {
-        match self {
-            Self::Dir(root) => {
+        match self.store.dir() {
+            Some(root) => {
                 let path = Self::path(root, object);
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_error(object, "deleting", &e)),
+                    Err(e) => return Err(io_error(object, "deleting", e)),
                 }
                 // A folder left empty goes too (an object store has no
                 // folders): its name, a crash id or a minute, is data.
                 let mut dir = path.parent();
-                while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root.as_path()) {
+                while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root) {
                     if std::fs::remove_dir(d).is_err() {
                         break;
                     }
@@ -237,27 +184,29 @@ impl Target {
                 }
                 Ok(())
             }
-            Self::Store(store) => match store.delete(&StorePath::from(object)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(classify_store(object, "deleting", &e)),
-            },
+            None => self
+                .store
+                .delete(object)
+                .await
+                .map_err(|e| classify_store(&e)),
         }
     }
 
-    /// Every object, relative to the source, sorted.
+    /// Every object under `prefix`, relative to the source, sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {
-        let mut out = match self {
-            Self::Dir(root) => {
+        match self.store.dir() {
+            Some(root) => {
                 let mut out = Vec::new();
                 let mut stack = vec![root.join(prefix)];
                 while let Some(d) = stack.pop() {
+                    let shown = d.display().to_string();
                     let entries = match std::fs::read_dir(&d) {
                         Ok(e) => e,
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(io_error(&d.display().to_string(), "listing", &e)),
+                        Err(e) => return Err(io_error(&shown, "listing", e)),
                     };
                     for e in entries {
-                        let e = e.map_err(|e| io_error(&d.display().to_string(), "listing", &e))?;
+                        let e = e.map_err(|e| io_error(&shown, "listing", e))?;
                         let p = e.path();
                         if e.file_type().is_ok_and(|t| t.is_dir()) {
                             stack.push(p);
@@ -266,19 +215,14 @@ impl Target {
                         }
                     }
                 }
-                out
+                out.sort();
+                Ok(out)
             }
-            Self::Store(store) => {
-                let p = (!prefix.is_empty()).then(|| StorePath::from(prefix.trim_end_matches('/')));
-                store
-                    .list(p.as_ref())
-                    .map_ok(|m| m.location.to_string())
-                    .try_collect()
-                    .await
-                    .map_err(|e| classify_store(prefix, "listing", &e))?
-            }
-        };
-        out.sort();
-        Ok(out)
+            None => self
+                .store
+                .list_sorted(Some(prefix))
+                .await
+                .map_err(|e| classify_store(&e)),
+        }
     }
 }

@@ -20,7 +20,7 @@ use crashdsr_emulator::testing::{TempDir, busiest, copy_tree, snapshot};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_erase::{ApplyOptions, Error, Plan, Target, apply, apply_to, plan_erase, plan_purge};
 use crashdsr_search::export::{blob_text, split_device_logs};
-use crashdsr_search::{IdKind, Identifier, Input, Owner, SearchOptions, Subject, search};
+use crashdsr_search::{IdKind, Identifier, Owner, SearchOptions, Subject, search};
 use object_store::ObjectStore;
 
 fn config(seed: u64, errors: u64, span_days: u32) -> DatasetConfig {
@@ -69,17 +69,14 @@ fn subject(s: &TruthSubject) -> Subject {
 /// crash ids, the activity records' texts, and unattributed objects.
 type Found = (BTreeSet<String>, Vec<String>, usize);
 
-fn found_all(sources: &[String], subjects: &[Subject]) -> BTreeMap<String, Found> {
-    let inputs: Vec<Input> = sources.iter().map(|x| Input::open(x).unwrap()).collect();
-    // On a thread of its own: the search drives its own runtime for object
-    // stores, and the async tests call this from theirs.
-    let r = std::thread::scope(|scope| {
-        scope
-            .spawn(|| search(&inputs, subjects.to_vec(), &SearchOptions::default()))
-            .join()
-            .unwrap()
-    })
-    .unwrap();
+async fn found_all(sources: &[String], subjects: &[Subject]) -> BTreeMap<String, Found> {
+    let inputs: Vec<_> = sources
+        .iter()
+        .map(|x| crashdsr_store::Store::open(x).unwrap())
+        .collect();
+    let r = search(&inputs, subjects.to_vec(), &SearchOptions::default())
+        .await
+        .unwrap();
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     let mut out: BTreeMap<String, Found> = subjects
         .iter()
@@ -103,8 +100,9 @@ fn found_all(sources: &[String], subjects: &[Subject]) -> BTreeMap<String, Found
     out
 }
 
-fn found(sources: &[String], s: &Subject) -> Found {
+async fn found(sources: &[String], s: &Subject) -> Found {
     found_all(sources, std::slice::from_ref(s))
+        .await
         .remove(&s.label)
         .unwrap()
 }
@@ -134,7 +132,7 @@ async fn plan_for(sources: &[String], gone: &TruthSubject) -> Plan {
 /// else's data as before, every object outside the plan as it was, the
 /// deleted ones gone, no temporary copy. `before` and `after` map each
 /// object to its content or its SHA-256.
-fn check_erasure<V: PartialEq + std::fmt::Debug>(
+async fn check_erasure<V: PartialEq + std::fmt::Debug>(
     plan: &Plan,
     sources: &[String],
     gone: &Subject,
@@ -142,13 +140,13 @@ fn check_erasure<V: PartialEq + std::fmt::Debug>(
     before: &BTreeMap<String, V>,
     after: &BTreeMap<String, V>,
 ) {
-    let (c, r, u) = found(sources, gone);
+    let (c, r, u) = found(sources, gone).await;
     assert!(
         c.is_empty() && r.is_empty() && u == 0,
         "still found: {c:?} {r:?} {u}"
     );
     assert_eq!(
-        &found_all(sources, other_subjects),
+        &found_all(sources, other_subjects).await,
         others,
         "someone else's data changed"
     );
@@ -214,7 +212,7 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
         .filter(|s| s.label != gone.label)
         .map(subject)
         .collect();
-    let others = found_all(&sources, &other_subjects);
+    let others = found_all(&sources, &other_subjects).await;
     assert!(others.values().any(|f| !f.0.is_empty()), "others have data");
     let before = snapshot(&root);
     let plan = plan_for(&sources, &gone).await;
@@ -244,7 +242,8 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
         (&others, &other_subjects),
         &before,
         &snapshot(&root),
-    );
+    )
+    .await;
     for rw in &plan.rewrites {
         kept_in_order(
             rw,
@@ -490,10 +489,13 @@ async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
     ];
     for (n, (error, says)) in cases.into_iter().enumerate() {
         let store = journal(&tmp.path().join(format!("j{n}"))).await;
-        let target = Target::Store(Arc::new(Refusing {
-            inner: local.clone(),
-            error,
-        }));
+        let target = Target::new(crashdsr_store::Store::from_object_store(
+            Arc::new(Refusing {
+                inner: local.clone(),
+                error,
+            }),
+            "refusing",
+        ));
         let err = apply_to(
             &plan,
             vec![target],
@@ -554,7 +556,7 @@ async fn erasing_from_an_export_in_azurite() {
         .filter(|s| s.label != gone.label)
         .map(subject)
         .collect();
-    let others = found_all(&sources, &other_subjects);
+    let others = found_all(&sources, &other_subjects).await;
     assert!(others.values().any(|f| !f.0.is_empty()), "others have data");
     let contents = |store: Arc<dyn ObjectStore>| async move {
         let mut out = BTreeMap::new();
@@ -593,7 +595,8 @@ async fn erasing_from_an_export_in_azurite() {
         (&others, &other_subjects),
         &before,
         &after,
-    );
+    )
+    .await;
     for rw in &plan.rewrites {
         kept_in_order(rw, &before[&rw.object], &after[&rw.object]);
     }

@@ -10,12 +10,13 @@ use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, Target, open_target, write};
 use crashdsr_emulator::{Dataset, DatasetConfig};
-use crashdsr_search::{Source, walk};
+use crashdsr_search::walk;
+use crashdsr_store::Store;
 use futures::TryStreamExt;
 
-async fn measure(name: &str, source: &Source) {
+async fn measure(name: &str, source: &Store) {
     let t = Instant::now();
-    let listed: Vec<_> = source.list().try_collect().await.unwrap();
+    let listed: Vec<_> = source.list(None).try_collect().await.unwrap();
     let list_secs = t.elapsed().as_secs_f64();
     let total: u64 = listed.iter().map(|b| b.size).sum();
     for c in [4, 16] {
@@ -67,7 +68,7 @@ async fn main() {
     );
     measure(
         "local directory",
-        &Source::open(dir.join("archive").to_str().unwrap()).unwrap(),
+        &Store::open(dir.join("archive").to_str().unwrap()).unwrap(),
     )
     .await;
     std::fs::remove_dir_all(&dir).unwrap();
@@ -92,7 +93,7 @@ async fn main() {
                 "wrote {blobs} objects to Azurite in {:.1} s",
                 t.elapsed().as_secs_f64()
             );
-            measure("Azurite", &Source::open("az://archive").unwrap()).await;
+            measure("Azurite", &Store::open("az://archive").unwrap()).await;
             let all: Vec<_> = store.list(None).try_collect().await.unwrap();
             for m in all {
                 let _ = object_store::ObjectStoreExt::delete(&store, &m.location).await;

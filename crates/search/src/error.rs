@@ -4,9 +4,12 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The source cannot be opened or listed.
+    /// A directory cannot be walked, or a scanning thread ended.
     #[error("{0}")]
     Source(String),
+    /// A store cannot be opened or listed.
+    #[error(transparent)]
+    Store(#[from] crashdsr_store::Error),
     /// A subject or identifier is invalid.
     #[error("{0}")]
     Subject(String),

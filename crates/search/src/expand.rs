@@ -4,19 +4,22 @@
 //! not already the subject's are reported as linked.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crashdsr_store::Store;
 
 use crate::attribute::{Groups, owner_of};
 use crate::error::Result;
 use crate::evidence::{Evidence, Owner};
 use crate::index::AttributionIndex;
 use crate::matcher::Matcher;
-use crate::search::{Input, SearchOptions, scan_inputs};
+use crate::search::{SearchOptions, scan_sources};
 use crate::subject::{IdKind, Identifier, Subject};
 
 /// Adds the linked crashes and records of each subject to `evidence`.
 /// Returns the objects the second scan could not read.
-pub(crate) fn expand(
-    inputs: &[Input],
+pub(crate) async fn expand(
+    sources: &[Store],
     labels: &[String],
     opts: &SearchOptions,
     groups: &Groups,
@@ -51,8 +54,8 @@ pub(crate) fn expand(
         return Ok(Vec::new());
     }
     let original: Vec<usize> = subjects.iter().map(|(s, _)| *s).collect();
-    let matcher = Matcher::new(subjects.into_iter().map(|(_, s)| s).collect());
-    let local = scan_inputs(inputs, &matcher, opts, false)?;
+    let matcher = Arc::new(Matcher::new(subjects.into_iter().map(|(_, s)| s).collect()));
+    let local = scan_sources(sources, &matcher, opts, false).await?;
     let direct: BTreeSet<(usize, &str)> = groups
         .keys()
         .filter_map(|(s, o)| o.error_id().map(|e| (*s, e)))

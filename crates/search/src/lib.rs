@@ -5,9 +5,9 @@ Finds every trace of a person in crash data.
 
 The data flows through small parts, each readable alone:
 
-- [`Source`]/[`Input`]: a local directory (walked in parallel, like
-  ripgrep) or an object-store URL (`az://`, `s3://`) listed and read as
-  streams.
+- sources are [`crashdsr_store::Store`]s: a local directory (walked in
+  parallel, like ripgrep) or an object store (`az://`, `s3://`) read with
+  many requests in flight and scanned on a bounded pool of threads.
 - [`export`]: the layout App Center's continuous export wrote (minute
   folders, `logs*.v1.data` arrays of device logs, crash blobs,
   attachments) and a reader for the shapes it really took.
@@ -36,7 +36,6 @@ mod matcher;
 mod phone;
 mod scan;
 mod search;
-mod source;
 mod subject;
 mod walk;
 
@@ -46,8 +45,7 @@ pub use crate::evidence::{Evidence, Hit, Owner, SearchReport, SourceSummary};
 pub use crate::index::AttributionIndex;
 pub use crate::matcher::{Encoding, Found, Matcher, json_path_at};
 pub use crate::scan::{Unread, WHOLE_OBJECT_MAX};
-pub use crate::search::{Input, SearchOptions, search};
-pub use crate::source::{Blob, Source};
+pub use crate::search::{SearchOptions, search};
 pub use crate::subject::{IdKind, Identifier, MIN_FREE_TEXT_LEN, Subject};
 pub use crate::walk::{ExportItem, MAX_JSON_BLOB, WalkReport, walk};
 

@@ -6,14 +6,20 @@
 //! A local directory is walked the way ripgrep walks: a parallel walker
 //! with a queue per thread, each thread scanning the files it finds with
 //! its own reused buffer, and no metadata call per file beyond what opening
-//! and reading need. A remote source is listed and read as streams.
+//! and reading need. An object store is listed and read with many requests
+//! in flight on the caller's runtime, and scanned on a bounded pool of
+//! threads fed through a bounded channel: two kinds of concurrency, each
+//! sized for its resource.
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+use crashdsr_store::Store;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::value::RawValue;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::attribute::{Groups, attribute};
 use crate::decode::Limits;
@@ -21,49 +27,16 @@ use crate::error::{Error, Result};
 use crate::evidence::{Evidence, Owner, SearchReport};
 use crate::matcher::{Found, Matcher};
 use crate::scan::{CHUNK, ChunkScanner, Local, Scanner, WHOLE_OBJECT_MAX, string_field};
-use crate::source::Source;
 use crate::subject::{IdKind, Subject};
-
-/// A place objects are read from.
-#[derive(Debug, Clone)]
-pub enum Input {
-    /// A local directory, walked in parallel.
-    Dir(PathBuf),
-    /// An object store, read as streams.
-    Remote(Source),
-}
-
-impl Input {
-    /// A directory path or an object-store URL.
-    pub fn open(spec: &str) -> Result<Self> {
-        if spec.contains("://") && !spec.starts_with("file://") {
-            Ok(Self::Remote(Source::open(spec)?))
-        } else {
-            let dir = PathBuf::from(spec.strip_prefix("file://").unwrap_or(spec));
-            if !dir.is_dir() {
-                return Err(Error::Source(format!(
-                    "source {}: not a directory, or it does not exist",
-                    dir.display()
-                )));
-            }
-            Ok(Self::Dir(dir))
-        }
-    }
-
-    /// For messages.
-    pub fn name(&self) -> String {
-        match self {
-            Self::Dir(d) => d.display().to_string(),
-            Self::Remote(s) => s.url().to_owned(),
-        }
-    }
-}
 
 /// How to search.
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
-    /// Threads (local) or objects in flight (remote).
+    /// Threads that scan (and, on a local directory, walk and read).
     pub threads: usize,
+    /// Objects read at once from an object store; `None` takes the store's
+    /// default ([`Store::default_io`]: 64 for an object store).
+    pub io: Option<usize>,
     /// Bring in crashes that share an install id with a subject's crashes.
     pub expand_install_ids: bool,
     /// Caps on decoding containers in one object.
@@ -74,15 +47,22 @@ impl Default for SearchOptions {
     fn default() -> Self {
         Self {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            io: None,
             expand_install_ids: false,
             limits: Limits::default(),
         }
     }
 }
 
-/// Runs the search.
-pub fn search(
-    inputs: &[Input],
+/// Bytes of objects read from an object store and not yet scanned, at
+/// most: reads wait for room, so memory is bounded by this and by the
+/// objects in flight, not by the export's size.
+const READ_BUDGET: usize = 256 << 20;
+
+/// Runs the search over `sources` (numbered from 0 in the report, in this
+/// order).
+pub async fn search(
+    sources: &[Store],
     subjects: Vec<Subject>,
     opts: &SearchOptions,
 ) -> Result<SearchReport> {
@@ -95,14 +75,14 @@ pub fn search(
                 .map(|i| (s.label.clone(), i.kind))
         })
         .collect();
-    let matcher = Matcher::new(subjects);
+    let matcher = Arc::new(Matcher::new(subjects));
     let labels: Vec<String> = matcher.subjects().iter().map(|s| s.label.clone()).collect();
-    let local = scan_inputs(inputs, &matcher, opts, true)?;
+    let local = scan_sources(sources, &matcher, opts, true).await?;
     for (path, e) in &local.errors {
         tracing::warn!(object = %path, error = %e, "An object was not read whole; the search goes on.");
     }
     let mut groups = attribute(local.hits, &local.index);
-    archive_installs(inputs, &mut groups);
+    archive_installs(sources, &mut groups).await;
     let mut report = SearchReport {
         typed_only,
         objects: local.objects,
@@ -132,13 +112,14 @@ pub fn search(
     }
     if opts.expand_install_ids {
         let failed = crate::expand::expand(
-            inputs,
+            sources,
             &labels,
             opts,
             &groups,
             &local.index,
             &mut report.evidence,
-        )?;
+        )
+        .await?;
         for f in failed {
             if !report.failed.contains(&f) {
                 report.errors.push(f.clone());
@@ -158,26 +139,36 @@ pub fn search(
     Ok(report)
 }
 
-/// Scans every input; `index` says whether to build the attribution index.
-pub(crate) fn scan_inputs(
-    inputs: &[Input],
-    matcher: &Matcher,
+/// Scans every source; `index` says whether to build the attribution index.
+pub(crate) async fn scan_sources(
+    sources: &[Store],
+    matcher: &Arc<Matcher>,
     opts: &SearchOptions,
     index: bool,
 ) -> Result<Local> {
-    let scanner = Scanner {
-        matcher,
-        limits: opts.limits,
-        index,
-    };
+    let threads = opts.threads.max(1);
     let mut all = Local::default();
-    for (n, input) in inputs.iter().enumerate() {
-        let local = match input {
-            Input::Dir(root) => walk_dir(&scanner, n, root, opts.threads.max(1))?,
-            Input::Remote(source) => scan_remote(&scanner, n, source, opts.threads.max(1))?,
+    for (n, source) in sources.iter().enumerate() {
+        let local = match source.dir() {
+            Some(root) => {
+                let (root, matcher, limits) = (root.to_owned(), matcher.clone(), opts.limits);
+                tokio::task::spawn_blocking(move || {
+                    let scanner = Scanner {
+                        matcher: &matcher,
+                        limits,
+                        index,
+                    };
+                    walk_dir(&scanner, n, &root, threads)
+                })
+                .await
+                .map_err(|e| Error::Source(format!("the walk of {} ended: {e}", source.url())))??
+            }
+            None => {
+                let io = opts.io.unwrap_or_else(|| source.default_io()).max(1);
+                scan_remote(source, n, matcher, opts.limits, index, io, threads).await?
+            }
         };
         all.merge(local);
-        all.source(n);
         all.source(n);
     }
     Ok(all)
@@ -346,56 +337,168 @@ fn scan_file(
     Ok(())
 }
 
-fn scan_remote(scanner: &Scanner<'_>, n: usize, source: &Source, threads: usize) -> Result<Local> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Source(e.to_string()))?;
-    let mut local = Local::default();
-    rt.block_on(async {
-        let mut reads = source
-            .list()
-            .map_ok(|b| async move {
-                if b.size > WHOLE_OBJECT_MAX {
-                    return Ok((b.path, None, b.size));
-                }
-                let r = source.read(&b.path, WHOLE_OBJECT_MAX).await;
-                Ok((b.path, Some(r), b.size))
-            })
-            .try_buffer_unordered(threads * 2);
-        while let Some((path, read, size)) = reads.try_next().await? {
-            match read {
-                Some(Ok(data)) => scanner.object(n, &path, &data, &mut local),
-                Some(Err(e)) => local.failed(path, e.to_string()),
-                None => match scan_remote_chunked(scanner, source, &path).await {
-                    Ok(found) => scanner.big_hits(n, &path, found, size, &mut local),
-                    Err(e) => local.failed(path, e),
-                },
-            }
-        }
-        Ok::<(), Error>(())
-    })?;
-    Ok(local)
+/// One object for a scanning thread.
+enum Job {
+    /// Read whole; its permit holds its bytes' share of [`READ_BUDGET`]
+    /// until it is scanned.
+    Whole {
+        path: String,
+        bytes: Bytes,
+        _permit: OwnedSemaphorePermit,
+    },
+    /// Too large to hold: its chunks come as they are read.
+    Chunked {
+        path: String,
+        size: u64,
+        chunks: mpsc::Receiver<crashdsr_store::Result<Bytes>>,
+    },
+    /// Not read.
+    Failed { path: String, error: String },
 }
 
-async fn scan_remote_chunked(
-    scanner: &Scanner<'_>,
-    source: &Source,
-    path: &str,
-) -> std::result::Result<Vec<Found>, String> {
-    let mut stream = Box::pin(source.chunks(path).await.map_err(|e| e.to_string())?);
-    let mut state = ChunkScanner::new(scanner.matcher, CHUNK);
-    let mut found = Vec::new();
-    let mut on = |f: Found| found.push(f);
-    while let Some(c) = stream.next().await {
-        state.feed(&c.map_err(|e| e.to_string())?, &mut on);
+/// Scans an object store: the listing and `io` reads run here, on the
+/// caller's runtime; `threads` scanning threads take the objects from a
+/// bounded channel, so the network and the CPU never wait on each other
+/// and memory stays bounded.
+async fn scan_remote(
+    source: &Store,
+    n: usize,
+    matcher: &Arc<Matcher>,
+    limits: Limits,
+    index: bool,
+    io: usize,
+    threads: usize,
+) -> Result<Local> {
+    let (tx, rx) = mpsc::channel::<Job>(threads * 2);
+    let rx = Arc::new(Mutex::new(rx));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (rx, matcher) = (rx.clone(), matcher.clone());
+            tokio::task::spawn_blocking(move || {
+                let scanner = Scanner {
+                    matcher: &matcher,
+                    limits,
+                    index,
+                };
+                let mut local = Local::default();
+                loop {
+                    // One thread waits on the channel at a time; the others
+                    // are scanning or wait for the lock, which is the same.
+                    let job = rx.lock().expect("lock").blocking_recv();
+                    let Some(job) = job else { break };
+                    scan_job(&scanner, n, job, &mut local);
+                }
+                local
+            })
+        })
+        .collect();
+    let budget = Arc::new(Semaphore::new(READ_BUDGET >> 10));
+    let reads = source
+        .list(None)
+        .map_ok(|listed| {
+            let budget = budget.clone();
+            async move {
+                if listed.size > WHOLE_OBJECT_MAX {
+                    return Ok(chunked(source, listed.path, listed.size));
+                }
+                let kib = ((listed.size >> 10) + 1).min((READ_BUDGET >> 10) as u64) as u32;
+                let permit = budget.acquire_many_owned(kib).await.expect("never closed");
+                Ok(match source.read(&listed.path, WHOLE_OBJECT_MAX).await {
+                    Ok(bytes) => Job::Whole {
+                        path: listed.path,
+                        bytes,
+                        _permit: permit,
+                    },
+                    Err(e) => Job::Failed {
+                        path: listed.path,
+                        error: e.to_string(),
+                    },
+                })
+            }
+        })
+        .try_buffer_unordered(io);
+    let mut reads = std::pin::pin!(reads);
+    let mut listing: Result<()> = Ok(());
+    loop {
+        match reads.next().await {
+            None => break,
+            Some(Ok(job)) => {
+                if tx.send(job).await.is_err() {
+                    break;
+                }
+            }
+            Some(Err(e)) => {
+                listing = Err(e.into());
+                break;
+            }
+        }
     }
-    state.finish(&mut on);
-    Ok(found)
+    drop(tx);
+    let mut all = Local::default();
+    for w in workers {
+        let local = w.await.map_err(|e| {
+            Error::Source(format!("a scanning thread of {} ended: {e}", source.url()))
+        })?;
+        all.merge(local);
+    }
+    listing?;
+    Ok(all)
+}
+
+/// Starts reading a large object chunk by chunk, two chunks ahead of the
+/// thread that scans it.
+fn chunked(source: &Store, path: String, size: u64) -> Job {
+    let (tx, rx) = mpsc::channel(2);
+    let (source, object) = (source.clone(), path.clone());
+    tokio::spawn(async move {
+        match source.chunks(&object).await {
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+            }
+            Ok(stream) => {
+                let mut stream = std::pin::pin!(stream);
+                while let Some(c) = stream.next().await {
+                    let failed = c.is_err();
+                    if tx.send(c).await.is_err() || failed {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    Job::Chunked {
+        path,
+        size,
+        chunks: rx,
+    }
+}
+
+fn scan_job(scanner: &Scanner<'_>, n: usize, job: Job, local: &mut Local) {
+    match job {
+        Job::Whole { path, bytes, .. } => scanner.object(n, &path, &bytes, local),
+        Job::Failed { path, error } => local.failed(path, error),
+        Job::Chunked {
+            path,
+            size,
+            mut chunks,
+        } => {
+            let mut state = ChunkScanner::new(scanner.matcher, CHUNK);
+            let mut found = Vec::new();
+            let mut on = |f: Found| found.push(f);
+            while let Some(c) = chunks.blocking_recv() {
+                match c {
+                    Ok(c) => state.feed(&c, &mut on),
+                    Err(e) => return local.failed(path, e.to_string()),
+                }
+            }
+            state.finish(&mut on);
+            scanner.big_hits(n, &path, found, size, local);
+        }
+    }
 }
 
 /// Archive crashes: the install id is in `download.json` (local or remote).
-fn archive_installs(inputs: &[Input], groups: &mut Groups) {
+async fn archive_installs(sources: &[Store], groups: &mut Groups) {
     for ((_, owner), g) in groups.iter_mut() {
         let Owner::Crash {
             app: Some(app),
@@ -407,16 +510,15 @@ fn archive_installs(inputs: &[Input], groups: &mut Groups) {
         if !g.installs.is_empty() || !app.contains('/') {
             continue;
         }
-        let rel = format!("apps/{app}/errors/{error_id}/download.json");
-        for input in inputs {
-            let bytes = match input {
-                Input::Dir(root) => std::fs::read(root.join(&rel)).ok(),
-                Input::Remote(source) => tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()
-                    .and_then(|rt| rt.block_on(source.read(&rel, WHOLE_OBJECT_MAX)).ok())
-                    .map(|b| b.to_vec()),
+        let rel = crashdsr_store::archive::crash_object(
+            app,
+            error_id,
+            crashdsr_store::archive::CRASH_LOG,
+        );
+        for source in sources {
+            let bytes = match source.dir() {
+                Some(root) => std::fs::read(root.join(&rel)).ok().map(Bytes::from),
+                None => source.read(&rel, WHOLE_OBJECT_MAX).await.ok(),
             };
             if let Some(i) = bytes.as_deref().and_then(|b| string_field(b, "installId")) {
                 g.installs.insert(i.to_ascii_lowercase());

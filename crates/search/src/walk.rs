@@ -3,12 +3,12 @@
 //! and one warning per bad object while the rest is read to the end.
 
 use bytes::Bytes;
+use crashdsr_store::{Listed, Store};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::export::{BlobKind, DeviceLogRecord, ExportBlob, classify, parse_device_logs};
-use crate::source::{Blob, Source};
 
 /// The largest `logs.v1.data` or crash JSON read whole.
 pub const MAX_JSON_BLOB: u64 = 256 << 20;
@@ -72,7 +72,7 @@ enum Read {
     Failed(String),
 }
 
-async fn read_one(source: &Source, b: Blob) -> (String, Read) {
+async fn read_one(source: &Store, b: Listed) -> (String, Read) {
     let Some(blob) = classify(&b.path) else {
         return (b.path, Read::Ignored);
     };
@@ -173,13 +173,13 @@ fn hex_lower(bytes: &[u8]) -> String {
 /// Walks every object of `source`, `concurrency` at a time, calling
 /// `visit` for each record. Fails only if the source cannot be listed.
 pub async fn walk(
-    source: &Source,
+    source: &Store,
     concurrency: usize,
     mut visit: impl FnMut(ExportItem),
 ) -> Result<WalkReport> {
     let mut report = WalkReport::default();
     let mut reads = source
-        .list()
+        .list(None)
         .map_ok(|b| async move { Ok(read_one(source, b).await) })
         .try_buffer_unordered(concurrency.max(1));
     while let Some((path, read)) = reads.try_next().await? {

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crashdsr_emulator::testing::TempDir;
-use crashdsr_search::{Input, Limits, Owner, SearchOptions, SearchReport, Subject, search};
+use crashdsr_search::{Limits, Owner, SearchOptions, SearchReport, Subject, search};
+use crashdsr_store::Store;
 use serde_json::{Value, json};
 
 const A: &str = "2026/11/30/12/05/";
@@ -259,12 +260,13 @@ fn run(root: &Path, limits: Limits) -> SearchReport {
         limits,
         ..Default::default()
     };
-    search(
-        &[Input::open(root.to_str().unwrap()).unwrap()],
-        vec![jane, zoe],
-        &opts,
-    )
-    .unwrap()
+    let sources = [Store::open(root.to_str().unwrap()).unwrap()];
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(search(&sources, vec![jane, zoe], &opts))
+        .unwrap()
 }
 
 fn crashes<'r>(r: &'r SearchReport, who: &str) -> BTreeSet<&'r str> {

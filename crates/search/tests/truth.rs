@@ -14,7 +14,8 @@ use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, Truth};
-use crashdsr_search::{IdKind, Identifier, Input, Owner, SearchOptions, Subject, search};
+use crashdsr_search::{IdKind, Identifier, Owner, SearchOptions, Subject, search};
+use crashdsr_store::Store;
 
 async fn export(
     seed: u64,
@@ -137,19 +138,13 @@ async fn export_search_matches_the_truth_on_three_seeds() {
     ] {
         let (dir, data) = export(seed, errors, format, style).await;
         let truth = data.truth();
-        let inputs = vec![Input::open(dir.path().join("archive").to_str().unwrap()).unwrap()];
+        let inputs = vec![Store::open(dir.path().join("archive").to_str().unwrap()).unwrap()];
         let opts = SearchOptions {
             expand_install_ids: true,
             threads: 2,
             ..Default::default()
         };
-        let report = tokio::task::spawn_blocking({
-            let subjects = subjects_of(&truth);
-            move || search(&inputs, subjects, &opts)
-        })
-        .await
-        .unwrap()
-        .unwrap();
+        let report = search(&inputs, subjects_of(&truth), &opts).await.unwrap();
         assert!(report.errors.is_empty(), "{style:?}: {:?}", report.errors);
         assert!(
             report
@@ -182,20 +177,17 @@ async fn each_subject_alone_finds_the_same_crashes() {
     let all = subjects_of(&truth);
     for one in all {
         let label = one.label.clone();
-        let inputs = vec![Input::open(dir.path().join("archive").to_str().unwrap()).unwrap()];
-        let report = tokio::task::spawn_blocking(move || {
-            search(
-                &inputs,
-                vec![one],
-                &SearchOptions {
-                    expand_install_ids: true,
-                    threads: 2,
-                    ..Default::default()
-                },
-            )
-        })
+        let inputs = vec![Store::open(dir.path().join("archive").to_str().unwrap()).unwrap()];
+        let report = search(
+            &inputs,
+            vec![one],
+            &SearchOptions {
+                expand_install_ids: true,
+                threads: 2,
+                ..Default::default()
+            },
+        )
         .await
-        .unwrap()
         .unwrap();
         let single = Truth {
             subjects: truth

@@ -181,7 +181,7 @@ impl Store {
         let prefix = prefix
             .map(|p| p.trim_end_matches('/'))
             .filter(|p| !p.is_empty())
-            .map(StorePath::from);
+            .map(location);
         let shown = match &prefix {
             Some(p) => format!("{}/{p}", self.shown),
             None => self.shown.clone(),
@@ -204,7 +204,7 @@ impl Store {
 
     /// An object's bytes and version, or `None` if it is not there.
     pub async fn get(&self, path: &str) -> Result<Option<Got>> {
-        let got = match self.inner.get(&StorePath::from(path)).await {
+        let got = match self.inner.get(&location(path)).await {
             Ok(g) => g,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(Error::from_object_store("reading", path, e)),
@@ -232,7 +232,7 @@ impl Store {
     ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
         let r = self
             .inner
-            .get(&StorePath::from(path))
+            .get(&location(path))
             .await
             .map_err(|e| Error::from_object_store("reading", path, e))?;
         let owned = path.to_owned();
@@ -272,7 +272,7 @@ impl Store {
     /// Writes `bytes` to `path`, replacing what is there.
     pub async fn put(&self, path: &str, bytes: impl Into<Bytes>) -> Result<()> {
         self.inner
-            .put(&StorePath::from(path), PutPayload::from(bytes.into()))
+            .put(&location(path), PutPayload::from(bytes.into()))
             .await
             .map(|_| ())
             .map_err(|e| Error::from_object_store("writing", path, e))
@@ -293,7 +293,7 @@ impl Store {
         };
         self.inner
             .put_opts(
-                &StorePath::from(path),
+                &location(path),
                 PutPayload::from(bytes.into()),
                 PutOptions {
                     mode,
@@ -310,10 +310,10 @@ impl Store {
     /// batch request and does not retry it) is tried again, up to four
     /// times in all.
     pub async fn delete(&self, path: &str) -> Result<()> {
-        let location = StorePath::from(path);
+        let at = location(path);
         let mut attempt = 1;
         loop {
-            match self.inner.delete(&location).await {
+            match self.inner.delete(&at).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => return Ok(()),
                 Err(e) => {
                     let err = Error::from_object_store("deleting", path, e);
@@ -328,6 +328,12 @@ impl Store {
             }
         }
     }
+}
+
+/// The object store's path for `path`: a listed name as it is (parsing
+/// keeps its escapes), any other name encoded.
+fn location(path: &str) -> StorePath {
+    StorePath::parse(path).unwrap_or_else(|_| StorePath::from(path))
 }
 
 fn too_large(path: &str, max: u64) -> Error {

@@ -177,7 +177,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: ExportConfigArgs) -> anyhow::
 
 /// `crashdsr export-read`: walks an export and reports counts and warnings.
 pub(crate) async fn read(args: crate::cli::ExportReadArgs) -> anyhow::Result<ExitCode> {
-    let source = crashdsr_search::Source::open(&args.source)?;
+    let source = crashdsr_store::Store::open(&args.source)?;
     let started = std::time::Instant::now();
     let report = crashdsr_search::walk(&source, args.concurrency as usize, |_| {})
         .await

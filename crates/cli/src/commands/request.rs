@@ -20,7 +20,8 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use crashdsr_answer::Controller;
 use crashdsr_crawl::{Api, FetchOptions, RequestRecord};
-use crashdsr_search::{Input, SearchOptions, Subject};
+use crashdsr_search::{SearchOptions, Subject};
+use crashdsr_store::Store;
 
 use crate::cli::{GlobalArgs, PathChoice, RequestArgs};
 use crate::progress::Bar;
@@ -196,7 +197,7 @@ pub(crate) async fn answer(
     let sources = sources
         .iter()
         .enumerate()
-        .map(|(n, s)| Input::open(s).with_context(|| format!("--source number {}", n + 1)))
+        .map(|(n, s)| Store::open(s).with_context(|| format!("--source number {}", n + 1)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let request = crashdsr_answer::Request {
         sources,
@@ -210,11 +211,7 @@ pub(crate) async fn answer(
         search: SearchOptions::default(),
         coverage_note,
     };
-    let answered = tokio::task::spawn_blocking(move || {
-        crashdsr_answer::answer(&request, &|line| eprintln!("crashdsr: {line}"))
-    })
-    .await
-    .context("the answer's thread failed");
+    let answered = crashdsr_answer::answer(&request, &|line| eprintln!("crashdsr: {line}")).await;
     let result = finish(global, &args, answered, &outs, sealing.as_ref(), received).await;
     let _ = std::fs::remove_dir_all(&staging);
     result
@@ -224,12 +221,12 @@ pub(crate) async fn answer(
 async fn finish(
     global: &GlobalArgs,
     args: &RequestArgs,
-    answered: anyhow::Result<crashdsr_answer::Result<crashdsr_answer::Answer>>,
+    answered: crashdsr_answer::Result<crashdsr_answer::Answer>,
     outs: &[PathBuf],
     sealing: Option<&crashdsr_package::Seal>,
     received: NaiveDate,
 ) -> anyhow::Result<ExitCode> {
-    let answer = answered??;
+    let answer = answered?;
     if !answer.warnings.is_empty() {
         eprintln!(
             "crashdsr: warning: {} objects had a problem the search went past (damaged records, decoding caps); \

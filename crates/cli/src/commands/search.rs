@@ -1,13 +1,13 @@
-//! `crashdsr search`: subjects from flags or a file, the scan on blocking
-//! threads, evidence as a summary or JSON lines. Identifier values are never
+//! `crashdsr search`: subjects from flags or a file, the scan (reads on the
+//! runtime, scanning on its own threads), evidence as a summary or JSON lines. Identifier values are never
 //! printed.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use crashdsr_search::{Evidence, Input, Owner, SearchOptions};
+use crashdsr_search::{Evidence, Owner, SearchOptions};
+use crashdsr_store::Store;
 
 use crate::cli::SearchArgs;
 
@@ -16,7 +16,7 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let inputs = args
         .source
         .iter()
-        .map(|s| Input::open(s))
+        .map(|s| Store::open(s))
         .collect::<Result<Vec<_>, _>>()?;
     let mut opts = SearchOptions {
         expand_install_ids: args.expand.is_some(),
@@ -26,11 +26,9 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = args.threads {
         opts.threads = t.max(1);
     }
+    opts.io = args.io.map(|n| n.max(1));
     let labels: Vec<String> = subjects.iter().map(|s| s.label.clone()).collect();
-    let report =
-        tokio::task::spawn_blocking(move || crashdsr_search::search(&inputs, subjects, &opts))
-            .await
-            .context("the search thread failed")??;
+    let report = crashdsr_search::search(&inputs, subjects, &opts).await?;
     for (object, why) in &report.errors {
         eprintln!("crashdsr: warning: {object}: {why}");
     }
