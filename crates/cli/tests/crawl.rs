@@ -172,6 +172,66 @@ fn sigkill_twenty_times_then_resume() {
     rt.block_on(emu.shutdown()).unwrap();
 }
 
+/// A `fetch` SIGKILLed under its default name (`host:pid`) on SQLite:
+/// the rerun frees the dead process's leases before its first claim, not
+/// after the 300 s lease. Checked without a clock: a rerun allowed one
+/// crash must leave the dead worker holding nothing.
+#[test]
+fn a_killed_fetch_on_this_host_is_taken_over_at_once() {
+    let rt = rt();
+    let emu = start(&rt, "contoso", "demo-app", 200, 20);
+    let tmp = TempDir::new("dead-lease");
+    ok(crashdsr(&emu, tmp.path())
+        .args(["inventory", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    let state = tmp.path().join("state.db");
+    let owners = || {
+        rt.block_on(async {
+            let store = Store::open(state.to_str().unwrap()).await.unwrap();
+            let owners = store.lease_owners().await.unwrap();
+            store.close().await;
+            owners
+        })
+    };
+    let mut child = crashdsr(&emu, tmp.path())
+        .args(["fetch", "--app", "contoso/demo-app", "--concurrency", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dead = format!(":{}", child.id());
+    for _ in 0..200 {
+        if owners().iter().any(|o| o.ends_with(&dead)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "fetch ended too soon");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let held = owners();
+    assert!(
+        held.iter().any(|o| o.ends_with(&dead)),
+        "the killed worker held no lease: {held:?}"
+    );
+    ok(crashdsr(&emu, tmp.path())
+        .args(["fetch", "--app", "contoso/demo-app", "--limit", "1"])
+        .output()
+        .unwrap());
+    let held = owners();
+    assert!(
+        !held.iter().any(|o| o.ends_with(&dead)),
+        "the dead worker's leases are still held: {held:?}"
+    );
+    ok(crashdsr(&emu, tmp.path())
+        .args(["fetch", "--app", "contoso/demo-app"])
+        .output()
+        .unwrap());
+    check_work_dir(&rt, tmp.path(), 200);
+    rt.block_on(emu.shutdown()).unwrap();
+}
+
 /// The mixed faults of the "crawl stalls" report: one run must finish.
 #[test]
 fn one_fetch_run_gets_through_mixed_faults() {

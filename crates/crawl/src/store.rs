@@ -580,6 +580,14 @@ impl Store {
         .map_err(Error::store("renewing leases"))
     }
 
+    /// The workers holding leases on pending crashes.
+    pub async fn lease_owners(&self) -> Result<Vec<String>> {
+        on_pool!(self, p => sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT lease_owner FROM crashes WHERE lease_owner IS NOT NULL AND status = 'pending' ORDER BY lease_owner")
+            .fetch_all(p).await)
+        .map_err(Error::store("listing the workers that hold leases"))
+    }
+
     /// Drops every lease `worker` holds (a clean stop).
     pub async fn release(&self, worker: &str) -> Result<()> {
         on_pool!(self, p => sqlx::query("UPDATE crashes SET lease_owner = NULL, lease_expires = NULL WHERE lease_owner = $1")
