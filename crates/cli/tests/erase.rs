@@ -25,10 +25,11 @@ fn dataset(seed: u64) -> Dataset {
 }
 
 /// Ten distinct checkpoints in `1..=total`, drawn from `seed` (a small
-/// xorshift: the test must not depend on a crate's random stream).
+/// xorshift: the test must not depend on a crate's random stream), always
+/// with the last (after the last journal entry).
 fn points(seed: u64, total: u64) -> Vec<u64> {
     let mut x = seed | 1;
-    let mut out = std::collections::BTreeSet::new();
+    let mut out = std::collections::BTreeSet::from([total]);
     while out.len() < 10.min(total as usize) {
         x ^= x << 13;
         x ^= x >> 7;
@@ -47,8 +48,9 @@ fn checkpoints(rewrites: u64, deletes: u64) -> u64 {
     5 * rewrites + deletes + 2 * deletes.div_ceil(64)
 }
 
-/// Runs `cmd` until it pauses at checkpoint `k`, then kills it (SIGKILL).
-fn kill_at(mut cmd: std::process::Command, k: u64) {
+/// Runs `cmd` until it pauses at checkpoint `k` (a number, or `receipt`:
+/// after the receipt is written), then kills it (SIGKILL).
+fn kill_at(mut cmd: std::process::Command, k: impl std::fmt::Display) {
     let mut child = cmd
         .env("CRASHDSR_TEST_PAUSE_AT", k.to_string())
         .stdout(Stdio::null())
@@ -115,7 +117,6 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
             state.to_str().unwrap(),
             "--receipt-out",
             receipt.to_str().unwrap(),
-            "--force",
         ])
     };
     let counts = |trial: &str| -> serde_json::Value {
@@ -125,11 +126,14 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
         json["counts"].clone()
     };
 
-    // The uninterrupted run, the reference.
+    // The uninterrupted run, the reference; run again, it does nothing.
     ok(apply("whole").output().unwrap());
     let reference = snapshot(&root);
     assert_ne!(reference, snapshot(&pristine));
     let reference_counts = counts("whole");
+    let again = ok(apply("whole").output().unwrap());
+    assert!(again.contains("already applied"), "{again}");
+    assert_eq!(snapshot(&root), reference);
 
     let seed = std::env::var("CRASHDSR_TEST_KILL_SEED")
         .ok()
@@ -149,6 +153,29 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
         );
         assert_eq!(counts(&trial), reference_counts, "checkpoint {k}");
     }
+
+    // Killed after the receipt, before the audit: the rerun says the plan
+    // was applied, names the receipt, records it; the next does nothing.
+    copy_tree(&pristine, &root);
+    kill_at(apply("kill-receipt"), "receipt");
+    let receipt = std::fs::read(tmp.path().join("kill-receipt.zip")).unwrap();
+    let out = apply("kill-receipt").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(out);
+    assert!(said.contains("already applied"), "{said}");
+    assert!(
+        said.contains("kill-receipt.zip"),
+        "names the receipt: {said}"
+    );
+    assert_eq!(snapshot(&root), reference);
+    assert_eq!(counts("kill-receipt"), reference_counts);
+    assert_eq!(
+        std::fs::read(tmp.path().join("kill-receipt.zip")).unwrap(),
+        receipt,
+        "the receipt is the one written before the kill"
+    );
+    let again = ok(apply("kill-receipt").output().unwrap());
+    assert!(again.contains("already applied"), "{again}");
 }
 
 #[test]

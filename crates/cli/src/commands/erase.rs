@@ -170,6 +170,17 @@ fn read_plan(path: &Path, kind: Kind) -> anyhow::Result<(Plan, String)> {
     Ok((plan, crashdsr_package::sha256_file(path)?))
 }
 
+/// For the kill tests: with `CRASHDSR_TEST_PAUSE_AT` set to `at`, says so
+/// and waits to be killed (the numbered checkpoints are the apply's).
+fn pause_for_tests(at: &str) {
+    if std::env::var("CRASHDSR_TEST_PAUSE_AT").is_ok_and(|v| v == at) {
+        eprintln!("crashdsr: paused at checkpoint {at}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 async fn run(
     global: &GlobalArgs,
     cycle: &PlanApplyArgs,
@@ -191,6 +202,29 @@ async fn run(
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             dir.join(format!("{}{suffix}", plan.plan_id))
         }
+    };
+    // A receipt already written for this plan: the plan was applied. If
+    // the audit records that receipt, there is nothing left to do; if not,
+    // the run that wrote it was stopped before the audit, which this run
+    // completes (the journal makes the apply a no-op).
+    let earlier = if receipt_out.exists() && !cycle.force {
+        let sha = crashdsr_package::sha256_file(&receipt_out)?;
+        let recorded = super::audit_has(&global.work_dir, |r| {
+            r["plan_id"] == plan.plan_id.as_str()
+                && r["plan_sha256"] == plan_sha.as_str()
+                && r["receipt_sha256"] == sha.as_str()
+        })?;
+        if recorded {
+            println!(
+                "{}: the plan {} was already applied; this is its receipt (sha256 {sha}); nothing to do",
+                receipt_out.display(),
+                plan.plan_id
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(sha)
+    } else {
+        None
     };
     let store = super::crawl::open_store(global).await?;
     let bar = Bar::new("steps", global.no_progress);
@@ -231,10 +265,24 @@ async fn run(
         None => crashdsr_erase::rescan_purge(&plan).await?,
     };
     let json = crashdsr_erase::receipt_json(&plan, &plan_sha, &outcome, &rescan);
-    let receipt = crashdsr_erase::receipt(&json, &plan, &outcome, &rescan)?;
-    let written = receipt
-        .write_sealed(&receipt_out, sealing.as_ref(), cycle.force)
-        .with_context(|| format!("writing the receipt {}", receipt_out.display()))?;
+    let (receipt_path, receipt_sha) = match earlier {
+        Some(sha) => {
+            eprintln!(
+                "crashdsr: the plan {} was already applied; its receipt {} was written by a run that stopped before the audit record, which is written now",
+                plan.plan_id,
+                receipt_out.display()
+            );
+            (receipt_out.clone(), sha)
+        }
+        None => {
+            let receipt = crashdsr_erase::receipt(&json, &plan, &outcome, &rescan)?;
+            let written = receipt
+                .write_sealed(&receipt_out, sealing.as_ref(), cycle.force)
+                .with_context(|| format!("writing the receipt {}", receipt_out.display()))?;
+            (written.path, written.sha256)
+        }
+    };
+    pause_for_tests("receipt");
 
     // The audit: keyed hashes and counts, never identifier values.
     let operator = std::env::var("USER")
@@ -250,14 +298,14 @@ async fn run(
         "cutoff": plan.cutoff,
         "counts": json["counts"],
         "rescan": json["rescan"],
-        "receipt": written.path.display().to_string(),
-        "receipt_sha256": written.sha256,
+        "receipt": receipt_path.display().to_string(),
+        "receipt_sha256": receipt_sha,
     });
     super::append_audit(&global.work_dir, &record)?;
     store.close().await;
     println!(
         "{}: {} objects deleted, {} log blobs rewritten, {} refused, {} gone; re-scan of {} objects: {} {}; sha256 {}",
-        written.path.display(),
+        receipt_path.display(),
         outcome.deleted.len(),
         outcome.rewritten.len(),
         outcome.refused.len(),
@@ -265,7 +313,7 @@ async fn run(
         rescan.objects,
         rescan.left,
         rescan.what,
-        written.sha256
+        receipt_sha
     );
     let clean = rescan.left == 0 && outcome.refused.is_empty() && outcome.vanished.is_empty();
     Ok(if clean {

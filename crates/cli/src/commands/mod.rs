@@ -85,6 +85,28 @@ pub(crate) fn append_audit(
     writeln!(audit, "{record}").with_context(|| format!("writing {}", path.display()))
 }
 
+/// Whether the audit log holds a record for which `matches` is true (a
+/// missing log holds none).
+pub(crate) fn audit_has(
+    work_dir: &std::path::Path,
+    matches: impl Fn(&serde_json::Value) -> bool,
+) -> anyhow::Result<bool> {
+    use std::io::BufRead as _;
+    let path = work_dir.join("audit.jsonl");
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if serde_json::from_str(&line).is_ok_and(|r| matches(&r)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// How a package or receipt is sealed: `--passphrase-file` or
 /// `--encrypt-to`, or not at all.
 pub(crate) fn sealing(
