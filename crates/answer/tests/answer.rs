@@ -12,15 +12,10 @@ use crashdsr_answer::{Answer, Controller, Error, Request, answer};
 use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
-use crashdsr_emulator::testing::{TempDir, busiest};
+use crashdsr_emulator::testing::{Call, Faulty, TempDir, busiest};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_search::{IdKind, Identifier, SearchOptions, Subject};
 use crashdsr_store::Store;
-use object_store::path::Path as StorePath;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
 
 /// A dotnet-style export of `errors` errors into `dir` (the container is
 /// `dir/archive`).
@@ -53,17 +48,7 @@ fn run(r: &Request) -> crashdsr_answer::Result<Answer> {
 }
 
 fn subject(s: &TruthSubject) -> Subject {
-    Subject {
-        label: s.label.clone(),
-        identifiers: s
-            .identifiers
-            .iter()
-            .map(|i| {
-                let kind: IdKind = serde_json::from_value(serde_json::json!(i.kind)).unwrap();
-                Identifier::new(kind, &i.value).unwrap()
-            })
-            .collect(),
-    }
+    Subject::from_specs(&s.label, &s.specs()).unwrap()
 }
 
 fn request(sources: Vec<Store>, subjects: Vec<Subject>, staging: &Path) -> Request {
@@ -214,88 +199,6 @@ fn a_source_without_app_center_data_is_refused() {
     assert!(err.to_string().contains("none in the layout"), "{err}");
 }
 
-/// A store that fails every read of one object after `allowed` reads.
-#[derive(Debug)]
-struct Breaking {
-    inner: Arc<dyn ObjectStore>,
-    object: String,
-    allowed: Mutex<usize>,
-}
-
-impl std::fmt::Display for Breaking {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Breaking({})", self.inner)
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Breaking {
-    async fn put_opts(
-        &self,
-        location: &StorePath,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &StorePath,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &StorePath,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        if location.as_ref() == self.object {
-            let mut allowed = self.allowed.lock().unwrap();
-            if *allowed == 0 {
-                return Err(object_store::Error::Generic {
-                    store: "test",
-                    source: "permission denied: the storage account's key was rotated".into(),
-                });
-            }
-            *allowed -= 1;
-        }
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: futures::stream::BoxStream<'static, object_store::Result<StorePath>>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<StorePath>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&StorePath>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&StorePath>,
-    ) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &StorePath,
-        to: &StorePath,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 #[test]
 fn a_source_that_breaks_mid_run_gives_no_package() {
     let tmp = TempDir::new("answer-breaks");
@@ -315,11 +218,22 @@ fn a_source_that_breaks_mid_run_gives_no_package() {
     // The search reads each object twice (the scan, then install
     // expansion); the assembly reads the crash blob a third time.
     for (allowed, during) in [(0, "the scan"), (1, "the expansion"), (2, "the assembly")] {
-        let store = Arc::new(Breaking {
-            inner: local.clone(),
-            object: blob.clone(),
-            allowed: Mutex::new(allowed),
-        });
+        // The crash blob reads `allowed` times, then fails.
+        let (object, left) = (blob.clone(), Mutex::new(allowed));
+        let store = Arc::new(Faulty::new(local.clone(), move |call, at| {
+            if call != Call::Get || at.as_ref() != object {
+                return None;
+            }
+            let mut left = left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return None;
+            }
+            Some(object_store::Error::Generic {
+                store: "test",
+                source: "permission denied: the storage account's key was rotated".into(),
+            })
+        }));
         let inputs = vec![Store::from_object_store(store, "az://exports/app")];
         let staging = tmp.path().join(format!("staging-{allowed}"));
         let err = run(&request(inputs, vec![subject(&s)], &staging)).expect_err(during);

@@ -18,7 +18,7 @@ use crate::models::*;
 use crate::time::Timestamp;
 
 /// Encodes one path segment.
-pub fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -66,7 +66,7 @@ impl fmt::Debug for ApiToken {
 }
 
 /// True when the URL's host is a loopback address or `localhost`.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -77,7 +77,7 @@ pub fn is_loopback(url: &Url) -> bool {
 
 /// Parses and checks a base URL: http(s), https unless loopback, no
 /// credentials, no query. The path is kept without its trailing slash.
-pub fn check_base_url(raw: &str) -> Result<Url> {
+pub(crate) fn check_base_url(raw: &str) -> Result<Url> {
     let url = Url::parse(raw).map_err(|e| Error::Config(format!("bad base URL {raw:?}: {e}")))?;
     match url.scheme() {
         "https" => {}

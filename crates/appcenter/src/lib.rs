@@ -44,9 +44,9 @@ mod retry;
 mod time;
 
 pub use crate::api::{
-    AppClient, DownloadFormat, ErrorType, ListOptions, SessionLogsPath, collect_all, encode_segment,
+    AppClient, DownloadFormat, ErrorType, ListOptions, SessionLogsPath, collect_all,
 };
-pub use crate::auth::{ApiToken, TOKEN_ENV, check_base_url, is_loopback};
+pub use crate::auth::{ApiToken, TOKEN_ENV};
 pub use crate::client::{Client, ClientBuilder, ClientStats, DEFAULT_BASE_URL};
 pub use crate::error::{Error, Result, TransportKind};
 pub use crate::limiter::{PacerSnapshot, RateLimit};

@@ -12,9 +12,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crashdsr_crawl::{Archive, Manifest, Status, Store, verify_manifest};
+use crashdsr_crawl::{Archive, Manifest, verify_manifest};
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{DatasetConfig, EmulatorConfig, RunningEmulator, serve};
+use crashdsr_state::{StateStore as Store, Status};
 
 fn crashdsr(emu: &RunningEmulator, work: &Path) -> Command {
     common::crashdsr(&emu.base_url(), work, "cli-token")

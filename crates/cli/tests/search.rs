@@ -7,7 +7,7 @@ mod common;
 use common::ok;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crashdsr_emulator::testing::TempDir;
@@ -15,17 +15,6 @@ use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator,
 
 fn crashdsr(base: &str, work: &Path) -> Command {
     common::crashdsr(base, work, "t")
-}
-
-fn subjects_file(truth: &Truth, dir: &Path) -> PathBuf {
-    let path = dir.join("subjects.jsonl");
-    let lines: Vec<String> = truth
-        .subjects
-        .iter()
-        .map(|s| serde_json::json!({"label": s.label, "identifiers": s.identifiers}).to_string())
-        .collect();
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
 }
 
 /// `(subject, error_id, linked)` of every crash in the JSON output.
@@ -71,7 +60,7 @@ fn archive_search_matches_the_truth() {
         .args(["fetch", "--app", "contoso/demo-app", "--concurrency", "16"])
         .output()
         .unwrap());
-    let subjects = subjects_file(&truth, tmp.path());
+    let subjects = common::subjects_file(&truth.subjects, tmp.path());
     let archive = tmp.path().join("archive");
     let out = crashdsr(&base, tmp.path())
         .args([
@@ -79,7 +68,7 @@ fn archive_search_matches_the_truth() {
             "--source",
             archive.to_str().unwrap(),
             "--subjects",
-            subjects.to_str().unwrap(),
+            &subjects,
             "--expand",
             "install-id",
             "--json",
@@ -120,7 +109,7 @@ fn archive_search_matches_the_truth() {
             "--source",
             archive.to_str().unwrap(),
             "--subjects",
-            subjects.to_str().unwrap(),
+            &subjects,
         ])
         .output()
         .unwrap());
@@ -248,14 +237,14 @@ fn azurite_export_search_matches_the_truth() {
     })
     .app_id(0)
     .to_owned();
-    let subjects = subjects_file(&truth, tmp.path());
+    let subjects = common::subjects_file(&truth.subjects, tmp.path());
     let got = crashes(&ok(crashdsr(&base, tmp.path())
         .args([
             "search",
             "--source",
             &format!("az://archive/{app_id}"),
             "--subjects",
-            subjects.to_str().unwrap(),
+            &subjects,
             "--expand",
             "install-id",
             "--json",

@@ -14,8 +14,9 @@
 use std::time::{Duration, Instant};
 
 use crashdsr_appcenter::{ApiToken, Client, RateLimit};
-use crashdsr_crawl::{Api, Archive, FetchOptions, NoProgress, Store, fetch, inventory};
+use crashdsr_crawl::{Api, Archive, FetchOptions, NoProgress, fetch, inventory};
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, serve};
+use crashdsr_state::StateStore as Store;
 
 fn dataset(errors: u64) -> DatasetConfig {
     let mut d = DatasetConfig::new(7);

@@ -66,7 +66,7 @@ pub struct Manifest {
 
 /// Checks that a server-provided id is safe as one path segment
 /// ([`archive::is_safe_segment`]).
-pub fn safe_id(id: &str) -> Result<&str> {
+pub(crate) fn safe_id(id: &str) -> Result<&str> {
     if archive::is_safe_segment(id) {
         Ok(id)
     } else {

@@ -5,14 +5,8 @@
 #[non_exhaustive]
 pub enum Error {
     /// The state store failed.
-    #[error("state store: {context}: {source}")]
-    Store {
-        /// What was being done.
-        context: &'static str,
-        /// The database error.
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error(transparent)]
+    State(#[from] crashdsr_state::Error),
     /// The archive could not be read or written.
     #[error("archive: {context}: {source}")]
     Archive {
@@ -37,10 +31,6 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn store(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
-        move |source| Self::Store { context, source }
-    }
-
     pub(crate) fn archive(context: impl Into<String>) -> impl FnOnce(object_store::Error) -> Self {
         let context = context.into();
         move |source| Self::Archive { context, source }

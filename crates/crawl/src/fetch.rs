@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use crate::archive::{Archive, ArtefactEntry, MANIFEST_FORMAT, Manifest, safe_id};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::store::{Claim, Status, Store, WorkerReport};
+use crashdsr_state::{Claim, StateStore as Store, Status, WorkerReport};
 
 /// How a worker fetches.
 #[derive(Debug, Clone)]
@@ -229,7 +229,7 @@ pub async fn fetch_listed(
     store: &Store,
     app: &AppClient,
     archive: &Archive,
-    crashes: &[crate::store::ListedCrash],
+    crashes: &[crashdsr_state::ListedCrash],
     opts: &FetchOptions,
     progress: &dyn Progress,
 ) -> Result<FetchReport> {
@@ -326,7 +326,7 @@ impl<'a> Worker<'a> {
                 max_per_sec: stats.pacer.map(|p| p.max_per_sec),
                 throttled_last_minute: stats.pacer.map_or(0, |p| p.throttled_last_minute as i64),
                 eta_secs: eta,
-                updated_at: crate::store::now_ms(),
+                updated_at: chrono::Utc::now().timestamp_millis(),
             };
             if let Err(e) = self.store.report_worker(&row).await {
                 tracing::warn!(error = %e, "Could not record this worker's progress.");
@@ -592,7 +592,7 @@ fn json_bytes<T: serde::Serialize>(v: &T) -> Result<Bytes> {
 
 /// The progress line's tail: requests, the pacer's rate when 429s have
 /// slowed it, and the time left.
-pub fn pace_line(stats: &crashdsr_appcenter::ClientStats, eta_secs: Option<i64>) -> String {
+pub(crate) fn pace_line(stats: &crashdsr_appcenter::ClientStats, eta_secs: Option<i64>) -> String {
     let mut line = format!("{} requests, {} retries", stats.requests, stats.retries);
     if let Some(p) = stats.pacer {
         if p.slowed() {

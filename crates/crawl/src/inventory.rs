@@ -7,7 +7,7 @@ use crashdsr_appcenter::{AppClient, ListOptions, Timestamp};
 
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::store::{ListedCrash, Store};
+use crashdsr_state::{ListedCrash, StateStore as Store};
 
 /// Which API lists the crashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

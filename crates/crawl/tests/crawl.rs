@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use crashdsr_appcenter::{ApiToken, Client, RetryConfig};
 use crashdsr_crawl::{
-    Api, Archive, FetchOptions, Manifest, NoProgress, Status, Store, fetch, inventory,
-    verify_manifest,
+    Api, Archive, FetchOptions, Manifest, NoProgress, fetch, inventory, verify_manifest,
 };
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, RunningEmulator, serve};
+use crashdsr_state::{StateStore as Store, Status};
 
 const APP: &str = "contoso/demo-app";
 

@@ -1334,6 +1334,16 @@ pub struct TruthSubject {
     pub linked: Vec<TruthLinked>,
 }
 
+impl TruthSubject {
+    /// The identifiers as `TYPE=VALUE`, as `--subject` takes them.
+    pub fn specs(&self) -> Vec<String> {
+        self.identifiers
+            .iter()
+            .map(|i| format!("{}={}", i.kind, i.value))
+            .collect()
+    }
+}
+
 /// A direct hit.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct TruthDirect {

@@ -88,3 +88,143 @@ pub fn busiest(truth: &crate::Truth) -> crate::TruthSubject {
         .expect("the truth has subjects")
         .clone()
 }
+
+/// A store call, as [`Faulty`] tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// A read (`get`, `head`, a range).
+    Get,
+    /// A write (`put`, a multipart upload).
+    Put,
+    /// A delete.
+    Delete,
+    /// A copy.
+    Copy,
+}
+
+type Fault = dyn Fn(Call, &object_store::path::Path) -> Option<object_store::Error> + Send + Sync;
+
+/// An object store that fails the calls its fault function picks (with the
+/// error it returns) and passes every other call, and every listing, to
+/// the store inside.
+pub struct Faulty {
+    inner: std::sync::Arc<dyn object_store::ObjectStore>,
+    fault: std::sync::Arc<Fault>,
+}
+
+impl Faulty {
+    /// Fails a call to `inner` when `fault` returns an error for it.
+    pub fn new(
+        inner: std::sync::Arc<dyn object_store::ObjectStore>,
+        fault: impl Fn(Call, &object_store::path::Path) -> Option<object_store::Error>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Self {
+            inner,
+            fault: std::sync::Arc::new(fault),
+        }
+    }
+
+    fn check(&self, call: Call, at: &object_store::path::Path) -> object_store::Result<()> {
+        (self.fault)(call, at).map_or(Ok(()), Err)
+    }
+}
+
+impl std::fmt::Debug for Faulty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Faulty({})", self.inner)
+    }
+}
+
+impl std::fmt::Display for Faulty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Faulty({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for Faulty {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.check(Call::Put, location)?;
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.check(Call::Put, location)?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.check(Call::Get, location)?;
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        use futures::StreamExt as _;
+        // One delete at a time, each checked first.
+        let (inner, fault) = (self.inner.clone(), self.fault.clone());
+        locations
+            .then(move |location| {
+                let (inner, fault) = (inner.clone(), fault.clone());
+                async move {
+                    let location = location?;
+                    if let Some(e) = fault(Call::Delete, &location) {
+                        return Err(e);
+                    }
+                    let one = futures::stream::once(async move { Ok(location) }).boxed();
+                    inner.delete_stream(one).next().await.unwrap_or_else(|| {
+                        Err(object_store::Error::Generic {
+                            store: "faulty",
+                            source: "the inner store answered no delete".into(),
+                        })
+                    })
+                }
+            })
+            .boxed()
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.check(Call::Copy, to)?;
+        self.inner.copy_opts(from, to, options).await
+    }
+}

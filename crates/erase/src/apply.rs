@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crashdsr_crawl::Store;
 use crashdsr_package::keyed_hash;
+use crashdsr_state::{StateStore as Store, StepState};
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -99,7 +99,7 @@ struct Run<'a> {
     store: &'a Store,
     targets: Vec<Target>,
     api: Option<ApiAccess>,
-    journal: BTreeMap<i64, (String, String)>,
+    journal: BTreeMap<i64, (StepState, String)>,
     checkpoints: AtomicU64,
     pause_at: Option<u64>,
     outcome: Outcome,
@@ -116,18 +116,16 @@ impl Run<'_> {
         }
     }
 
-    async fn note(&mut self, step: i64, state: &str, detail: &str) -> Result<()> {
+    async fn note(&mut self, step: i64, state: StepState, detail: &str) -> Result<()> {
         self.store
             .journal(&self.plan.plan_id, step, state, detail)
-            .await
-            .map_err(|e| Error::Journal(e.to_string()))?;
-        self.journal
-            .insert(step, (state.to_owned(), detail.to_owned()));
+            .await?;
+        self.journal.insert(step, (state, detail.to_owned()));
         self.checkpoint();
         Ok(())
     }
 
-    fn prior(&self, step: i64) -> Option<(String, String)> {
+    fn prior(&self, step: i64) -> Option<(StepState, String)> {
         self.journal.get(&step).cloned()
     }
 
@@ -140,7 +138,7 @@ impl Run<'_> {
     }
 
     async fn refuse(&mut self, step: i64, source: usize, object: &str, why: String) -> Result<()> {
-        self.note(step, "refused", &why).await?;
+        self.note(step, StepState::Refused, &why).await?;
         self.outcome
             .refused
             .push(Self::skipped(source, object, why));
@@ -149,7 +147,7 @@ impl Run<'_> {
 
     async fn vanish(&mut self, step: i64, source: usize, object: &str) -> Result<()> {
         let why = "it is gone: deleted by someone else since planning; nothing to do".to_owned();
-        self.note(step, "vanished", &why).await?;
+        self.note(step, StepState::Vanished, &why).await?;
         self.outcome
             .vanished
             .push(Self::skipped(source, object, why));
@@ -184,13 +182,13 @@ impl Run<'_> {
             return self.vanish(step, r.source, &r.object).await;
         };
         let now = sha(&current.bytes);
-        if let Some(("written", new)) = prior.as_ref().map(|(s, d)| (s.as_str(), d.clone()))
+        if let Some((StepState::Written, new)) = prior.clone()
             && now == new
         {
             // Replaced before the last run stopped: only the temporary
             // copy may be left.
             target.delete(&temp).await?;
-            self.note(step, "done", &new).await?;
+            self.note(step, StepState::Done, &new).await?;
             self.outcome.rewritten.push(done(new));
             return Ok(());
         }
@@ -214,10 +212,10 @@ impl Run<'_> {
             }
         };
         let new_sha = sha(&new.bytes);
-        self.note(step, "started", "").await?;
+        self.note(step, StepState::Started, "").await?;
         target.write_temp(&r.object, &new.bytes).await?;
         self.checkpoint();
-        self.note(step, "written", &new_sha).await?;
+        self.note(step, StepState::Written, &new_sha).await?;
         match target
             .replace(&r.object, &temp, &new.bytes, current.version.as_ref())
             .await
@@ -237,7 +235,7 @@ impl Run<'_> {
             Err(e) => return Err(e),
         }
         self.checkpoint();
-        self.note(step, "done", &new_sha).await?;
+        self.note(step, StepState::Done, &new_sha).await?;
         self.outcome.rewritten.push(done(new_sha));
         Ok(())
     }
@@ -247,11 +245,11 @@ impl Run<'_> {
     /// (`Some(Some(detail))`); `None` if the step has not ended.
     fn replay(&mut self, step: i64, source: usize, object: &str) -> Option<Option<String>> {
         let (state, detail) = self.prior(step)?;
-        let list = match state.as_str() {
-            "done" => return Some(Some(detail)),
-            "refused" => &mut self.outcome.refused,
-            "vanished" => &mut self.outcome.vanished,
-            _ => return None,
+        let list = match state {
+            StepState::Done => return Some(Some(detail)),
+            StepState::Refused => &mut self.outcome.refused,
+            StepState::Vanished => &mut self.outcome.vanished,
+            StepState::Started | StepState::Written => return None,
         };
         list.push(Self::skipped(source, object, detail));
         Some(None)
@@ -277,11 +275,11 @@ impl Run<'_> {
                 .await;
         };
         let api = self.api.clone().expect("checked before the run");
-        self.note(step, "started", "").await?;
+        self.note(step, StepState::Started, "").await?;
         let deleted = crate::api::delete_crash(&api, group, &c.error_id).await?;
         self.checkpoint();
         if deleted {
-            self.note(step, "done", "deleted").await?;
+            self.note(step, StepState::Done, "deleted").await?;
             self.outcome.api_deleted.push(c.error_id.clone());
             Ok(())
         } else {
@@ -325,26 +323,24 @@ impl Run<'_> {
                     .await;
             }
         };
-        self.note(step, "started", "").await?;
+        self.note(step, StepState::Started, "").await?;
         crate::api::block(&api, &value, &i.keyed_hash).await?;
         self.checkpoint();
-        self.note(step, "done", "blocked").await?;
+        self.note(step, StepState::Done, "blocked").await?;
         self.outcome.blocked.push(i.keyed_hash.clone());
         Ok(())
     }
 
     /// Journals `state` for several steps in one transaction.
-    async fn note_many(&mut self, steps: &[(i64, &Delete)], state: &str) -> Result<()> {
+    async fn note_many(&mut self, steps: &[(i64, &Delete)], state: StepState) -> Result<()> {
         if steps.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(i64, &str, &str)> = steps.iter().map(|(n, _)| (*n, state, "")).collect();
-        self.store
-            .journal_many(&self.plan.plan_id, &rows)
-            .await
-            .map_err(|e| Error::Journal(e.to_string()))?;
+        let rows: Vec<(i64, StepState, &str)> =
+            steps.iter().map(|(n, _)| (*n, state, "")).collect();
+        self.store.journal_many(&self.plan.plan_id, &rows).await?;
         for (n, _) in steps {
-            self.journal.insert(*n, (state.to_owned(), String::new()));
+            self.journal.insert(*n, (state, String::new()));
         }
         self.checkpoint();
         Ok(())
@@ -397,7 +393,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.note_many(&go, "started").await?;
+        self.note_many(&go, StepState::Started).await?;
         let this = &*self;
         let deleted: Vec<Result<()>> = stream::iter(go.iter().map(|(_, d)| async move {
             let done = this.targets[d.source - 1].delete(&d.object).await;
@@ -412,7 +408,7 @@ impl Run<'_> {
         // On an error the run stops; the objects deleted are journaled as
         // started, and a rerun finds them gone and records them done.
         deleted.into_iter().collect::<Result<Vec<()>>>()?;
-        self.note_many(&go, "done").await?;
+        self.note_many(&go, StepState::Done).await?;
         self.outcome.deleted.extend(go.iter().map(|(_, d)| gone(d)));
         Ok(())
     }
@@ -452,10 +448,9 @@ pub async fn apply_to(
     }
     let journal = store
         .journaled(&plan.plan_id)
-        .await
-        .map_err(|e| Error::Journal(e.to_string()))?
+        .await?
         .into_iter()
-        .map(|(step, state, detail)| (step, (state, detail)))
+        .map(|s| (s.step, (s.state, s.detail)))
         .collect();
     if plan.api.is_some() && opts.api.is_none() {
         return Err(Error::Plan(

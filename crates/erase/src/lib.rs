@@ -43,7 +43,7 @@ pub use crate::plan::{
     plan_purge, rescan_erase, rescan_purge,
 };
 pub use crate::receipt::{RECEIPT_FORMAT, Rescan, receipt, receipt_json};
-pub use crate::rewrite::{records_in, rewrite};
+pub use crate::rewrite::rewrite;
 pub use crate::target::{TEMP_SUFFIX, Target};
 
 /// An erasure error. Each names the object and says what to do.
@@ -58,7 +58,7 @@ pub enum Error {
     Search(#[from] crashdsr_search::Error),
     /// The journal (state store) failed.
     #[error("the erasure journal: {0}")]
-    Journal(String),
+    Journal(#[from] crashdsr_state::Error),
     /// An immutability policy or legal hold protects the object.
     #[error(
         "{object}: the container has an immutability policy or a legal hold ({message}); nothing more was changed. \

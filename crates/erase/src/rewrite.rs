@@ -123,7 +123,7 @@ pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, String> {
 }
 
 /// How many records a blob holds.
-pub fn records_in(bytes: &[u8]) -> usize {
+pub(crate) fn records_in(bytes: &[u8]) -> usize {
     split_device_logs(blob_text(bytes)).elements.len()
 }
 

@@ -12,15 +12,15 @@ use std::sync::Arc;
 
 use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
-use crashdsr_crawl::Store;
 use crashdsr_emulator::export::{
     ExportPlan, ExportStyle, Target as ExportTarget, open_container, open_target, write,
 };
-use crashdsr_emulator::testing::{TempDir, busiest, copy_tree, snapshot};
+use crashdsr_emulator::testing::{Call, Faulty, TempDir, busiest, copy_tree, snapshot};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_erase::{ApplyOptions, Error, Plan, Target, apply, apply_to, plan_erase, plan_purge};
 use crashdsr_search::export::{blob_text, split_device_logs};
-use crashdsr_search::{IdKind, Identifier, Owner, SearchOptions, Subject, search};
+use crashdsr_search::{Owner, SearchOptions, Subject, search};
+use crashdsr_state::StateStore as Store;
 use object_store::ObjectStore;
 
 fn config(seed: u64, errors: u64, span_days: u32) -> DatasetConfig {
@@ -52,17 +52,7 @@ async fn export_dir(data: &Dataset, dir: &Path) -> String {
 }
 
 fn subject(s: &TruthSubject) -> Subject {
-    Subject {
-        label: s.label.clone(),
-        identifiers: s
-            .identifiers
-            .iter()
-            .map(|i| {
-                let kind: IdKind = serde_json::from_value(serde_json::json!(i.kind)).unwrap();
-                Identifier::new(kind, &i.value).unwrap()
-            })
-            .collect(),
-    }
+    Subject::from_specs(&s.label, &s.specs()).unwrap()
 }
 
 /// What a search finds per subject, independent of record positions:
@@ -382,81 +372,6 @@ async fn purge_removes_exactly_the_folders_older_than_the_cutoff() {
     assert!(crashdsr_package::verify(&w.path).unwrap().ok());
 }
 
-/// A store that refuses every change with a given error.
-#[derive(Debug)]
-struct Refusing {
-    inner: Arc<dyn ObjectStore>,
-    error: fn() -> object_store::Error,
-}
-
-impl std::fmt::Display for Refusing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Refusing({})", self.inner)
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Refusing {
-    async fn put_opts(
-        &self,
-        _: &object_store::path::Path,
-        _: object_store::PutPayload,
-        _: object_store::PutOptions,
-    ) -> object_store::Result<object_store::PutResult> {
-        Err((self.error)())
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        _: &object_store::path::Path,
-        _: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        Err((self.error)())
-    }
-
-    async fn get_opts(
-        &self,
-        location: &object_store::path::Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: futures::stream::BoxStream<
-            'static,
-            object_store::Result<object_store::path::Path>,
-        >,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
-        let error = self.error;
-        Box::pin(futures::StreamExt::map(locations, move |_| Err(error())))
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        _: &object_store::path::Path,
-        _: &object_store::path::Path,
-        _: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        Err((self.error)())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
     let tmp = TempDir::new("erase-refused");
@@ -489,11 +404,12 @@ async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
     ];
     for (n, (error, says)) in cases.into_iter().enumerate() {
         let store = journal(&tmp.path().join(format!("j{n}"))).await;
+        // Every change refused with the case's error; reads go through.
+        let refusing = Faulty::new(local.clone(), move |call, _| {
+            (call != Call::Get).then(error)
+        });
         let target = Target::new(crashdsr_store::Store::from_object_store(
-            Arc::new(Refusing {
-                inner: local.clone(),
-                error,
-            }),
+            Arc::new(refusing),
             "refusing",
         ));
         let err = apply_to(

@@ -77,12 +77,7 @@ async fn main() {
     let objects = write(&data, &plan, memory.clone(), |_| true).await.unwrap();
     let truth = data.truth();
     let jane = truth.subjects.iter().find(|s| s.label == "jane").unwrap();
-    let specs: Vec<String> = jane
-        .identifiers
-        .iter()
-        .map(|i| format!("{}={}", i.kind, i.value))
-        .collect();
-    let subject = Subject::from_specs("jane", &specs).unwrap();
+    let subject = Subject::from_specs("jane", &jane.specs()).unwrap();
     println!("export: {objects} objects in memory, {errors} errors; one subject");
 
     for ms in [0u64, 20] {

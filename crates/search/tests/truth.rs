@@ -14,7 +14,7 @@ use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
 use crashdsr_emulator::testing::TempDir;
 use crashdsr_emulator::{Dataset, DatasetConfig, Truth};
-use crashdsr_search::{IdKind, Identifier, Owner, SearchOptions, Subject, search};
+use crashdsr_search::{IdKind, Owner, SearchOptions, Subject, search};
 use crashdsr_store::Store;
 
 async fn export(
@@ -45,20 +45,7 @@ pub fn subjects_of(truth: &Truth) -> Vec<Subject> {
     truth
         .subjects
         .iter()
-        .map(|s| Subject {
-            label: s.label.clone(),
-            identifiers: s
-                .identifiers
-                .iter()
-                .map(|i| {
-                    Identifier::new(
-                        serde_json::from_value::<IdKind>(serde_json::json!(i.kind)).unwrap(),
-                        &i.value,
-                    )
-                    .unwrap()
-                })
-                .collect(),
-        })
+        .map(|s| Subject::from_specs(&s.label, &s.specs()).unwrap())
         .collect()
 }
 

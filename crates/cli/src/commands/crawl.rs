@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use crashdsr_crawl::{Api, Archive, FetchOptions, Store};
+use crashdsr_crawl::{Api, Archive, FetchOptions};
+use crashdsr_state::StateStore as Store;
 
 use crate::cli::{ApiChoice, FetchArgs, GlobalArgs, InventoryArgs};
 use crate::progress::Bar;
@@ -21,7 +22,7 @@ pub(crate) async fn open_store(global: &GlobalArgs) -> anyhow::Result<Store> {
     Store::open(&url).await.with_context(|| {
         format!(
             "opening the state store {}",
-            crashdsr_crawl::redact_url(&url)
+            crashdsr_state::redact_url(&url)
         )
     })
 }

@@ -19,8 +19,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use crashdsr_answer::Controller;
-use crashdsr_crawl::{Api, FetchOptions, RequestRecord};
+use crashdsr_crawl::{Api, FetchOptions};
 use crashdsr_search::{SearchOptions, Subject};
+use crashdsr_state::RequestRecord;
 use crashdsr_store::Store;
 
 use crate::cli::{GlobalArgs, PathChoice, RequestArgs};
@@ -342,9 +343,9 @@ fn safe_label(label: &str) -> String {
 async fn targeted_candidates(
     app: &crashdsr_appcenter::AppClient,
     subjects: &[Subject],
-) -> anyhow::Result<Vec<crashdsr_crawl::ListedCrash>> {
+) -> anyhow::Result<Vec<crashdsr_state::ListedCrash>> {
     use futures::TryStreamExt;
-    let mut out: BTreeMap<String, crashdsr_crawl::ListedCrash> = BTreeMap::new();
+    let mut out: BTreeMap<String, crashdsr_state::ListedCrash> = BTreeMap::new();
     for s in subjects {
         for id in s.identifiers.iter().filter(|i| {
             matches!(
@@ -359,7 +360,7 @@ async fn targeted_candidates(
                     continue;
                 };
                 out.entry(h.error_id.clone())
-                    .or_insert(crashdsr_crawl::ListedCrash {
+                    .or_insert(crashdsr_state::ListedCrash {
                         error_time: h.timestamp.map(|t| t.unix_millis()),
                         has_attachments: h.has_attachments,
                         has_breadcrumbs: h.has_breadcrumbs,

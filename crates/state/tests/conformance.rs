@@ -1,10 +1,13 @@
-//! The state store's conformance suite: the same checks on SQLite (always)
-//! and on PostgreSQL (when `CRASHDSR_TEST_POSTGRES_URL` is set).
+//! The state store's conformance suite: the same checks of each concern
+//! (crawl, requests, workers, erasure journal) on SQLite (always) and on
+//! PostgreSQL (when `CRASHDSR_TEST_POSTGRES_URL` is set).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crashdsr_crawl::{ListedCrash, Status, Store};
+use crashdsr_state::{
+    ListedCrash, RequestRecord, StateStore as Store, Status, Step, StepState, WorkerReport,
+};
 
 fn crash(id: &str, group: &str) -> ListedCrash {
     ListedCrash {
@@ -106,7 +109,7 @@ async fn conformance(store: &Store, app: &str) {
     assert_eq!(w1[0].crash.has_attachments, Some(true));
     let w2 = store.claim(app, "w2", 10, lease).await.unwrap();
     assert_eq!(w2.len(), 2);
-    let ids = |c: &[crashdsr_crawl::Claim]| {
+    let ids = |c: &[crashdsr_state::Claim]| {
         c.iter()
             .map(|c| c.crash.error_id.clone())
             .collect::<HashSet<_>>()
@@ -215,6 +218,135 @@ async fn conformance(store: &Store, app: &str) {
     store.forget_app(app).await.unwrap();
 }
 
+/// The requests table: recorded, updated in place, listed by due date.
+async fn requests(store: &Store, tag: &str) {
+    let record = |id: &str, due: &str, sha: &str| RequestRecord {
+        request_id: format!("{tag}-{id}"),
+        app: "o/a".into(),
+        subject: "s".into(),
+        received: "2026-11-01".into(),
+        due: due.into(),
+        record: "{}".into(),
+        package_sha256: sha.into(),
+    };
+    store
+        .record_request(&record("late", "2026-12-09", "aa"))
+        .await
+        .unwrap();
+    store
+        .record_request(&record("early", "2026-12-01", "bb"))
+        .await
+        .unwrap();
+    store
+        .record_request(&record("late", "2026-12-09", "cc"))
+        .await
+        .unwrap();
+    let open: Vec<RequestRecord> = store
+        .open_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.request_id.starts_with(tag))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            record("early", "2026-12-01", "bb"),
+            record("late", "2026-12-09", "cc")
+        ]
+    );
+}
+
+/// The workers table: a report replaces the last, old ones are not
+/// listed, a finished worker is gone.
+async fn workers(store: &Store, tag: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let report = |name: &str, done: i64, at: i64| WorkerReport {
+        worker: format!("{tag}-{name}"),
+        app: "o/a".into(),
+        done,
+        total: 10,
+        rate_per_sec: Some(1.5),
+        max_per_sec: Some(1.67),
+        throttled_last_minute: 2,
+        eta_secs: Some(6),
+        updated_at: at,
+    };
+    store.report_worker(&report("w1", 1, now)).await.unwrap();
+    store.report_worker(&report("w1", 4, now)).await.unwrap();
+    store
+        .report_worker(&report("stale", 1, now - 3_600_000))
+        .await
+        .unwrap();
+    let mine = |all: Vec<WorkerReport>| -> Vec<WorkerReport> {
+        all.into_iter()
+            .filter(|w| w.worker.starts_with(tag))
+            .collect()
+    };
+    let fresh = mine(store.workers(Duration::from_secs(60)).await.unwrap());
+    assert_eq!(fresh, [report("w1", 4, now)]);
+    assert!(fresh[0].slowed());
+    store.finish_worker(&format!("{tag}-w1")).await.unwrap();
+    store.finish_worker(&format!("{tag}-stale")).await.unwrap();
+    assert!(mine(store.workers(Duration::from_secs(7200)).await.unwrap()).is_empty());
+}
+
+/// The erasure journal: typed states, the last state of a step wins, a
+/// batch lands whole, plans are apart.
+async fn journal(store: &Store, tag: &str) {
+    let plan = format!("{tag}-plan");
+    assert!(store.journaled(&plan).await.unwrap().is_empty());
+    store
+        .journal(&plan, 2, StepState::Started, "")
+        .await
+        .unwrap();
+    store
+        .journal(&plan, 2, StepState::Written, "ab12")
+        .await
+        .unwrap();
+    store
+        .journal_many(
+            &plan,
+            &[
+                (1, StepState::Done, "deleted"),
+                (3, StepState::Refused, "changed"),
+                (4, StepState::Vanished, "gone"),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .journal(&format!("{tag}-other"), 1, StepState::Started, "")
+        .await
+        .unwrap();
+    let step = |step, state, detail: &str| Step {
+        step,
+        state,
+        detail: detail.into(),
+    };
+    assert_eq!(
+        store.journaled(&plan).await.unwrap(),
+        [
+            step(1, StepState::Done, "deleted"),
+            step(2, StepState::Written, "ab12"),
+            step(3, StepState::Refused, "changed"),
+            step(4, StepState::Vanished, "gone"),
+        ]
+    );
+}
+
+/// Every concern, on one store.
+async fn all(store: &Store, kind: &str) {
+    conformance(store, &unique_app(kind)).await;
+    let tag = unique_app(kind);
+    requests(store, &tag).await;
+    workers(store, &tag).await;
+    journal(store, &tag).await;
+}
+
 #[tokio::test]
 async fn sqlite_conformance() {
     let dir = std::env::temp_dir().join(format!("crashdsr-store-{}", std::process::id()));
@@ -222,7 +354,7 @@ async fn sqlite_conformance() {
     let path = dir.join("state.db");
     let store = Store::open(path.to_str().unwrap()).await.unwrap();
     assert!(!store.is_shared());
-    conformance(&store, &unique_app("sqlite")).await;
+    all(&store, "sqlite").await;
     store.close().await;
     // Reopening applies the schema again without harm.
     Store::open(&format!("sqlite://{}", path.display()))
@@ -241,7 +373,7 @@ async fn postgres_conformance() {
     };
     let store = Store::open(&url).await.unwrap();
     assert!(store.is_shared());
-    conformance(&store, &unique_app("postgres")).await;
+    all(&store, "postgres").await;
 }
 
 #[tokio::test]
