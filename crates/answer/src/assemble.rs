@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crashdsr_package::PackageBuilder;
-use crashdsr_search::export::{BlobKind, blob_text, classify, split_device_logs};
+use crashdsr_search::export::{blob_text, split_device_logs};
 use crashdsr_search::{Evidence, Hit, Owner, SearchReport};
 use serde_json::{Value, json};
 
@@ -678,41 +678,36 @@ fn activity_row(r: &Value, app: &str, name: Option<&str>) -> ActivityRow {
     }
 }
 
-/// `blob[3]` → (`blob`, 3).
-fn element_of(object: &str) -> Option<(&str, usize)> {
-    let (base, rest) = object.rsplit_once('[')?;
-    let i = rest.strip_suffix(']')?.parse().ok()?;
-    matches!(classify(base).map(|b| b.kind), Some(BlobKind::DeviceLogs)).then_some((base, i))
-}
-
 async fn unattributed_files(
     unattributed: &[&Evidence],
     objects: &mut Objects<'_>,
     found: &mut Found,
 ) -> Result<()> {
-    // (source, object) → (its reasons, the identifier types found).
+    // (source, object, record) → (its reasons, the identifier types found).
     type Reasons<'e> = (Vec<&'e str>, BTreeSet<&'e str>);
-    let mut by_object: BTreeMap<(usize, &str), Reasons<'_>> = BTreeMap::new();
+    let mut by_object: BTreeMap<(usize, &str, Option<usize>), Reasons<'_>> = BTreeMap::new();
     for e in unattributed {
         if let Owner::Unattributed {
             object,
+            index,
             reason,
             source,
         } = &e.owner
         {
-            let slot = by_object.entry((*source, object)).or_default();
+            let slot = by_object.entry((*source, object, *index)).or_default();
             if !slot.0.contains(&reason.as_str()) {
                 slot.0.push(reason);
             }
             slot.1.extend(e.hits.iter().map(|h| h.identifier.as_str()));
         }
     }
-    for (n, ((source, object), (reasons, kinds))) in by_object.into_iter().enumerate() {
+    for (n, ((source, object, index), (reasons, kinds))) in by_object.into_iter().enumerate() {
         let reason = reasons.join("; ");
-        let (file, bytes_or_path) = match element_of(object) {
-            Some((blob, i)) => {
+        let (file, bytes_or_path) = match index {
+            Some(i) => {
+                let blob = object;
                 let Some(bytes) = objects.read(source, blob).await? else {
-                    found.missing.push(json!({"what": "unattributed record", "source": source + 1, "object": object}));
+                    found.missing.push(json!({"what": "unattributed record", "source": source + 1, "object": object, "index": i}));
                     continue;
                 };
                 let logs = split_device_logs(blob_text(&bytes));
@@ -745,13 +740,20 @@ async fn unattributed_files(
         found.view.unattributed.push(UnattributedRow {
             file: file.clone(),
             source: source + 1,
-            object: object.to_owned(),
+            object: match index {
+                Some(i) => format!("{object}, record {i}"),
+                None => object.to_owned(),
+            },
             reason: reason.clone(),
         });
-        found.unattributed.push(json!({
+        let mut entry = json!({
             "file": file, "source": source + 1, "object": object, "reason": reason,
             "identifier_types": kinds,
-        }));
+        });
+        if let Some(i) = index {
+            entry["index"] = json!(i);
+        }
+        found.unattributed.push(entry);
     }
     found.counts.unattributed_objects = found.unattributed.len();
     Ok(())
@@ -770,15 +772,5 @@ mod tests {
         let mut n = Names::default();
         assert_eq!(n.take("d", "a.txt", "id1"), "d/a.txt");
         assert_eq!(n.take("d", "a.txt", "id2"), "d/id2-1-a.txt");
-    }
-
-    #[test]
-    fn record_elements_are_told_from_objects() {
-        assert_eq!(
-            element_of("2026/11/30/12/05/logs_0001.v1.data[3]"),
-            Some(("2026/11/30/12/05/logs_0001.v1.data", 3))
-        );
-        assert_eq!(element_of("2026/11/30/12/05/attachments/a[1]"), None);
-        assert_eq!(element_of("misc/file.txt"), None);
     }
 }

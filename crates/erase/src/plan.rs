@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
-use crashdsr_search::export::{BlobKind, classify};
+use crashdsr_search::export::classify;
 use crashdsr_search::{Owner, SearchOptions, Subject};
 use crashdsr_store::Store;
 use serde::{Deserialize, Serialize};
@@ -277,13 +277,6 @@ fn absolute(sources: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// `blob[3]` → (`blob`, 3), for device-log records.
-fn element_of(object: &str) -> Option<(&str, u32)> {
-    let (base, rest) = object.rsplit_once('[')?;
-    let i = rest.strip_suffix(']')?.parse().ok()?;
-    matches!(classify(base).map(|b| b.kind), Some(BlobKind::DeviceLogs)).then_some((base, i))
-}
-
 /// Plans the erasure of `subjects` from `sources`; with `api`, also their
 /// crashes' deletion through the API and the blocking of their installs.
 pub async fn plan_erase(
@@ -384,13 +377,14 @@ pub async fn plan_erase(
             ),
             Owner::Unattributed {
                 object,
+                index,
                 reason,
                 source,
-            } => match element_of(object) {
-                Some((blob, i)) => g.drop(
+            } => match index {
+                Some(i) => g.drop(
                     *source,
-                    blob,
-                    i,
+                    object,
+                    *i as u32,
                     format!("a record that holds the person's data ({reason})"),
                 ),
                 None => g.delete(
@@ -551,9 +545,5 @@ mod tests {
             Some("apps/o/a/errors/e1/")
         );
         assert_eq!(archive_folder("apps/o/a/groups/g/stacktrace.json"), None);
-        assert_eq!(
-            element_of("2026/09/01/13/05/logs_0001.v1.data[2]"),
-            Some(("2026/09/01/13/05/logs_0001.v1.data", 2))
-        );
     }
 }

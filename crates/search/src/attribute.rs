@@ -61,6 +61,7 @@ pub(crate) fn owner_of(place: Place, index: &AttributionIndex) -> (Owner, Option
         Place::Attachment {
             attachment_id,
             object,
+            index: record,
             source,
         } => match index.crash_of_attachment(&attachment_id) {
             Ok((error_id, entry)) => {
@@ -80,6 +81,7 @@ pub(crate) fn owner_of(place: Place, index: &AttributionIndex) -> (Owner, Option
             Err(reason) => (
                 Owner::Unattributed {
                     object,
+                    index: record,
                     reason: format!("attachment {attachment_id}: {reason}"),
                     source,
                 },
@@ -88,11 +90,13 @@ pub(crate) fn owner_of(place: Place, index: &AttributionIndex) -> (Owner, Option
         },
         Place::Unattributed {
             object,
+            index,
             reason,
             source,
         } => (
             Owner::Unattributed {
                 object,
+                index,
                 reason,
                 source,
             },

@@ -7,6 +7,17 @@ use serde_json::value::RawValue;
 
 use crate::subject::IdKind;
 
+/// An object that could not be read to the end.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unread {
+    /// Which `--source` (0-based).
+    pub source: usize,
+    /// The object.
+    pub object: String,
+    /// What was left unread and why.
+    pub reason: String,
+}
+
 /// One hit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 pub struct Hit {
@@ -58,8 +69,13 @@ pub enum Owner {
     /// An object that holds a hit but could not be tied to a crash or a
     /// record, or could not be read to the end.
     Unattributed {
-        /// The object.
+        /// The object (a `logs*.v1.data` blob when `index` is given).
         object: String,
+        /// The record's position in the blob's array, when the hit is in
+        /// one device-log record (the same reference as an activity
+        /// record's `object` and `index`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
         /// Why.
         reason: String,
         /// Which `--source` (0-based).
@@ -160,7 +176,7 @@ pub struct SearchReport {
     pub index_entries: u64,
     /// Objects not read to the end (a decompression cap, a damaged
     /// container): whatever they hold past that point is unknown.
-    pub unread: Vec<crate::scan::Unread>,
+    pub unread: Vec<Unread>,
     /// The attribution index the search built.
     pub index: crate::index::AttributionIndex,
     /// Objects that could not be read at all: `(object, why)` (also in

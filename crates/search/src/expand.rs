@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::evidence::{Evidence, Owner};
 use crate::index::AttributionIndex;
 use crate::matcher::Matcher;
-use crate::search::{SearchOptions, scan_sources};
+use crate::sources::{SearchOptions, scan_sources};
 use crate::subject::{IdKind, Identifier, Subject};
 
 /// Adds the linked crashes and records of each subject to `evidence`.

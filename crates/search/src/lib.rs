@@ -36,18 +36,19 @@ mod matcher;
 mod phone;
 mod scan;
 mod search;
+mod sources;
 mod subject;
 mod walk;
 
 pub use crate::decode::Limits;
 pub use crate::error::{Error, Result};
-pub use crate::evidence::{Evidence, Hit, Owner, SearchReport, SourceSummary};
+pub use crate::evidence::{Evidence, Hit, Owner, SearchReport, SourceSummary, Unread};
 pub use crate::index::AttributionIndex;
-pub use crate::matcher::{Encoding, Found, Matcher, json_path_at};
-pub use crate::scan::{Unread, WHOLE_OBJECT_MAX};
-pub use crate::search::{SearchOptions, search};
-pub use crate::subject::{IdKind, Identifier, MIN_FREE_TEXT_LEN, Subject};
-pub use crate::walk::{ExportItem, MAX_JSON_BLOB, WalkReport, walk};
+pub use crate::matcher::{Encoding, Found, Matcher};
+pub use crate::search::search;
+pub use crate::sources::SearchOptions;
+pub use crate::subject::{IdKind, Identifier, Subject};
+pub use crate::walk::{ExportItem, WalkReport, walk};
 
 /// Entry points for the fuzz targets (`tests/fuzz.rs`); not part of the
 /// interface.

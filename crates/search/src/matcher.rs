@@ -441,7 +441,7 @@ fn typed_field(hay: &[u8], q: usize, kind: IdKind) -> bool {
 
 /// The JSON path (`$.a.b[2].c`) of the string that holds byte `offset` of
 /// a JSON document, if it is inside one.
-pub fn json_path_at(doc: &[u8], offset: usize) -> Option<String> {
+pub(crate) fn json_path_at(doc: &[u8], offset: usize) -> Option<String> {
     #[derive(Clone)]
     enum Frame {
         Object(Option<String>),

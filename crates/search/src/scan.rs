@@ -8,14 +8,14 @@
 //! attachment), it is left as a [`Place`] for [`crate::attribute`].
 
 use crate::decode::{Limits, expand};
-use crate::evidence::{Hit, SourceSummary};
+use crate::evidence::{Hit, SourceSummary, Unread};
 use crate::export::{BlobKind, classify, split_device_logs};
 use crate::index::AttributionIndex;
 use crate::matcher::{Found, Matcher, json_path_at};
 
 /// Objects up to this size are scanned whole (decoded, JSON paths);
 /// larger ones in chunks, as they are stored.
-pub const WHOLE_OBJECT_MAX: u64 = 64 << 20;
+pub(crate) const WHOLE_OBJECT_MAX: u64 = 64 << 20;
 /// The chunk of a chunked scan.
 pub(crate) const CHUNK: usize = 8 << 20;
 
@@ -41,11 +41,15 @@ pub(crate) enum Place {
     Attachment {
         attachment_id: String,
         object: String,
+        /// The attachment log's position, when the hit is in one.
+        index: Option<usize>,
         source: usize,
     },
-    /// In an object nobody can be found for.
+    /// In an object nobody can be found for (in one of its device-log
+    /// records when `index` is given).
     Unattributed {
         object: String,
+        index: Option<usize>,
         reason: String,
         source: usize,
     },
@@ -61,17 +65,6 @@ pub(crate) struct RawHit {
     pub(crate) hit: Hit,
     /// The record's text (activity records).
     pub(crate) record: Option<String>,
-}
-
-/// An object that could not be read to the end.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Unread {
-    /// Which `--source` (0-based).
-    pub source: usize,
-    /// The object.
-    pub object: String,
-    /// What was left unread and why.
-    pub reason: String,
 }
 
 /// What one thread found.
@@ -310,6 +303,7 @@ impl Scanner<'_> {
                 },
                 None => Place::Unattributed {
                     object: path.to_owned(),
+                    index: None,
                     reason: "outside the export and archive layouts, and names no errorId".into(),
                     source,
                 },
@@ -353,6 +347,7 @@ impl Scanner<'_> {
                 let place = || Place::Attachment {
                     attachment_id: attachment_id.clone(),
                     object: path.to_owned(),
+                    index: None,
                     source,
                 };
                 let artefact = || format!("attachments/{attachment_id}");
@@ -412,6 +407,7 @@ impl Scanner<'_> {
                     let hit = self.hit(f, name, None);
                     let place = Place::Unattributed {
                         object: path.to_owned(),
+                        index: None,
                         reason,
                         source,
                     };
@@ -433,12 +429,14 @@ impl Scanner<'_> {
                 {
                     Place::Attachment {
                         attachment_id: link.attachment_id.unwrap_or_default(),
-                        object: format!("{path}[{index}]"),
+                        object: path.to_owned(),
+                        index: Some(index),
                         source,
                     }
                 }
                 _ if log.is_diagnostic() => Place::Unattributed {
-                    object: format!("{path}[{index}]"),
+                    object: path.to_owned(),
+                    index: Some(index),
                     reason: format!("an {} record that names no crash", log.message_type),
                     source,
                 },
@@ -483,11 +481,13 @@ impl Scanner<'_> {
             Some((BlobKind::Attachment { attachment_id }, _)) => Place::Attachment {
                 attachment_id,
                 object: path.to_owned(),
+                index: None,
                 source,
             },
             Some((BlobKind::Crash { error_id, .. }, app)) => Place::Crash { app, error_id },
             _ => Place::Unattributed {
                 object: path.to_owned(),
+                index: None,
                 reason: format!(
                     "larger than {WHOLE_OBJECT_MAX} bytes: scanned as stored, in chunks, with no records or decoding"
                 ),

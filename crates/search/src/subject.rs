@@ -65,7 +65,7 @@ pub struct Identifier {
 
 /// Shorter than this many characters, an identifier is only matched in
 /// typed fields: in free text it would hit line numbers, ids and prose.
-pub const MIN_FREE_TEXT_LEN: usize = 4;
+pub(crate) const MIN_FREE_TEXT_LEN: usize = 4;
 
 impl Identifier {
     /// Parses and checks `TYPE=VALUE`.

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::export::{BlobKind, DeviceLogRecord, ExportBlob, classify, parse_device_logs};
 
 /// The largest `logs.v1.data` or crash JSON read whole.
-pub const MAX_JSON_BLOB: u64 = 256 << 20;
+pub(crate) const MAX_JSON_BLOB: u64 = 256 << 20;
 
 /// A record of an export.
 #[derive(Debug, Clone)]
