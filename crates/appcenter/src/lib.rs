@@ -49,6 +49,6 @@ pub use crate::api::{
 pub use crate::auth::{ApiToken, TOKEN_ENV};
 pub use crate::client::{Client, ClientBuilder, ClientStats, DEFAULT_BASE_URL};
 pub use crate::error::{Error, Result, TransportKind};
-pub use crate::limiter::{PacerSnapshot, RateLimit};
+pub use crate::limiter::{BadRate, PacerSnapshot, RateLimit};
 pub use crate::retry::RetryConfig;
 pub use crate::time::Timestamp;

@@ -85,6 +85,16 @@ pub struct RateLimit {
     pub per: Duration,
 }
 
+/// A rate limit that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rate limit {spec:?}: {why}")]
+pub struct BadRate {
+    /// What was given.
+    pub spec: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
 impl RateLimit {
     /// App Center's documented limit: 500 requests per 5 minutes per IP.
     pub const APP_CENTER: Self = Self {
@@ -93,14 +103,18 @@ impl RateLimit {
     };
 
     /// Parses `N/SECS` (`500/300`) or `N/Ns`, `N/Nm` (`500/5m`).
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, BadRate> {
+        let bad = |why: String| BadRate {
+            spec: s.to_owned(),
+            why,
+        };
         let (n, p) = s
             .split_once('/')
-            .ok_or_else(|| format!("rate limit {s:?}: expected N/SECS, e.g. 500/300"))?;
+            .ok_or_else(|| bad("expected N/SECS, e.g. 500/300".into()))?;
         let requests: u32 = n
             .trim()
             .parse()
-            .map_err(|_| format!("rate limit {s:?}: {n:?} is not a whole number"))?;
+            .map_err(|_| bad(format!("{n:?} is not a whole number")))?;
         let p = p.trim();
         let (num, mult) = if let Some(m) = p.strip_suffix('m') {
             (m, 60.0)
@@ -111,9 +125,9 @@ impl RateLimit {
         };
         let secs: f64 = num
             .parse()
-            .map_err(|_| format!("rate limit {s:?}: {p:?} is not a number of seconds"))?;
+            .map_err(|_| bad(format!("{p:?} is not a number of seconds")))?;
         if requests == 0 || !(secs > 0.0 && secs.is_finite()) {
-            return Err(format!("rate limit {s:?}: both parts must be positive"));
+            return Err(bad("both parts must be positive".into()));
         }
         Ok(Self {
             requests,

@@ -55,7 +55,9 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-pub(crate) fn parse_rate(s: &str) -> Result<crashdsr_appcenter::RateLimit, String> {
+pub(crate) fn parse_rate(
+    s: &str,
+) -> Result<crashdsr_appcenter::RateLimit, crashdsr_appcenter::BadRate> {
     crashdsr_appcenter::RateLimit::parse(s)
 }
 

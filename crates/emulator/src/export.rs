@@ -11,6 +11,8 @@
 //! session logs land in the same minute folder (their `Timestamp` keeps
 //! their own time).
 
+use crate::Error;
+use crashdsr_store::export as layout;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,7 +55,7 @@ pub enum Target {
 /// (`AccountName`/`AccountKey` with an endpoint suffix or `BlobEndpoint`,
 /// and `UseDevelopmentStorage=true`), the emulator accepts
 /// `BlobEndpoint=file:///dir` to export into a local directory.
-pub fn parse_connection_string(cs: &str) -> Result<Target, String> {
+pub fn parse_connection_string(cs: &str) -> Result<Target, Error> {
     let kv: BTreeMap<String, String> = cs
         .split(';')
         .filter_map(|p| {
@@ -76,16 +78,18 @@ pub fn parse_connection_string(cs: &str) -> Result<Target, String> {
         return Ok(Target::Dir(PathBuf::from(dir)));
     }
     let (Some(account), Some(key)) = (get("accountname"), get("accountkey")) else {
-        return Err(
+        return Err(Error::Storage(
             "Blob storage authentication failed: the connection string names no account and key."
                 .into(),
-        );
+        ));
     };
     if base64::engine::general_purpose::STANDARD
         .decode(&key)
         .is_err()
     {
-        return Err("Blob storage authentication failed: the account key is not base64.".into());
+        return Err(Error::Storage(
+            "Blob storage authentication failed: the account key is not base64.".into(),
+        ));
     }
     let endpoint = match get("blobendpoint") {
         Some(e) => e.trim_end_matches('/').to_owned(),
@@ -109,20 +113,20 @@ async fn ensure_container(
     account: &str,
     key: &str,
     container: &str,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let version = "2021-08-06";
     let url = url::Url::parse(&format!("{endpoint}/{container}?restype=container"))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Error::Storage(e.to_string()))?;
     // Canonicalized resource: /account/path-of-the-url.
     let resource = format!("/{account}{}\nrestype:container", url.path());
     let to_sign =
         format!("PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n{resource}");
     let key_bytes = base64::engine::general_purpose::STANDARD
         .decode(key)
-        .map_err(|e| e.to_string())?;
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(&key_bytes).map_err(|e| e.to_string())?;
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key_bytes)
+        .map_err(|e| Error::Storage(e.to_string()))?;
     mac.update(to_sign.as_bytes());
     let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     let resp = reqwest::Client::new()
@@ -133,26 +137,26 @@ async fn ensure_container(
         .header("Authorization", format!("SharedKey {account}:{sig}"))
         .send()
         .await
-        .map_err(|e| format!("Blob storage is unreachable: {}", e.without_url()))?;
+        .map_err(|e| Error::Storage(format!("Blob storage is unreachable: {}", e.without_url())))?;
     match resp.status().as_u16() {
         201 | 409 => Ok(()),
-        403 => Err("Blob storage authentication failed.".into()),
-        s => Err(format!(
+        403 => Err(Error::Storage("Blob storage authentication failed.".into())),
+        s => Err(Error::Storage(format!(
             "Blob storage answered {s} when creating the container."
-        )),
+        ))),
     }
 }
 
 /// Opens the `archive` container of a target.
-pub async fn open_target(target: &Target) -> Result<Arc<dyn ObjectStore>, String> {
+pub async fn open_target(target: &Target) -> Result<Arc<dyn ObjectStore>, Error> {
     match target {
         Target::Dir(dir) => {
             let root = dir.join("archive");
             std::fs::create_dir_all(&root)
-                .map_err(|e| format!("Cannot create {}: {e}", root.display()))?;
+                .map_err(|e| Error::Storage(format!("Cannot create {}: {e}", root.display())))?;
             Ok(Arc::new(
                 object_store::local::LocalFileSystem::new_with_prefix(root)
-                    .map_err(|e| e.to_string())?,
+                    .map_err(|e| Error::Storage(e.to_string()))?,
             ))
         }
         Target::Azure {
@@ -170,7 +174,7 @@ pub async fn open_container(
     account: &str,
     key: &str,
     container: &str,
-) -> Result<Arc<dyn ObjectStore>, String> {
+) -> Result<Arc<dyn ObjectStore>, Error> {
     ensure_container(endpoint, account, key, container).await?;
     let store = object_store::azure::MicrosoftAzureBuilder::new()
         .with_account(account)
@@ -179,7 +183,7 @@ pub async fn open_container(
         .with_endpoint(endpoint.to_owned())
         .with_allow_http(true)
         .build()
-        .map_err(|e| format!("Blob storage: {e}"))?;
+        .map_err(|e| Error::Storage(format!("Blob storage: {e}")))?;
     Ok(Arc::new(store))
 }
 
@@ -203,13 +207,15 @@ pub enum ExportStyle {
 }
 
 impl std::str::FromStr for ExportStyle {
-    type Err = String;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         match s {
             "tidy" => Ok(Self::Tidy),
             "dotnet" => Ok(Self::Dotnet),
-            other => Err(format!("export style {other:?}: expected tidy or dotnet")),
+            other => Err(Error::Spec(format!(
+                "export style {other:?}: expected tidy or dotnet"
+            ))),
         }
     }
 }
@@ -269,7 +275,7 @@ pub async fn write(
     plan: &ExportPlan,
     store: Arc<dyn ObjectStore>,
     visible: impl Fn(u64) -> bool,
-) -> Result<u64, String> {
+) -> Result<u64, Error> {
     let has = |e: ExportEntity| plan.entities.is_empty() || plan.entities.contains(&e);
     let (crashes, errors, attachments, logs) = (
         has(ExportEntity::Crashes),
@@ -304,8 +310,7 @@ pub async fn write(
                     if !wanted {
                         continue;
                     }
-                    let dir = if e.fatal { "crashes" } else { "errors" };
-                    let blob = format!("{dir}/{}.json", e.error_id);
+                    let blob = layout::crash_blob(&e.error_id, !e.fatal);
                     let mut crash = serde_json::to_vec(&data.crash_log(&e)).expect("serialises");
                     if dotnet && mix(e.index ^ 0xB0B).is_multiple_of(4) {
                         crash.splice(0..0, BOM.iter().copied());
@@ -328,7 +333,7 @@ pub async fn write(
                         };
                         for (k, (aid, _)) in e.attachments.iter().enumerate() {
                             let meta = data.attachment(&e, k);
-                            let blob = format!("attachments/{aid}");
+                            let blob = layout::attachment_blob(aid);
                             target.blobs.push((blob.clone(), Bytes::from(data.attachment_bytes(&e, k))));
                             let fields = json!({"ErrorId": e.error_id, "AttachmentId": aid, "Blob": blob,
                                 "ContentType": meta.content_type, "FileName": meta.file_name});
@@ -351,7 +356,7 @@ pub async fn write(
                 }
                 let mut blobs: Vec<(String, Bytes)> = Vec::new();
                 let h = mix(folder.bytes().fold(0u64, |a, b| a.wrapping_mul(31) ^ u64::from(b)));
-                log_blobs(&folder, here, plan.style, h, "logs.v1.data", &mut blobs);
+                log_blobs(&folder, here, plan.style, h, layout::DEVICE_LOGS, &mut blobs);
                 for (n, (late_folder, f)) in later.into_iter().enumerate() {
                     // A later batch: a log blob of its own in that folder.
                     let name = format!("logs_{}_{n}.v1.data", folder.replace('/', ""));
@@ -360,9 +365,9 @@ pub async fn write(
                 let count = blobs.len() as u64;
                 for (path, bytes) in blobs {
                     let path = Path::from(path);
-                    store.put(&path, PutPayload::from(bytes)).await.map_err(|e| format!("writing {path}: {e}"))?;
+                    store.put(&path, PutPayload::from(bytes)).await.map_err(|e| Error::Storage(format!("writing {path}: {e}")))?;
                 }
-                Ok::<u64, String>(count)
+                Ok::<u64, Error>(count)
             }
         })
         .buffer_unordered(16)
@@ -432,11 +437,12 @@ fn log_blobs(
 }
 
 fn minute_folder(data: &Dataset, plan: &ExportPlan, t: Timestamp) -> String {
-    let stamp = t.0.format("%Y/%m/%d/%H/%M/").to_string();
-    match plan.path_format {
-        BlobPathFormatKind::WithAppId => format!("{}/{stamp}", data.app_id(plan.app)),
-        _ => stamp,
-    }
+    let minute = t.0.format("%Y/%m/%d/%H/%M").to_string();
+    let app_id = match plan.path_format {
+        BlobPathFormatKind::WithAppId => Some(data.app_id(plan.app)),
+        _ => None,
+    };
+    layout::minute_folder(app_id, &minute)
 }
 
 /// One device log: all strings (`tidy`), or as .NET wrote it (`dotnet`):

@@ -73,15 +73,22 @@ pub struct Faults {
     seed: u64,
 }
 
+/// A bad fault spec, worded like `format!`.
+macro_rules! spec_error {
+    ($($why:tt)*) => {
+        crate::Error::Spec(format!($($why)*))
+    };
+}
+
 impl Faults {
     /// Parses a spec (see the module docs). `seed` drives `p=` triggers.
-    pub fn parse(spec: &str, seed: u64) -> Result<Self, String> {
+    pub fn parse(spec: &str, seed: u64) -> Result<Self, crate::Error> {
         let mut rules = Vec::new();
         for raw in spec.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             let mut parts = raw.splitn(3, '@');
             let kind = parts.next().unwrap_or_default();
             let trigger = parts.next().ok_or_else(|| {
-                format!("fault rule {raw:?}: expected KIND@TRIGGER, e.g. 503@every=10")
+                spec_error!("fault rule {raw:?}: expected KIND@TRIGGER, e.g. 503@every=10")
             })?;
             let path = parts.next().map(str::to_owned);
             let kind = match kind {
@@ -91,24 +98,24 @@ impl Faults {
                 k if k.starts_with("429+ra=") => FaultKind::TooMany(Some(
                     k["429+ra=".len()..]
                         .parse()
-                        .map_err(|_| format!("fault rule {raw:?}: bad Retry-After"))?,
+                        .map_err(|_| spec_error!("fault rule {raw:?}: bad Retry-After"))?,
                 )),
                 k if k.starts_with("delay=") => FaultKind::Delay(Duration::from_millis(
                     k["delay=".len()..]
                         .parse()
-                        .map_err(|_| format!("fault rule {raw:?}: bad delay"))?,
+                        .map_err(|_| spec_error!("fault rule {raw:?}: bad delay"))?,
                 )),
                 k => match k.parse::<u16>() {
                     Ok(s @ (408 | 500..=599)) => FaultKind::Status(s),
-                    _ => return Err(format!("fault rule {raw:?}: unknown kind {k:?}")),
+                    _ => return Err(spec_error!("fault rule {raw:?}: unknown kind {k:?}")),
                 },
             };
             let (name, value) = trigger.split_once('=').ok_or_else(|| {
-                format!("fault rule {raw:?}: trigger must be every=N, nth=N, first=N or p=F")
+                spec_error!("fault rule {raw:?}: trigger must be every=N, nth=N, first=N or p=F")
             })?;
             let n = || {
                 value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    format!("fault rule {raw:?}: {value:?} is not a positive whole number")
+                    spec_error!("fault rule {raw:?}: {value:?} is not a positive whole number")
                 })
             };
             let trigger = match name {
@@ -120,9 +127,11 @@ impl Faults {
                         .parse::<f64>()
                         .ok()
                         .filter(|f| (0.0..=1.0).contains(f))
-                        .ok_or_else(|| format!("fault rule {raw:?}: p must be between 0 and 1"))?,
+                        .ok_or_else(|| {
+                            spec_error!("fault rule {raw:?}: p must be between 0 and 1")
+                        })?,
                 ),
-                _ => return Err(format!("fault rule {raw:?}: unknown trigger {name:?}")),
+                _ => return Err(spec_error!("fault rule {raw:?}: unknown trigger {name:?}")),
             };
             rules.push(FaultRule {
                 kind,

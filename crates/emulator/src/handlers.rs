@@ -340,7 +340,9 @@ fn export_result(id: String, cfg: &ExportConfiguration) -> ExportConfigurationRe
             (
                 ExportType::BlobStorage,
                 account,
-                crate::export::parse_connection_string(cs).err(),
+                crate::export::parse_connection_string(cs)
+                    .err()
+                    .map(|e| e.to_string()),
             )
         }
         ExportConfiguration::BlobStorageLinkedSubscription { .. } => (
@@ -431,9 +433,9 @@ fn start_export(emu: &Arc<Emulator>, a: usize, id: &str, cfg: &ExportConfigurati
         }
         ExportConfiguration::BlobStorageLinkedSubscription { .. } => match &emu.cfg.export_dir {
             Some(dir) => Ok(crate::export::Target::Dir(dir.clone())),
-            None => Err(
+            None => Err(crate::Error::Storage(
                 "No storage is linked to this emulator (start it with --export-dir).".to_owned(),
-            ),
+            )),
         },
         // Application Insights receives analytics only; nothing to write.
         _ => {
@@ -473,7 +475,7 @@ fn start_export(emu: &Arc<Emulator>, a: usize, id: &str, cfg: &ExportConfigurati
     });
 }
 
-fn set_export_state(emu: &Emulator, a: usize, id: &str, result: Result<(), String>) {
+fn set_export_state(emu: &Emulator, a: usize, id: &str, result: Result<(), crate::Error>) {
     let mut st = emu.state.lock().expect("state lock");
     if let Some(r) = st.exports[a]
         .iter_mut()
@@ -486,7 +488,7 @@ fn set_export_state(emu: &Emulator, a: usize, id: &str, result: Result<(), Strin
             }
             Err(why) => {
                 r.state = ExportState::Invalid;
-                r.state_info = Some(why);
+                r.state_info = Some(why.to_string());
             }
         }
     }

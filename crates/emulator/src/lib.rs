@@ -17,6 +17,7 @@ emulator does what the live service did (see `docs/emulator.md`).
 #![warn(missing_docs)]
 
 mod dataset;
+mod error;
 pub mod export;
 pub mod faults;
 mod handlers;
@@ -30,6 +31,7 @@ pub use crate::dataset::{
     AttachmentKind, Dataset, DatasetConfig, ErrorRecord, Identifier, Owner, Placement, Subject,
     Truth, TruthDirect, TruthLinked, TruthSubject,
 };
+pub use crate::error::Error;
 pub use crate::handlers::app;
 pub use crate::server::{Emulator, EmulatorConfig};
 
@@ -70,12 +72,14 @@ impl RunningEmulator {
 }
 
 /// Binds `addr` (use port 0 for any free port) and serves in the background.
-pub async fn serve(cfg: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, String> {
+pub async fn serve(cfg: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, Error> {
     let state = Emulator::new(cfg)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("binding {addr}: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| Error::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone());
     let task = tokio::spawn(async move {

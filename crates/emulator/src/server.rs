@@ -91,7 +91,7 @@ pub struct Emulator {
 
 impl Emulator {
     /// Builds the state; fails on a bad fault spec.
-    pub fn new(cfg: EmulatorConfig) -> Result<Arc<Self>, String> {
+    pub fn new(cfg: EmulatorConfig) -> Result<Arc<Self>, crate::Error> {
         let faults = Faults::parse(&cfg.faults, cfg.dataset.seed)?;
         let apps = cfg.dataset.apps.len();
         let span = cfg.dataset.span_days;

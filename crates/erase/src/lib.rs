@@ -43,7 +43,7 @@ pub use crate::plan::{
     plan_purge, rescan_erase, rescan_purge,
 };
 pub use crate::receipt::{RECEIPT_FORMAT, Rescan, receipt, receipt_json};
-pub use crate::rewrite::rewrite;
+pub use crate::rewrite::{RewriteError, rewrite};
 pub use crate::target::{TEMP_SUFFIX, Target};
 
 /// An erasure error. Each names the object and says what to do.

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
-use crashdsr_search::export::classify;
 use crashdsr_search::{Owner, SearchOptions, Subject};
 use crashdsr_store::Store;
+use crashdsr_store::export::classify;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

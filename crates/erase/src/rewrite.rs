@@ -34,9 +34,33 @@ fn encoding(bytes: &[u8]) -> Encoding {
     }
 }
 
-fn encode(text: &[u8], how: Encoding) -> Result<Vec<u8>, String> {
-    let utf16 = |le: bool| -> Result<Vec<u8>, String> {
-        let s = std::str::from_utf8(text).map_err(|e| format!("not UTF-8 after decoding: {e}"))?;
+/// Why a blob cannot be rewritten; nothing is written then.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RewriteError {
+    /// A record to drop is not in the blob.
+    #[error("record {record} is not in the blob ({records} records)")]
+    NoSuchRecord {
+        /// The record asked for.
+        record: u32,
+        /// The records the blob holds.
+        records: usize,
+    },
+    /// The blob holds no records.
+    #[error("the blob holds no records")]
+    Empty,
+    /// A UTF-16 blob's text is not UTF-8 after decoding.
+    #[error("not UTF-8 after decoding: {0}")]
+    NotUtf8(#[from] std::str::Utf8Error),
+    /// A check of the result failed: it would not be the blob less the
+    /// dropped records.
+    #[error("the rewritten blob {0}")]
+    Check(&'static str),
+}
+
+fn encode(text: &[u8], how: Encoding) -> Result<Vec<u8>, RewriteError> {
+    let utf16 = |le: bool| -> Result<Vec<u8>, RewriteError> {
+        let s = std::str::from_utf8(text)?;
         let mut out = if le {
             vec![0xFF, 0xFE]
         } else {
@@ -59,7 +83,7 @@ fn encode(text: &[u8], how: Encoding) -> Result<Vec<u8>, String> {
 /// Checks that the result splits into exactly the kept records, byte for
 /// byte and in order, that it is still JSON when it was, and that it
 /// encodes back to its own text.
-pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, String> {
+pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, RewriteError> {
     let how = encoding(bytes);
     let text = blob_text(bytes);
     let logs = split_device_logs(text.clone());
@@ -68,17 +92,17 @@ pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, String> {
         .iter()
         .find(|i| !elements.iter().any(|(n, _)| *n == **i as usize))
     {
-        return Err(format!(
-            "record {i} is not in the blob ({} records)",
-            elements.len()
-        ));
+        return Err(RewriteError::NoSuchRecord {
+            record: *i,
+            records: elements.len(),
+        });
     }
     let keep: Vec<&(usize, std::ops::Range<usize>)> = elements
         .iter()
         .filter(|(n, _)| !drop.contains(&(*n as u32)))
         .collect();
     let (Some(first), Some(last)) = (elements.first(), elements.last()) else {
-        return Err("the blob holds no records".into());
+        return Err(RewriteError::Empty);
     };
     // The separator the blob uses between two records (`,`, `,\r\n  `, a
     // newline for JSON Lines).
@@ -105,15 +129,15 @@ pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, String> {
             .zip(&keep)
             .all(|((_, a), (_, b))| out[a.clone()] == text[b.clone()]);
     if !same {
-        return Err("the rewritten blob does not split into the kept records".into());
+        return Err(RewriteError::Check("does not split into the kept records"));
     }
     let was_json = serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok();
     if was_json && serde_json::from_slice::<serde::de::IgnoredAny>(&out).is_err() {
-        return Err("the rewritten blob is not JSON".into());
+        return Err(RewriteError::Check("is not JSON"));
     }
     let bytes_out = encode(&out, how)?;
     if blob_text(&bytes_out)[..] != out[..] {
-        return Err("the rewritten blob does not decode to its own text".into());
+        return Err(RewriteError::Check("does not decode to its own text"));
     }
     Ok(Rewritten {
         bytes: bytes_out,
@@ -179,12 +203,20 @@ mod tests {
     #[test]
     fn a_record_that_is_not_there_is_refused() {
         let compact = format!("[{},{}]", rec(0), rec(1));
+        let err = rewrite(compact.as_bytes(), &[2]).unwrap_err();
         assert!(
-            rewrite(compact.as_bytes(), &[2])
-                .unwrap_err()
-                .contains("record 2")
+            matches!(
+                err,
+                RewriteError::NoSuchRecord {
+                    record: 2,
+                    records: 2
+                }
+            ),
+            "{err}"
         );
+        assert_eq!(err.to_string(), "record 2 is not in the blob (2 records)");
         assert!(rewrite(b"[]", &[0]).is_err());
+        assert!(matches!(rewrite(b"[]", &[]), Err(RewriteError::Empty)));
     }
 
     #[test]

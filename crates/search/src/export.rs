@@ -22,109 +22,7 @@ use std::ops::Range;
 
 use serde_json::{Map, Value};
 
-/// What an object of an export is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlobKind {
-    /// A `logs*.v1.data` blob.
-    DeviceLogs,
-    /// `crashes/{errorId}.json` (unhandled) or `errors/{errorId}.json`.
-    Crash {
-        /// The error id from the name.
-        error_id: String,
-        /// True for `errors/` (handled errors).
-        handled: bool,
-    },
-    /// `attachments/{attachmentId}`.
-    Attachment {
-        /// The attachment id from the name.
-        attachment_id: String,
-    },
-}
-
-/// An object placed in the export layout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportBlob {
-    /// The minute folder, with its trailing `/` (`[appId/]yyyy/MM/dd/HH/mm/`).
-    pub minute: String,
-    /// The app id prefix (`WithAppId` layouts).
-    pub app_id: Option<String>,
-    /// What the object is.
-    pub kind: BlobKind,
-}
-
-impl ExportBlob {
-    /// The minute the object was written, UTC (`yyyy-MM-ddTHH:mm`), from
-    /// its minute folder.
-    pub fn time(&self) -> Option<String> {
-        let parts: Vec<&str> = self
-            .minute
-            .trim_end_matches('/')
-            .rsplit('/')
-            .take(5)
-            .collect();
-        match parts[..] {
-            [mi, h, d, mo, y] => Some(format!("{y}-{mo}-{d}T{h}:{mi}")),
-            _ => None,
-        }
-    }
-}
-
-fn is_num(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Places a path in the layout, or `None` if it is not an export object.
-pub fn classify(path: &str) -> Option<ExportBlob> {
-    let path = path.trim_start_matches('/');
-    // At most 8 parts: [app/]yyyy/MM/dd/HH/mm/[dir/]name.
-    let mut parts = [""; 9];
-    let mut n = 0;
-    for p in path.split('/') {
-        if n == parts.len() {
-            return None;
-        }
-        parts[n] = p;
-        n += 1;
-    }
-    let parts = &parts[..n];
-    let minute_at = |i: usize| {
-        parts.len() > i + 5
-            && is_num(parts[i], 4)
-            && is_num(parts[i + 1], 2)
-            && is_num(parts[i + 2], 2)
-            && is_num(parts[i + 3], 2)
-            && is_num(parts[i + 4], 2)
-    };
-    let start = if minute_at(0) {
-        0
-    } else if minute_at(1) {
-        1
-    } else {
-        return None;
-    };
-    let kind = match &parts[start + 5..] {
-        [name] if name.starts_with("logs") && name.ends_with("v1.data") => BlobKind::DeviceLogs,
-        ["crashes", name] => BlobKind::Crash {
-            error_id: name.strip_suffix(".json")?.to_owned(),
-            handled: false,
-        },
-        ["errors", name] => BlobKind::Crash {
-            error_id: name.strip_suffix(".json")?.to_owned(),
-            handled: true,
-        },
-        ["attachments", id] if !id.is_empty() => BlobKind::Attachment {
-            attachment_id: (*id).to_owned(),
-        },
-        _ => return None,
-    };
-    // The minute folder is the path up to its `mm/`.
-    let minute_len: usize = parts[..start + 5].iter().map(|p| p.len() + 1).sum();
-    Some(ExportBlob {
-        minute: path[..minute_len].to_owned(),
-        app_id: (start == 1).then(|| parts[0].to_owned()),
-        kind,
-    })
-}
+pub use crashdsr_store::export::{BlobKind, ExportBlob, classify};
 
 /// A blob's text as UTF-8: a UTF-8 byte-order mark is dropped and UTF-16
 /// with a byte-order mark (either order) is transcoded. Anything else is
@@ -212,8 +110,8 @@ impl DeviceLog {
     /// without building a map of the whole record (`other` stays empty).
     /// Keys in other cases than `MessageType`/`messageType` fall back to
     /// the full reading.
-    pub fn attribution_fields(json: &[u8]) -> Result<Self, String> {
-        let f: Fields<'_> = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    pub fn attribution_fields(json: &[u8]) -> Result<Self, RecordError> {
+        let f: Fields<'_> = serde_json::from_slice(json)?;
         if f.message_type.is_none() {
             return parse_object(json).map(Self::from_map);
         }
@@ -443,7 +341,7 @@ pub struct DeviceLogElements<'a> {
 impl DeviceLogElements<'_> {
     /// Parses the element at `span`, reading only the fields attribution
     /// needs (`other` stays empty).
-    pub fn parse(&self, span: &Range<usize>) -> Result<DeviceLog, String> {
+    pub fn parse(&self, span: &Range<usize>) -> Result<DeviceLog, RecordError> {
         DeviceLog::attribution_fields(&self.text[span.clone()])
     }
 }
@@ -566,11 +464,21 @@ fn split(b: &[u8], parse: bool) -> (Vec<Element>, Vec<String>) {
     (records, warnings)
 }
 
-fn parse_object(b: &[u8]) -> Result<Map<String, Value>, String> {
-    match serde_json::from_slice::<Value>(b) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err("not a JSON object".to_owned()),
-        Err(e) => Err(e.to_string()),
+/// Why a device-log element could not be read as a record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// It is not JSON.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// It is JSON, but not an object.
+    #[error("not a JSON object")]
+    NotAnObject,
+}
+
+fn parse_object(b: &[u8]) -> Result<Map<String, Value>, RecordError> {
+    match serde_json::from_slice::<Value>(b)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(RecordError::NotAnObject),
     }
 }
 

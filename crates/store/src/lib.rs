@@ -11,7 +11,8 @@ writes.
   standard library's error types, never from a message's text.
 - Conditional writes ([`Store::put_if`], an ETag check) and deletes that
   retry what failed for a transient reason.
-- [`archive`]: the archive's layout, defined once.
+- [`archive`] and [`export`]: the archive's and the continuous export's
+  layouts, each defined once.
 
 # Credentials
 
@@ -28,6 +29,7 @@ the other `AWS_*` keys. A URL's query and user info never appear in
 
 pub mod archive;
 mod error;
+pub mod export;
 mod store;
 
 pub use crate::error::{Error, ErrorKind, Result};
