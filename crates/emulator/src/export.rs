@@ -235,6 +235,24 @@ pub struct ExportPlan {
     pub style: ExportStyle,
 }
 
+impl ExportPlan {
+    /// Every error of app 0 of `cfg`, every entity, in `path_format` and
+    /// `style`: the whole dataset as one export.
+    pub fn whole(
+        cfg: &crate::DatasetConfig,
+        path_format: BlobPathFormatKind,
+        style: ExportStyle,
+    ) -> Self {
+        Self {
+            app: 0,
+            since: Timestamp(cfg.now - chrono::Duration::days(i64::from(cfg.span_days) + 1)),
+            entities: vec![],
+            path_format,
+            style,
+        }
+    }
+}
+
 /// How a diagnostics record's `Properties` is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PropsShape {

@@ -16,7 +16,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, write};
 use crashdsr_emulator::{Dataset, DatasetConfig};
@@ -67,13 +66,7 @@ async fn main() {
     cfg.span_days = 28;
     let data = Dataset::new(cfg.clone());
     let memory: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
-    let plan = ExportPlan {
-        app: 0,
-        since: Timestamp(cfg.now - chrono::Duration::days(29)),
-        entities: vec![],
-        path_format: BlobPathFormatKind::WithoutAppId,
-        style: ExportStyle::Dotnet,
-    };
+    let plan = ExportPlan::whole(&cfg, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet);
     let objects = write(&data, &plan, memory.clone(), |_| true).await.unwrap();
     let truth = data.truth();
     let jane = truth.subjects.iter().find(|s| s.label == "jane").unwrap();

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
 use crashdsr_emulator::testing::TempDir;
@@ -50,13 +49,7 @@ async fn an_object_store_gives_the_directory_walks_answer() {
     cfg.errors_per_app = 600;
     let data = Dataset::new(cfg.clone());
     let tmp = TempDir::new("remote-equal");
-    let plan = ExportPlan {
-        app: 0,
-        since: Timestamp(cfg.now - chrono::Duration::days(28)),
-        entities: vec![],
-        path_format: BlobPathFormatKind::WithAppId,
-        style: ExportStyle::Dotnet,
-    };
+    let plan = ExportPlan::whole(&cfg, BlobPathFormatKind::WithAppId, ExportStyle::Dotnet);
     let target = open_target(&Target::Dir(tmp.path().to_path_buf()))
         .await
         .unwrap();
