@@ -46,7 +46,7 @@ pub use crate::evidence::{Evidence, Hit, Owner, SearchReport, SourceSummary, Unr
 pub use crate::index::AttributionIndex;
 pub use crate::matcher::{Encoding, Found, Matcher};
 pub use crate::search::search;
-pub use crate::sources::SearchOptions;
+pub use crate::sources::{Scanned, SearchOptions};
 pub use crate::subject::{IdKind, Identifier, Subject};
 pub use crate::walk::{ExportItem, WalkReport, walk};
 
@@ -61,10 +61,12 @@ pub mod fuzzing {
     /// Scans one object at `path` as a search would and attributes its
     /// hits; returns how many owners they went to.
     pub fn scan_object(matcher: &Matcher, path: &str, bytes: &[u8], limits: Limits) -> usize {
+        let progress = crate::Scanned::default();
         let scanner = Scanner {
             matcher,
             limits,
             index: true,
+            progress: &progress,
         };
         let mut local = Local::default();
         scanner.object(0, path, bytes, &mut local);

@@ -186,6 +186,8 @@ pub(crate) struct Scanner<'m> {
     pub(crate) limits: Limits,
     /// Feed the attribution index (the first scan does; expansion does not).
     pub(crate) index: bool,
+    /// Counts each object scanned, for a progress display.
+    pub(crate) progress: &'m crate::Scanned,
 }
 
 fn is_json(bytes: &[u8]) -> bool {
@@ -282,6 +284,7 @@ impl Scanner<'_> {
         };
         out.objects += 1;
         out.bytes += bytes.len() as u64;
+        self.progress.scanned(bytes.len() as u64);
         let text = crate::export::blob_text(bytes);
         out.note(source, path, Some(&text));
         let file_name = || path.rsplit('/').next().unwrap_or(path).to_owned();
@@ -507,6 +510,7 @@ impl Scanner<'_> {
     ) {
         out.objects += 1;
         out.bytes += size;
+        self.progress.scanned(size);
         out.note(source, path, None);
         if self.index {
             match classify(path).map(|b| b.kind) {

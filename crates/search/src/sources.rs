@@ -10,6 +10,7 @@
 
 use std::io::Read as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -34,6 +35,9 @@ pub struct SearchOptions {
     pub expand_install_ids: bool,
     /// Caps on decoding containers in one object.
     pub limits: Limits,
+    /// Where the search counts what it listed and scanned, for a progress
+    /// display that reads it while the search runs.
+    pub progress: Arc<Scanned>,
 }
 
 impl Default for SearchOptions {
@@ -43,7 +47,44 @@ impl Default for SearchOptions {
             io: None,
             expand_install_ids: false,
             limits: Limits::default(),
+            progress: Arc::default(),
         }
+    }
+}
+
+/// How far a search is: objects listed (an object store's listing runs
+/// ahead of the scan; a directory's walk lists as it scans) and objects and
+/// bytes scanned, install expansion's second scan included.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    listed: AtomicU64,
+    objects: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Scanned {
+    /// Objects listed so far.
+    pub fn listed(&self) -> u64 {
+        self.listed.load(Ordering::Relaxed)
+    }
+
+    /// Objects scanned so far.
+    pub fn objects(&self) -> u64 {
+        self.objects.load(Ordering::Relaxed)
+    }
+
+    /// Bytes scanned so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    fn listed_one(&self) {
+        self.listed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn scanned(&self, bytes: u64) {
+        self.objects.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 }
 
@@ -65,11 +106,13 @@ pub(crate) async fn scan_sources(
         let local = match source.dir() {
             Some(root) => {
                 let (root, matcher, limits) = (root.to_owned(), matcher.clone(), opts.limits);
+                let progress = opts.progress.clone();
                 tokio::task::spawn_blocking(move || {
                     let scanner = Scanner {
                         matcher: &matcher,
                         limits,
                         index,
+                        progress: &progress,
                     };
                     walk_dir(&scanner, n, &root, threads)
                 })
@@ -78,7 +121,7 @@ pub(crate) async fn scan_sources(
             }
             None => {
                 let io = opts.io.unwrap_or_else(|| source.default_io()).max(1);
-                scan_remote(source, n, matcher, opts.limits, index, io, threads).await?
+                scan_remote(source, n, matcher, opts, index, io).await?
             }
         };
         all.merge(local);
@@ -123,6 +166,7 @@ impl ignore::ParallelVisitor for Visitor<'_> {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             return ignore::WalkState::Continue;
         }
+        self.scanner.progress.listed_one();
         let rel = entry.path().strip_prefix(self.root).unwrap_or(entry.path());
         let rel = match rel.to_str() {
             Some(r) if std::path::MAIN_SEPARATOR == '/' => std::borrow::Cow::Borrowed(r),
@@ -277,21 +321,22 @@ async fn scan_remote(
     source: &Store,
     n: usize,
     matcher: &Arc<Matcher>,
-    limits: Limits,
+    opts: &SearchOptions,
     index: bool,
     io: usize,
-    threads: usize,
 ) -> Result<Local> {
+    let (threads, limits) = (opts.threads.max(1), opts.limits);
     let (tx, rx) = mpsc::channel::<Job>(threads * 2);
     let rx = Arc::new(Mutex::new(rx));
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            let (rx, matcher) = (rx.clone(), matcher.clone());
+            let (rx, matcher, progress) = (rx.clone(), matcher.clone(), opts.progress.clone());
             tokio::task::spawn_blocking(move || {
                 let scanner = Scanner {
                     matcher: &matcher,
                     limits,
                     index,
+                    progress: &progress,
                 };
                 let mut local = Local::default();
                 loop {
@@ -310,6 +355,7 @@ async fn scan_remote(
         .list(None)
         .map_ok(|listed| {
             let budget = budget.clone();
+            opts.progress.listed_one();
             async move {
                 if listed.size > WHOLE_OBJECT_MAX {
                     return Ok(chunked(source, listed.path, listed.size));

@@ -26,7 +26,7 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => crawl::status(&args.global).await,
         Command::ExportConfig(a) => export_config::run(&args.global, a).await,
         Command::ExportRead(a) => export_config::read(a).await,
-        Command::Search(a) => search::run(a).await,
+        Command::Search(a) => search::run(&args.global, a).await,
         Command::Verify(a) => verify(&a),
         Command::Request(a) => request::run(&args.global, a).await,
         Command::Erase(a) => erase::erase(&args.global, a).await,

@@ -9,9 +9,12 @@ use std::process::ExitCode;
 use crashdsr_search::{Evidence, Owner, SearchOptions};
 use crashdsr_store::Store;
 
-use crate::cli::SearchArgs;
+use crashdsr_crawl::Progress as _;
 
-pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
+use crate::cli::{GlobalArgs, SearchArgs};
+use crate::progress::Bar;
+
+pub(crate) async fn run(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let subjects = super::load_subjects(args.subjects.as_deref(), &args.label, &args.subject)?;
     let inputs = args
         .source
@@ -28,7 +31,27 @@ pub(crate) async fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     }
     opts.io = args.io.map(|n| n.max(1));
     let labels: Vec<String> = subjects.iter().map(|s| s.label.clone()).collect();
-    let report = crashdsr_search::search(&inputs, subjects, &opts).await?;
+    // Objects scanned against objects listed so far (a remote listing runs
+    // ahead of the scan), on a bar or in a log line every few seconds.
+    let bar = Bar::new("objects", global.no_progress);
+    let progress = opts.progress.clone();
+    let watch = async {
+        let mut shown = 0;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            let scanned = progress.objects();
+            bar.set_total(progress.listed().max(scanned));
+            bar.inc(scanned - shown);
+            shown = scanned;
+            bar.message(format!("{} MB", progress.bytes() / 1_000_000));
+        }
+    };
+    let report = tokio::select! {
+        r = crashdsr_search::search(&inputs, subjects, &opts) => r,
+        () = watch => unreachable!("the progress display never ends"),
+    };
+    bar.finish();
+    let report = report?;
     for (object, why) in &report.errors {
         eprintln!("crashdsr: warning: {object}: {why}");
     }
