@@ -213,7 +213,24 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
     progress(&format!("searching {} source(s)", inputs.len()));
     let mut opts = request.search.clone();
     opts.expand_install_ids = true;
-    let report = crashdsr_search::search(inputs, request.subjects.clone(), &opts).await?;
+    // A line every ten seconds while the search runs: objects scanned of
+    // those listed so far.
+    let scanned = opts.progress.clone();
+    let every = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            progress(&format!(
+                "scanned {} objects ({} MB) of {} listed so far",
+                scanned.objects(),
+                scanned.bytes() / 1_000_000,
+                scanned.listed()
+            ));
+        }
+    };
+    let report = tokio::select! {
+        r = crashdsr_search::search(inputs, request.subjects.clone(), &opts) => r?,
+        () = every => unreachable!("the progress lines never end"),
+    };
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Source(format!(
             "{} object(s) could not be read, the first {object}: {why}; no package was written: the answer would be incomplete",
