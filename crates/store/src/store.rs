@@ -96,16 +96,19 @@ impl Store {
     fn open_with(url: &str, create: bool) -> Result<Self> {
         let shown = shown(url);
         if is_remote(url) {
-            let parsed = url::Url::parse(url)
+            // The URL is parsed without its query and user info (object_store
+            // reads credentials from the options, never from the URL), so
+            // its messages, which repeat the URL, cannot hold a secret.
+            let parsed = url::Url::parse(&shown)
                 .map_err(|e| Error::config(&shown, format!("not a URL: {e}")))?;
-            // object_store's message would repeat the whole URL, with any
-            // SAS token in its query: say what is accepted instead.
             let (store, prefix) =
-                object_store::parse_url_opts(&parsed, credentials()).map_err(|_| {
+                object_store::parse_url_opts(&parsed, credentials()).map_err(|e| {
                     Error::config(
                         &shown,
-                        "not a store crashdsr can open: a directory, az://container/prefix or \
-                         s3://bucket/prefix, with credentials in AZURE_STORAGE_* or AWS_*",
+                        format!(
+                            "{e} (a source is a directory, az://container/prefix or \
+                             s3://bucket/prefix, with credentials in AZURE_STORAGE_* or AWS_*)"
+                        ),
                     )
                 })?;
             let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
