@@ -1,5 +1,6 @@
-# Shared by the bench scripts: `corpus NAME ERRORS PADDING_KIB DAYS` writes
-# the emulator's export (seed 7, .NET style) into $work/NAME/export and its
+# Shared by the bench scripts: `corpus NAME ERRORS PADDING_KIB DAYS [STYLE]`
+# writes the emulator's export (seed 7, .NET style unless STYLE says `tidy`)
+# into $work/NAME/export and its
 # ground truth into $work/NAME/truth.json, with the release binary $bin;
 # kept and reused when $work already has it.
 corpus() {
@@ -7,7 +8,7 @@ corpus() {
   if [ ! -d "$dir/export/archive" ]; then
     mkdir -p "$dir"
     "$bin" emulator --addr 127.0.0.1:0 --token bench --seed 7 --errors "$2" --attachment-padding-kib "$3" \
-      --span-days "$4" --export-dir "$dir/export" --truth "$dir/truth.json" >"$dir/emu.out" 2>/dev/null &
+      --span-days "$4" --export-style "${5:-dotnet}" --export-dir "$dir/export" --truth "$dir/truth.json" >"$dir/emu.out" 2>/dev/null &
     local emu=$!
     for _ in $(seq 100); do grep -q listening "$dir/emu.out" 2>/dev/null && break; sleep 0.1; done
     local base
