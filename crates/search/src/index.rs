@@ -181,6 +181,17 @@ impl AttributionIndex {
 
     /// Takes in another index (from another thread or source).
     pub fn merge(&mut self, other: Self) {
+        // Into an empty index (the first of the walker threads' and of the
+        // sources'), a move: no entry is hashed and copied again.
+        if self.crashes.is_empty()
+            && self.attachments.is_empty()
+            && self.sessions.is_empty()
+            && self.installs.is_empty()
+            && self.attachment_blobs.is_empty()
+        {
+            *self = other;
+            return;
+        }
         for (k, v) in other.crashes {
             match self.crashes.get_mut(&k) {
                 None => {

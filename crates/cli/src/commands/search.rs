@@ -134,7 +134,12 @@ pub(crate) async fn run(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result
         }
     }
     out.flush()?;
-    Ok(if report.evidence.is_empty() {
+    let found = !report.evidence.is_empty();
+    // The process ends next: its memory goes back whole, so the index (a
+    // map of every crash of the export) is not freed entry by entry, which
+    // took 4% of a search's time.
+    std::mem::forget(report);
+    Ok(if !found {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
