@@ -223,6 +223,34 @@ impl SourceSummary {
         }
     }
 
+    /// Notes an export object's minute and app. The minute is formatted
+    /// only when it moves the first or the last: comparing the twelve
+    /// digits of `yyyy/MM/dd/HH/mm` with those of `yyyy-MM-ddTHH:mmZ` is
+    /// comparing the times.
+    pub(crate) fn note_minute(&mut self, blob: &crate::export::ExportBlob) {
+        fn digits(s: &str) -> impl Iterator<Item = u8> + '_ {
+            s.bytes().filter(u8::is_ascii_digit)
+        }
+        let folder = blob.minute.trim_end_matches('/');
+        // The last 16 bytes are `yyyy/MM/dd/HH/mm` (an app id before them
+        // holds digits too).
+        let Some(minute) = folder.get(folder.len().saturating_sub(16)..) else {
+            return;
+        };
+        let earlier = self
+            .first
+            .as_deref()
+            .is_none_or(|f| digits(minute).lt(digits(f)));
+        let later = self
+            .last
+            .as_deref()
+            .is_none_or(|l| digits(minute).gt(digits(l)));
+        let time = (earlier || later)
+            .then(|| blob.time().map(|t| t + "Z"))
+            .flatten();
+        self.note(time, blob.app_id.as_deref());
+    }
+
     /// Takes in another summary of the same source.
     pub(crate) fn merge(&mut self, other: Self) {
         self.objects += other.objects;
@@ -231,5 +259,32 @@ impl SourceSummary {
         self.note(other.first, None);
         self.note(other.last, None);
         self.apps.extend(other.apps);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_and_last_minute_are_found_without_formatting_each() {
+        let mut s = SourceSummary::default();
+        let app = "7102f3a9-eeb8-4870-8b32-42e3c449332b";
+        for path in [
+            "2026/09/01/13/05/logs.v1.data",
+            "7102f3a9-eeb8-4870-8b32-42e3c449332b/2025/12/31/23/59/crashes/e.json",
+            "2026/10/01/00/00/attachments/a",
+            "2026/09/30/23/59/logs.v1.data",
+        ] {
+            s.note_minute(&crate::export::classify(path).unwrap());
+        }
+        assert_eq!(s.first.as_deref(), Some("2025-12-31T23:59Z"));
+        assert_eq!(s.last.as_deref(), Some("2026-10-01T00:00Z"));
+        assert!(s.apps.contains(app));
+        // An archived crash's time (already formatted) and an export
+        // minute compare alike.
+        s.note(Some("2025-06-01T08:00Z".into()), None);
+        s.note_minute(&crate::export::classify("2025/07/01/00/00/logs.v1.data").unwrap());
+        assert_eq!(s.first.as_deref(), Some("2025-06-01T08:00Z"));
     }
 }

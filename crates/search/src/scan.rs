@@ -113,8 +113,7 @@ impl Local {
             summary.note(time, Some(&app));
         } else if let Some(blob) = classify(path) {
             summary.export_objects += 1;
-            let time = blob.time().map(|t| t + "Z");
-            summary.note(time, blob.app_id.as_deref());
+            summary.note_minute(&blob);
         }
     }
 
@@ -146,16 +145,11 @@ pub(crate) fn string_field(bytes: &[u8], key: &str) -> Option<String> {
     None
 }
 
-/// `apps/{owner}/{app}/errors/{errorId}/{artefact}` of a crawl archive.
-pub(crate) fn archive_owner(path: &str) -> Option<(String, String, String)> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let i = parts.iter().position(|p| *p == "apps")?;
-    match &parts[i..] {
-        ["apps", owner, app, "errors", eid, rest @ ..] if !rest.is_empty() => {
-            Some((format!("{owner}/{app}"), (*eid).to_owned(), rest.join("/")))
-        }
-        _ => None,
-    }
+/// `apps/{owner}/{app}/errors/{errorId}/{artefact}` of a crawl archive
+/// (the layout of [`crashdsr_store::archive`]): (app, error id, artefact).
+fn archive_owner(path: &str) -> Option<(String, String, String)> {
+    let c = crashdsr_store::archive::CrashObject::parse(path)?;
+    Some((c.app, c.error_id.to_owned(), c.artefact.to_owned()))
 }
 
 /// Whether a device-log element is an error or attachment log (a cheap
