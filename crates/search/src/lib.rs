@@ -62,12 +62,7 @@ pub mod fuzzing {
     /// hits; returns how many owners they went to.
     pub fn scan_object(matcher: &Matcher, path: &str, bytes: &[u8], limits: Limits) -> usize {
         let progress = crate::Scanned::default();
-        let scanner = Scanner {
-            matcher,
-            limits,
-            index: true,
-            progress: &progress,
-        };
+        let scanner = Scanner::new(matcher, limits, true, &progress);
         let mut local = Local::default();
         scanner.object(0, path, bytes, &mut local);
         crate::attribute::attribute(local.hits, &local.index).len()

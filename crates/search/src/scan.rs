@@ -100,20 +100,24 @@ impl Local {
 
     /// Counts an object in its source's summary, with its layout, time and
     /// app (`text`, when read, gives an archived crash its time).
-    fn note(&mut self, source: usize, path: &str, text: Option<&[u8]>) {
+    fn note(&mut self, source: usize, layout: &Layout<'_>, text: Option<&[u8]>) {
         let summary = self.source(source);
         summary.objects += 1;
-        if let Some((app, _, artefact)) = archive_owner(path) {
-            summary.archive_objects += 1;
-            let time = (artefact == "download.json")
-                .then(|| text.and_then(|t| string_field(t, "timestamp")))
-                .flatten()
-                .filter(|t| t.len() >= 16)
-                .map(|t| format!("{}Z", &t[..16]));
-            summary.note(time, Some(&app));
-        } else if let Some(blob) = classify(path) {
-            summary.export_objects += 1;
-            summary.note_minute(&blob);
+        match layout {
+            Layout::Archive(c) => {
+                summary.archive_objects += 1;
+                let time = (c.artefact == crashdsr_store::archive::CRASH_LOG)
+                    .then(|| text.and_then(|t| string_field(t, "timestamp")))
+                    .flatten()
+                    .filter(|t| t.len() >= 16)
+                    .map(|t| format!("{}Z", &t[..16]));
+                summary.note(time, Some(&c.app));
+            }
+            Layout::Export(blob) => {
+                summary.export_objects += 1;
+                summary.note_minute(blob);
+            }
+            Layout::Other => {}
         }
     }
 
@@ -145,11 +149,25 @@ pub(crate) fn string_field(bytes: &[u8], key: &str) -> Option<String> {
     None
 }
 
-/// `apps/{owner}/{app}/errors/{errorId}/{artefact}` of a crawl archive
-/// (the layout of [`crashdsr_store::archive`]): (app, error id, artefact).
-fn archive_owner(path: &str) -> Option<(String, String, String)> {
-    let c = crashdsr_store::archive::CrashObject::parse(path)?;
-    Some((c.app, c.error_id.to_owned(), c.artefact.to_owned()))
+/// Where an object sits, worked out once per object: in a crawl
+/// archive's crash folder, in the continuous export's layout, or in
+/// neither (the layouts of [`crashdsr_store`]).
+enum Layout<'p> {
+    Archive(crashdsr_store::archive::CrashObject<'p>),
+    Export(crate::export::ExportBlob),
+    Other,
+}
+
+impl<'p> Layout<'p> {
+    fn of(path: &'p str) -> Self {
+        if let Some(c) = crashdsr_store::archive::CrashObject::parse(path) {
+            Self::Archive(c)
+        } else if let Some(blob) = classify(path) {
+            Self::Export(blob)
+        } else {
+            Self::Other
+        }
+    }
 }
 
 /// Whether a device-log element is an error or attachment log (a cheap
@@ -191,7 +209,22 @@ fn is_json(bytes: &[u8]) -> bool {
         .is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
-impl Scanner<'_> {
+impl<'m> Scanner<'m> {
+    /// A scanner with `matcher`; `index` feeds the attribution index.
+    pub(crate) fn new(
+        matcher: &'m Matcher,
+        limits: Limits,
+        index: bool,
+        progress: &'m crate::Scanned,
+    ) -> Self {
+        Self {
+            matcher,
+            limits,
+            index,
+            progress,
+        }
+    }
+
     fn hit(&self, f: &Found, artefact: &str, path: Option<String>) -> Hit {
         let id = &self.matcher.subjects()[f.subject].identifiers[f.identifier];
         Hit {
@@ -280,17 +313,22 @@ impl Scanner<'_> {
         out.bytes += bytes.len() as u64;
         self.progress.scanned(bytes.len() as u64);
         let text = crate::export::blob_text(bytes);
-        out.note(source, path, Some(&text));
+        let layout = Layout::of(path);
+        out.note(source, &layout, Some(&text));
         let file_name = || path.rsplit('/').next().unwrap_or(path).to_owned();
-        if let Some((app, error_id, artefact)) = archive_owner(path) {
-            let place = || Place::Crash {
-                app: Some(app),
-                error_id,
-            };
-            self.scan_all_views(&obj, &text, place, || artefact, out);
-            return;
-        }
-        let Some(blob) = classify(path) else {
+        let blob = match layout {
+            Layout::Archive(c) => {
+                let place = || Place::Crash {
+                    app: Some(c.app),
+                    error_id: c.error_id.to_owned(),
+                };
+                self.scan_all_views(&obj, &text, place, || c.artefact.to_owned(), out);
+                return;
+            }
+            Layout::Export(blob) => Some(blob),
+            Layout::Other => None,
+        };
+        let Some(blob) = blob else {
             let place = || match string_field(&text, "errorId")
                 .or_else(|| string_field(&text, "error_id"))
             {
@@ -468,20 +506,28 @@ impl Scanner<'_> {
 
     /// The place of an object too large to scan whole.
     pub(crate) fn big_place(&self, source: usize, path: &str) -> Place {
-        if let Some((app, error_id, _)) = archive_owner(path) {
-            return Place::Crash {
-                app: Some(app),
-                error_id,
-            };
-        }
-        match classify(path).map(|b| (b.kind, b.app_id)) {
-            Some((BlobKind::Attachment { attachment_id }, _)) => Place::Attachment {
+        match Layout::of(path) {
+            Layout::Archive(c) => Place::Crash {
+                app: Some(c.app),
+                error_id: c.error_id.to_owned(),
+            },
+            Layout::Export(crate::export::ExportBlob {
+                kind: BlobKind::Attachment { attachment_id },
+                ..
+            }) => Place::Attachment {
                 attachment_id,
                 object: path.to_owned(),
                 index: None,
                 source,
             },
-            Some((BlobKind::Crash { error_id, .. }, app)) => Place::Crash { app, error_id },
+            Layout::Export(crate::export::ExportBlob {
+                kind: BlobKind::Crash { error_id, .. },
+                app_id,
+                ..
+            }) => Place::Crash {
+                app: app_id,
+                error_id,
+            },
             _ => Place::Unattributed {
                 object: path.to_owned(),
                 index: None,
@@ -505,7 +551,7 @@ impl Scanner<'_> {
         out.objects += 1;
         out.bytes += size;
         self.progress.scanned(size);
-        out.note(source, path, None);
+        out.note(source, &Layout::of(path), None);
         if self.index {
             match classify(path).map(|b| b.kind) {
                 Some(BlobKind::Crash { error_id, .. }) => {

@@ -108,12 +108,7 @@ pub(crate) async fn scan_sources(
                 let (root, matcher, limits) = (root.to_owned(), matcher.clone(), opts.limits);
                 let progress = opts.progress.clone();
                 tokio::task::spawn_blocking(move || {
-                    let scanner = Scanner {
-                        matcher: &matcher,
-                        limits,
-                        index,
-                        progress: &progress,
-                    };
+                    let scanner = Scanner::new(&matcher, limits, index, &progress);
                     walk_dir(&scanner, n, &root, threads)
                 })
                 .await
@@ -332,12 +327,7 @@ async fn scan_remote(
         .map(|_| {
             let (rx, matcher, progress) = (rx.clone(), matcher.clone(), opts.progress.clone());
             tokio::task::spawn_blocking(move || {
-                let scanner = Scanner {
-                    matcher: &matcher,
-                    limits,
-                    index,
-                    progress: &progress,
-                };
+                let scanner = Scanner::new(&matcher, limits, index, &progress);
                 let mut local = Local::default();
                 loop {
                     // One thread waits on the channel at a time; the others
