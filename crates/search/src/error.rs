@@ -13,6 +13,9 @@ pub enum Error {
     /// A subject or identifier is invalid.
     #[error("{0}")]
     Subject(String),
+    /// The attribution index's temporary file cannot be written or read.
+    #[error("the attribution index's temporary file: {0}")]
+    Index(#[from] std::io::Error),
     /// One object cannot be read (reported per item; the walk goes on).
     #[error("reading {path}: {message}")]
     Read {

@@ -172,12 +172,15 @@ pub struct SearchReport {
     /// `(subject label, identifier type)` of identifiers matched in typed
     /// fields only (too short for free text).
     pub typed_only: Vec<(String, IdKind)>,
-    /// Entries of the attribution index.
+    /// Entries written to the attribution index (one per error log,
+    /// attachment log, listed crash or attachment blob, and install).
     pub index_entries: u64,
     /// Objects not read to the end (a decompression cap, a damaged
     /// container): whatever they hold past that point is unknown.
     pub unread: Vec<Unread>,
-    /// The attribution index the search built.
+    /// The part of the attribution index that the evidence needs: its
+    /// crashes, their sessions and attachments, the installs of its
+    /// records (and every app id seen).
     pub index: crate::index::AttributionIndex,
     /// Objects that could not be read at all: `(object, why)` (also in
     /// `errors`). Whatever they hold is unknown.

@@ -11,7 +11,7 @@ use crashdsr_store::Store;
 use crate::attribute::{Groups, owner_of};
 use crate::error::Result;
 use crate::evidence::{Evidence, Owner};
-use crate::index::AttributionIndex;
+use crate::index::{AttributionIndex, Resolver};
 use crate::matcher::Matcher;
 use crate::sources::{SearchOptions, scan_sources};
 use crate::subject::{IdKind, Identifier, Subject};
@@ -23,7 +23,7 @@ pub(crate) async fn expand(
     labels: &[String],
     opts: &SearchOptions,
     groups: &Groups,
-    index: &AttributionIndex,
+    (resolver, index): (Resolver, &mut AttributionIndex),
     evidence: &mut Vec<Evidence>,
 ) -> Result<Vec<(String, String)>> {
     let mut by_subject: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
@@ -56,6 +56,9 @@ pub(crate) async fn expand(
     let original: Vec<usize> = subjects.iter().map(|(s, _)| *s).collect();
     let matcher = Arc::new(Matcher::new(subjects.into_iter().map(|(_, s)| s).collect()));
     let local = scan_sources(sources, &matcher, opts, false).await?;
+    // The linked crashes and records need their entries too (the report's
+    // index serves the package and the plan).
+    (_, *index) = resolver.resolve(local.hits.iter().map(|h| &h.place)).await?;
     let direct: BTreeSet<(usize, &str)> = groups
         .keys()
         .filter_map(|(s, o)| o.error_id().map(|e| (*s, e)))

@@ -3,16 +3,28 @@
 //! its crash wherever its `ErrorAttachmentLog` lives (the SDK often sends
 //! an attachment minutes after its crash, into a later folder).
 //!
-//! It holds one entry per error log (error id to app, install, session and
-//! blob), one per attachment log (attachment id to crash), and the app of
-//! each install seen in them. Session and event records, the bulk of an
-//! export, add nothing, so the index grows with crashes and attachments,
-//! not with records (BENCHMARKS.md has its size at a million records).
+//! It knows one entry per error log (error id to app, install, session and
+//! blob), one per attachment log (attachment id to crash), the crash and
+//! attachment blobs seen in listings, and the app of each install seen in
+//! them. Session and event records, the bulk of an export, add nothing.
+//!
+//! The whole export's worth is never held in memory. While the export is
+//! scanned, each thread appends what the logs say, as compact [`Event`]s,
+//! to an [`IndexLog`]: in memory up to 4 MiB a thread, then in an
+//! anonymous temporary file (unlinked as it is made, so nothing is left
+//! behind if the process dies; `TMPDIR` says where). Once the scan knows
+//! its hits, [`IndexLog::resolve`] reads the log back and keeps only what
+//! the hits need (their crashes, those crashes' sessions and attachments,
+//! the installs of their records) in an [`AttributionIndex`]. Memory is
+//! bounded by the threads and the hits, not by the export's size.
 
-use std::collections::HashMap as StdMap;
+use std::collections::{BTreeSet, HashMap as StdMap, HashSet as StdSet};
+use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 
 use crate::export::{DeviceLog, classify};
+use crate::scan::Place;
 
 /// FxHash (as in rustc): keys are ids, nobody's input picks them to collide
 /// on purpose, and SipHash was a tenth of a search's time.
@@ -36,6 +48,8 @@ impl Hasher for FxHasher {
 
 /// A hash map with [`FxHasher`].
 pub(crate) type HashMap<K, V> = StdMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A hash set with [`FxHasher`].
+type HashSet<K> = StdSet<K, BuildHasherDefault<FxHasher>>;
 
 /// What an `ErrorLog`/`HandledErrorLog` says of its crash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,7 +88,9 @@ pub struct AttachmentEntry {
     pub blob: Option<(usize, Box<str>)>,
 }
 
-/// The index.
+/// The index: the whole of it when built with [`Self::add_record`] and the
+/// other `add_` methods, or the part the hits need when
+/// [`IndexLog::resolve`] built it.
 #[derive(Debug, Clone, Default)]
 pub struct AttributionIndex {
     crashes: HashMap<Box<str>, CrashEntry>,
@@ -84,162 +100,806 @@ pub struct AttributionIndex {
     installs: HashMap<Box<str>, Box<str>>,
     /// Attachment blobs seen in listings, by attachment id.
     attachment_blobs: HashMap<Box<str>, Vec<(usize, Box<str>)>>,
+    /// Every app id seen, whatever was resolved.
+    apps: BTreeSet<Box<str>>,
 }
 
 /// An install and one of its sessions.
 type SessionKey = (Box<str>, Box<str>);
 
-fn some(s: &str) -> Option<Box<str>> {
-    (!s.is_empty()).then(|| s.into())
+fn nonempty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Where a device-log record is, as written to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Record<'a> {
+    source: u32,
+    path: &'a str,
+    index: u32,
+}
+
+impl Record<'_> {
+    fn at(&self) -> RecordAt {
+        (self.source as usize, self.path.into(), self.index)
+    }
+}
+
+/// One fact that a device log or a listing states: what the index is
+/// built from, in memory or through an [`IndexLog`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event<'a> {
+    /// A log of `install` names `app`.
+    Install { install: &'a str, app: &'a str },
+    /// An error log of a crash.
+    Error {
+        error_id: &'a str,
+        app: Option<&'a str>,
+        install: Option<&'a str>,
+        session: Option<&'a str>,
+        /// The crash blob the log names (in the record's source).
+        blob: Option<&'a str>,
+        record: Record<'a>,
+    },
+    /// An attachment log.
+    Attachment {
+        id: &'a str,
+        error_id: Option<&'a str>,
+        app: Option<&'a str>,
+        install: Option<&'a str>,
+        session: Option<&'a str>,
+        file_name: Option<&'a str>,
+        content_type: Option<&'a str>,
+        /// The attachment blob the log names (in the record's source).
+        blob: Option<&'a str>,
+        record: Record<'a>,
+    },
+    /// A crash blob seen in a listing, with the app its path names.
+    CrashBlob {
+        source: u32,
+        path: &'a str,
+        error_id: &'a str,
+        app: Option<&'a str>,
+    },
+    /// An attachment blob seen in a listing.
+    AttachmentBlob {
+        source: u32,
+        path: &'a str,
+        id: &'a str,
+    },
+}
+
+/// Calls `emit` with what the device log at `(source, path, index)`, in
+/// the minute folder `minute`, says for the index.
+fn record_events(
+    (source, path, index): (usize, &str, usize),
+    minute: &str,
+    log: &DeviceLog,
+    mut emit: impl FnMut(&Event<'_>),
+) {
+    let record = Record {
+        source: source as u32,
+        path,
+        index: index as u32,
+    };
+    let (app, install) = (nonempty(&log.app_id), nonempty(&log.install_id));
+    let session = nonempty(&log.session_id);
+    if let (Some(install), Some(app)) = (install, app) {
+        emit(&Event::Install { install, app });
+    }
+    let Some(link) = log.link() else { return };
+    let blob = link.blob_path(minute);
+    match log.message_type.as_str() {
+        "ErrorLog" | "HandledErrorLog" => {
+            if let Some(error_id) = link.error_id.as_deref().and_then(nonempty) {
+                emit(&Event::Error {
+                    error_id,
+                    app,
+                    install,
+                    session,
+                    blob: blob.as_deref(),
+                    record,
+                });
+            }
+        }
+        "ErrorAttachmentLog" => {
+            if let Some(id) = link.attachment_id.as_deref().and_then(nonempty) {
+                emit(&Event::Attachment {
+                    id,
+                    error_id: link.error_id.as_deref().and_then(nonempty),
+                    app,
+                    install,
+                    session,
+                    file_name: link.file_name.as_deref().and_then(nonempty),
+                    content_type: link.content_type.as_deref().and_then(nonempty),
+                    blob: blob.as_deref(),
+                    record,
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Event<'_> {
+    /// The app it names.
+    fn app(&self) -> Option<&str> {
+        match *self {
+            Event::Install { app, .. } => Some(app),
+            Event::Error { app, .. }
+            | Event::Attachment { app, .. }
+            | Event::CrashBlob { app, .. } => app,
+            Event::AttachmentBlob { .. } => None,
+        }
+    }
+
+    /// Appends it to `out`, framed: its length (`u32`, little-endian), a
+    /// tag, then each field (strings as a length and bytes; an absent one
+    /// as length `u32::MAX`).
+    fn encode(&self, out: &mut Vec<u8>) {
+        fn s(out: &mut Vec<u8>, v: &str) {
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v.as_bytes());
+        }
+        fn o(out: &mut Vec<u8>, v: Option<&str>) {
+            match v {
+                Some(v) => s(out, v),
+                None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+            }
+        }
+        fn n(out: &mut Vec<u8>, v: u32) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        fn r(out: &mut Vec<u8>, v: &Record<'_>) {
+            n(out, v.source);
+            s(out, v.path);
+            n(out, v.index);
+        }
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        match *self {
+            Event::Install { install, app } => {
+                out.push(1);
+                s(out, install);
+                s(out, app);
+            }
+            Event::Error {
+                error_id,
+                app,
+                install,
+                session,
+                blob,
+                ref record,
+            } => {
+                out.push(2);
+                s(out, error_id);
+                o(out, app);
+                o(out, install);
+                o(out, session);
+                o(out, blob);
+                r(out, record);
+            }
+            Event::Attachment {
+                id,
+                error_id,
+                app,
+                install,
+                session,
+                file_name,
+                content_type,
+                blob,
+                ref record,
+            } => {
+                out.push(3);
+                s(out, id);
+                o(out, error_id);
+                o(out, app);
+                o(out, install);
+                o(out, session);
+                o(out, file_name);
+                o(out, content_type);
+                o(out, blob);
+                r(out, record);
+            }
+            Event::CrashBlob {
+                source,
+                path,
+                error_id,
+                app,
+            } => {
+                out.push(4);
+                n(out, source);
+                s(out, path);
+                s(out, error_id);
+                o(out, app);
+            }
+            Event::AttachmentBlob { source, path, id } => {
+                out.push(5);
+                n(out, source);
+                s(out, path);
+                s(out, id);
+            }
+        }
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// Reads the fields of one framed event.
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    fn n(&mut self) -> Option<u32> {
+        let (head, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        Some(u32::from_le_bytes(*head))
+    }
+
+    fn o(&mut self) -> Option<Option<&'a str>> {
+        let len = self.n()?;
+        if len == u32::MAX {
+            return Some(None);
+        }
+        let (v, rest) = self.0.split_at_checked(len as usize)?;
+        self.0 = rest;
+        std::str::from_utf8(v).ok().map(Some)
+    }
+
+    fn s(&mut self) -> Option<&'a str> {
+        self.o()?
+    }
+
+    fn r(&mut self) -> Option<Record<'a>> {
+        Some(Record {
+            source: self.n()?,
+            path: self.s()?,
+            index: self.n()?,
+        })
+    }
+}
+
+impl<'a> Event<'a> {
+    /// The event of one frame's body (without its length); `None` when it
+    /// is not one this version wrote.
+    fn decode(frame: &'a [u8]) -> Option<Self> {
+        let (&tag, rest) = frame.split_first()?;
+        let mut f = Fields(rest);
+        let ev = match tag {
+            1 => Event::Install {
+                install: f.s()?,
+                app: f.s()?,
+            },
+            2 => Event::Error {
+                error_id: f.s()?,
+                app: f.o()?,
+                install: f.o()?,
+                session: f.o()?,
+                blob: f.o()?,
+                record: f.r()?,
+            },
+            3 => Event::Attachment {
+                id: f.s()?,
+                error_id: f.o()?,
+                app: f.o()?,
+                install: f.o()?,
+                session: f.o()?,
+                file_name: f.o()?,
+                content_type: f.o()?,
+                blob: f.o()?,
+                record: f.r()?,
+            },
+            4 => Event::CrashBlob {
+                source: f.n()?,
+                path: f.s()?,
+                error_id: f.s()?,
+                app: f.o()?,
+            },
+            5 => Event::AttachmentBlob {
+                source: f.n()?,
+                path: f.s()?,
+                id: f.s()?,
+            },
+            _ => return None,
+        };
+        f.0.is_empty().then_some(ev)
+    }
 }
 
 impl AttributionIndex {
     /// Adds what a device log says: element `index` of the blob `path`
     /// of `source`, in the minute folder `minute`.
-    pub fn add_record(
-        &mut self,
-        (source, path, index): (usize, &str, usize),
-        minute: &str,
-        log: &DeviceLog,
-    ) {
-        let at: RecordAt = (source, path.into(), index as u32);
-        if let (Some(install), Some(app)) = (some(&log.install_id), some(&log.app_id)) {
-            self.installs.entry(install).or_insert(app);
-        }
-        let Some(link) = log.link() else { return };
-        match log.message_type.as_str() {
-            "ErrorLog" | "HandledErrorLog" => {
-                let Some(error_id) = link.error_id.as_deref().and_then(some) else {
-                    return;
-                };
-                let entry = self.crashes.entry(error_id.clone()).or_default();
-                entry.app = entry.app.take().or_else(|| some(&log.app_id));
-                entry.install_id = entry.install_id.take().or_else(|| some(&log.install_id));
-                if let Some(blob) = link.blob_path(minute) {
-                    let blob: (usize, Box<str>) = (source, blob.into());
-                    if !entry.blobs.contains(&blob) {
-                        entry.blobs.push(blob);
-                    }
-                }
-                if !entry.records.contains(&at) {
-                    entry.records.push(at);
-                }
-                if let (Some(i), Some(s)) = (some(&log.install_id), some(&log.session_id)) {
-                    let ids = self.sessions.entry((i, s)).or_default();
-                    if !ids.contains(&error_id) {
-                        ids.push(error_id);
-                    }
-                }
-            }
-            "ErrorAttachmentLog" => {
-                let Some(id) = link.attachment_id.as_deref().and_then(some) else {
-                    return;
-                };
-                let entry = AttachmentEntry {
-                    error_id: link.error_id.as_deref().and_then(some),
-                    app: some(&log.app_id),
-                    install_id: some(&log.install_id),
-                    session_id: some(&log.session_id),
-                    file_name: link.file_name.as_deref().and_then(some),
-                    content_type: link.content_type.as_deref().and_then(some),
-                    blob: link.blob_path(minute).map(|b| (source, b.into())),
-                    record: Some(at),
-                };
-                let slot = self.attachments.entry(id).or_default();
-                // A log that names the crash wins over one that does not.
-                if slot.error_id.is_none() {
-                    *slot = entry;
-                }
-            }
-            _ => {}
-        }
+    pub fn add_record(&mut self, at: (usize, &str, usize), minute: &str, log: &DeviceLog) {
+        record_events(at, minute, log, |ev| self.apply(ev));
     }
 
     /// Adds a crash blob seen in a listing.
     pub fn add_crash_blob(&mut self, source: usize, path: &str, error_id: &str) {
-        let entry = self.crashes.entry(error_id.into()).or_default();
-        let blob = (source, path.into());
-        if !entry.blobs.contains(&blob) {
-            entry.blobs.push(blob);
-        }
-        if entry.app.is_none() {
-            entry.app = classify(path).and_then(|b| b.app_id).map(Into::into);
-        }
+        let app = classify(path).and_then(|b| b.app_id);
+        self.apply(&Event::CrashBlob {
+            source: source as u32,
+            path,
+            error_id,
+            app: app.as_deref(),
+        });
     }
 
     /// Adds an attachment blob seen in a listing.
     pub fn add_attachment_blob(&mut self, source: usize, path: &str, attachment_id: &str) {
-        let blobs = self
-            .attachment_blobs
-            .entry(attachment_id.into())
-            .or_default();
-        let blob = (source, path.into());
-        if !blobs.contains(&blob) {
-            blobs.push(blob);
-        }
+        self.apply(&Event::AttachmentBlob {
+            source: source as u32,
+            path,
+            id: attachment_id,
+        });
     }
 
-    /// Takes in another index (from another thread or source).
-    pub fn merge(&mut self, other: Self) {
-        // Into an empty index (the first of the walker threads' and of the
-        // sources'), a move: no entry is hashed and copied again.
-        if self.crashes.is_empty()
-            && self.attachments.is_empty()
-            && self.sessions.is_empty()
-            && self.installs.is_empty()
-            && self.attachment_blobs.is_empty()
+    fn apply(&mut self, ev: &Event<'_>) {
+        if let Some(app) = ev.app()
+            && !self.apps.contains(app)
         {
-            *self = other;
-            return;
+            self.apps.insert(app.into());
         }
-        for (k, v) in other.crashes {
-            match self.crashes.get_mut(&k) {
-                None => {
-                    self.crashes.insert(k, v);
+        match *ev {
+            Event::Install { install, app } => {
+                if !self.installs.contains_key(install) {
+                    self.installs.insert(install.into(), app.into());
                 }
-                Some(mine) => {
-                    mine.app = mine.app.take().or(v.app);
-                    mine.install_id = mine.install_id.take().or(v.install_id);
-                    for b in v.blobs {
-                        if !mine.blobs.contains(&b) {
-                            mine.blobs.push(b);
-                        }
+            }
+            Event::Error {
+                error_id,
+                app,
+                install,
+                session,
+                blob,
+                ref record,
+            } => {
+                let entry = self.crashes.entry(error_id.into()).or_default();
+                entry.app = entry.app.take().or_else(|| app.map(Into::into));
+                entry.install_id = entry.install_id.take().or_else(|| install.map(Into::into));
+                if let Some(blob) = blob {
+                    let blob: (usize, Box<str>) = (record.source as usize, blob.into());
+                    if !entry.blobs.contains(&blob) {
+                        entry.blobs.push(blob);
                     }
-                    for r in v.records {
-                        if !mine.records.contains(&r) {
-                            mine.records.push(r);
-                        }
+                }
+                let at = record.at();
+                if !entry.records.contains(&at) {
+                    entry.records.push(at);
+                }
+                if let (Some(i), Some(s)) = (install, session) {
+                    let ids = self.sessions.entry((i.into(), s.into())).or_default();
+                    if !ids.iter().any(|e| &**e == error_id) {
+                        ids.push(error_id.into());
                     }
                 }
             }
-        }
-        for (k, v) in other.attachments {
-            let slot = self.attachments.entry(k).or_default();
-            if slot.error_id.is_none() {
-                *slot = v;
-            }
-        }
-        for (k, v) in other.sessions {
-            let ids = self.sessions.entry(k).or_default();
-            for id in v {
-                if !ids.contains(&id) {
-                    ids.push(id);
+            Event::Attachment {
+                id,
+                error_id,
+                app,
+                install,
+                session,
+                file_name,
+                content_type,
+                blob,
+                ref record,
+            } => {
+                let slot = self.attachments.entry(id.into()).or_default();
+                // A log that names the crash wins over one that does not.
+                if slot.error_id.is_none() {
+                    let b = |v: Option<&str>| v.map(Into::into);
+                    *slot = AttachmentEntry {
+                        error_id: b(error_id),
+                        app: b(app),
+                        install_id: b(install),
+                        session_id: b(session),
+                        file_name: b(file_name),
+                        content_type: b(content_type),
+                        blob: blob.map(|p| (record.source as usize, p.into())),
+                        record: Some(record.at()),
+                    };
                 }
             }
-        }
-        for (k, v) in other.installs {
-            self.installs.entry(k).or_insert(v);
-        }
-        for (k, v) in other.attachment_blobs {
-            let blobs = self.attachment_blobs.entry(k).or_default();
-            for b in v {
-                if !blobs.contains(&b) {
-                    blobs.push(b);
+            Event::CrashBlob {
+                source,
+                path,
+                error_id,
+                app,
+            } => {
+                let entry = self.crashes.entry(error_id.into()).or_default();
+                let blob = (source as usize, path.into());
+                if !entry.blobs.contains(&blob) {
+                    entry.blobs.push(blob);
+                }
+                entry.app = entry.app.take().or_else(|| app.map(Into::into));
+            }
+            Event::AttachmentBlob { source, path, id } => {
+                let blobs = self.attachment_blobs.entry(id.into()).or_default();
+                let blob = (source as usize, path.into());
+                if !blobs.contains(&blob) {
+                    blobs.push(blob);
                 }
             }
         }
     }
+}
 
+/// Bytes of events a thread keeps in memory before it writes them to its
+/// temporary file.
+const SPILL_AT: usize = 4 << 20;
+/// Installs a thread remembers having written (then it forgets them all
+/// and starts again): most error logs of an install follow each other.
+const INSTALLS_REMEMBERED: usize = 1 << 16;
+
+/// A run of events: a thread's, kept in memory or written to a file.
+#[derive(Debug)]
+enum Run {
+    Memory(Vec<u8>),
+    File(File),
+}
+
+/// The events of a search, appended while it scans: see the module's
+/// documentation.
+#[derive(Debug)]
+pub(crate) struct IndexLog {
+    /// Events not yet written to `file`.
+    buf: Vec<u8>,
+    file: Option<File>,
+    /// Sealed runs (this thread's and those merged in).
+    runs: Vec<Run>,
+    spill_at: usize,
+    events: u64,
+    apps: BTreeSet<Box<str>>,
+    installs: HashSet<Box<str>>,
+    /// The first write that failed: the log is incomplete, and resolving
+    /// it is an error.
+    failed: Option<std::io::Error>,
+}
+
+impl Default for IndexLog {
+    fn default() -> Self {
+        Self::with_spill_at(SPILL_AT)
+    }
+}
+
+impl IndexLog {
+    fn with_spill_at(spill_at: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            file: None,
+            runs: Vec::new(),
+            spill_at,
+            events: 0,
+            apps: BTreeSet::new(),
+            installs: HashSet::default(),
+            failed: None,
+        }
+    }
+
+    /// Events written.
+    pub(crate) fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Adds what a device log says (see [`AttributionIndex::add_record`]).
+    pub(crate) fn add_record(&mut self, at: (usize, &str, usize), minute: &str, log: &DeviceLog) {
+        record_events(at, minute, log, |ev| self.push(ev));
+    }
+
+    /// Adds a crash blob seen in a listing, with the app its path names.
+    pub(crate) fn add_crash_blob(
+        &mut self,
+        source: usize,
+        path: &str,
+        error_id: &str,
+        app: Option<&str>,
+    ) {
+        self.push(&Event::CrashBlob {
+            source: source as u32,
+            path,
+            error_id,
+            app,
+        });
+    }
+
+    /// Adds an attachment blob seen in a listing.
+    pub(crate) fn add_attachment_blob(&mut self, source: usize, path: &str, attachment_id: &str) {
+        self.push(&Event::AttachmentBlob {
+            source: source as u32,
+            path,
+            id: attachment_id,
+        });
+    }
+
+    fn push(&mut self, ev: &Event<'_>) {
+        if let Event::Install { install, .. } = ev {
+            if self.installs.contains(*install) {
+                return;
+            }
+            if self.installs.len() >= INSTALLS_REMEMBERED {
+                self.installs.clear();
+            }
+            self.installs.insert((*install).into());
+        }
+        if let Some(app) = ev.app()
+            && !self.apps.contains(app)
+        {
+            self.apps.insert(app.into());
+        }
+        ev.encode(&mut self.buf);
+        self.events += 1;
+        if self.buf.len() >= self.spill_at {
+            self.spill();
+        }
+    }
+
+    /// Writes the buffered events to this thread's file.
+    fn spill(&mut self) {
+        if self.failed.is_none() {
+            let file = match self.file.take() {
+                Some(f) => Ok(f),
+                None => tempfile::tempfile(),
+            };
+            match file.and_then(|mut f| f.write_all(&self.buf).map(|()| f)) {
+                Ok(f) => self.file = Some(f),
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.buf.clear();
+    }
+
+    /// Ends what was appended so far as a run.
+    fn seal(&mut self) {
+        if self.file.is_some() {
+            self.spill();
+            if let Some(f) = self.file.take() {
+                self.runs.push(Run::File(f));
+            }
+        } else if !self.buf.is_empty() {
+            self.runs.push(Run::Memory(std::mem::take(&mut self.buf)));
+        }
+    }
+
+    /// Takes in another thread's log.
+    pub(crate) fn merge(&mut self, mut other: Self) {
+        self.seal();
+        other.seal();
+        self.runs.append(&mut other.runs);
+        self.events += other.events;
+        self.apps.append(&mut other.apps);
+        self.failed = self.failed.take().or(other.failed);
+    }
+
+    /// Calls `f` with every event, in the order they were appended within
+    /// each run.
+    fn each(&mut self, mut f: impl FnMut(&Event<'_>)) -> std::io::Result<()> {
+        fn frames(mut b: &[u8], f: &mut impl FnMut(&Event<'_>)) -> std::io::Result<()> {
+            while let Some((len, rest)) = b.split_first_chunk::<4>() {
+                let (frame, rest) = rest
+                    .split_at_checked(u32::from_le_bytes(*len) as usize)
+                    .ok_or_else(damaged)?;
+                f(&Event::decode(frame).ok_or_else(damaged)?);
+                b = rest;
+            }
+            if b.is_empty() { Ok(()) } else { Err(damaged()) }
+        }
+        fn damaged() -> std::io::Error {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "an event read back is not the one written",
+            )
+        }
+        let mut frame = Vec::new();
+        for run in &mut self.runs {
+            match run {
+                Run::Memory(b) => frames(b, &mut f)?,
+                Run::File(file) => {
+                    file.seek(SeekFrom::Start(0))?;
+                    let mut r = BufReader::with_capacity(1 << 20, &*file);
+                    let mut len = [0u8; 4];
+                    loop {
+                        match r.read_exact(&mut len) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                            Err(e) => return Err(e),
+                        }
+                        frame.resize(u32::from_le_bytes(len) as usize, 0);
+                        r.read_exact(&mut frame)?;
+                        f(&Event::decode(&frame).ok_or_else(damaged)?);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of what `wanted` names and of all it leads to: their
+    /// crashes' sessions, the attachments of those crashes and sessions,
+    /// the crashes those attachments name. The log is read until nothing
+    /// new is wanted (three or four times), then once more to build the
+    /// index, so it holds exactly the entries the full index would hold
+    /// for these keys.
+    pub(crate) fn resolve(&mut self, wanted: &mut Wanted) -> std::io::Result<AttributionIndex> {
+        self.seal();
+        if let Some(e) = &self.failed {
+            return Err(std::io::Error::new(e.kind(), format!("writing it: {e}")));
+        }
+        let mut index = AttributionIndex {
+            apps: self.apps.clone(),
+            ..Default::default()
+        };
+        if wanted.is_empty() {
+            return Ok(index);
+        }
+        let mut key = String::new();
+        loop {
+            let before = wanted.len();
+            self.each(|ev| wanted.follow(ev, &mut key))?;
+            if wanted.len() == before {
+                break;
+            }
+        }
+        self.each(|ev| {
+            if wanted.holds(ev) {
+                index.apply(ev);
+            }
+        })?;
+        Ok(index)
+    }
+}
+
+/// An [`IndexLog`] and what the hits so far need from it.
+#[derive(Debug, Default)]
+pub(crate) struct Resolver {
+    log: IndexLog,
+    wanted: Wanted,
+}
+
+impl Resolver {
+    pub(crate) fn new(log: IndexLog) -> Self {
+        Self {
+            log,
+            wanted: Wanted::default(),
+        }
+    }
+
+    /// Events the log holds.
+    pub(crate) fn events(&self) -> u64 {
+        self.log.events()
+    }
+
+    /// The index of what `places` and every place before them need; the
+    /// log is read on a blocking thread.
+    pub(crate) async fn resolve<'p>(
+        mut self,
+        places: impl Iterator<Item = &'p Place>,
+    ) -> crate::Result<(Self, AttributionIndex)> {
+        for p in places {
+            self.wanted.place(p);
+        }
+        tokio::task::spawn_blocking(move || {
+            let index = self.log.resolve(&mut self.wanted)?;
+            Ok((self, index))
+        })
+        .await
+        .map_err(|e| crate::Error::Source(format!("reading the attribution index ended: {e}")))?
+    }
+}
+
+/// The keys a search needs from the index.
+#[derive(Debug, Default)]
+pub(crate) struct Wanted {
+    crashes: HashSet<Box<str>>,
+    attachments: HashSet<Box<str>>,
+    /// `install`, NUL, `session`.
+    sessions: HashSet<Box<str>>,
+    installs: HashSet<Box<str>>,
+}
+
+impl Wanted {
+    /// What attributing a hit at `place` needs.
+    pub(crate) fn place(&mut self, place: &Place) {
+        match place {
+            Place::Crash { error_id, .. } => {
+                self.crashes.insert(error_id.as_str().into());
+            }
+            Place::Attachment { attachment_id, .. } => {
+                self.attachments.insert(attachment_id.as_str().into());
+            }
+            Place::Activity {
+                install_id: Some(install),
+                ..
+            } => {
+                self.installs.insert(install.as_str().into());
+            }
+            Place::Activity { .. } | Place::Unattributed { .. } => {}
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.crashes.len() + self.attachments.len() + self.sessions.len() + self.installs.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn session<'k>(
+        key: &'k mut String,
+        install: Option<&str>,
+        session: Option<&str>,
+    ) -> Option<&'k str> {
+        let (i, s) = (install?, session?);
+        key.clear();
+        key.push_str(i);
+        key.push('\0');
+        key.push_str(s);
+        Some(key)
+    }
+
+    /// Takes in the keys `ev` leads to, if it is wanted.
+    fn follow(&mut self, ev: &Event<'_>, key: &mut String) {
+        match *ev {
+            Event::Error {
+                error_id,
+                install,
+                session,
+                ..
+            } => {
+                let Some(key) = Self::session(key, install, session) else {
+                    return;
+                };
+                if self.crashes.contains(error_id) {
+                    if !self.sessions.contains(key) {
+                        self.sessions.insert(key.into());
+                    }
+                } else if self.sessions.contains(key) {
+                    self.crashes.insert(error_id.into());
+                }
+            }
+            Event::Attachment {
+                id,
+                error_id,
+                install,
+                session,
+                ..
+            } => {
+                let key = Self::session(key, install, session);
+                if self.attachments.contains(id) {
+                    match (error_id, key) {
+                        (Some(e), _) if !self.crashes.contains(e) => {
+                            self.crashes.insert(e.into());
+                        }
+                        (None, Some(k)) if !self.sessions.contains(k) => {
+                            self.sessions.insert(k.into());
+                        }
+                        _ => {}
+                    }
+                } else if match error_id {
+                    Some(e) => self.crashes.contains(e),
+                    None => key.is_some_and(|k| self.sessions.contains(k)),
+                } {
+                    self.attachments.insert(id.into());
+                }
+            }
+            Event::Install { .. } | Event::CrashBlob { .. } | Event::AttachmentBlob { .. } => {}
+        }
+    }
+
+    /// Whether the index keeps `ev`.
+    fn holds(&self, ev: &Event<'_>) -> bool {
+        match *ev {
+            Event::Install { install, .. } => self.installs.contains(install),
+            Event::Error { error_id, .. } | Event::CrashBlob { error_id, .. } => {
+                self.crashes.contains(error_id)
+            }
+            Event::Attachment { id, .. } | Event::AttachmentBlob { id, .. } => {
+                self.attachments.contains(id)
+            }
+        }
+    }
+}
+
+impl AttributionIndex {
     /// Every attachment a log names, with its entry.
     pub fn attachments(&self) -> impl Iterator<Item = (&str, &AttachmentEntry)> {
         self.attachments.iter().map(|(k, v)| (&**k, v))
@@ -280,14 +940,10 @@ impl AttributionIndex {
         out
     }
 
-    /// Every app id the index saw (in error, attachment and other logs).
-    pub fn apps(&self) -> std::collections::BTreeSet<&str> {
-        self.installs
-            .values()
-            .chain(self.crashes.values().filter_map(|c| c.app.as_ref()))
-            .chain(self.attachments.values().filter_map(|a| a.app.as_ref()))
-            .map(|a| &**a)
-            .collect()
+    /// Every app id seen in the logs and crash blobs of the sources, all
+    /// of them even when the index holds only what the hits need.
+    pub fn apps(&self) -> BTreeSet<&str> {
+        self.apps.iter().map(|a| &**a).collect()
     }
 
     /// A crash's entry.
@@ -331,7 +987,7 @@ impl AttributionIndex {
         }
     }
 
-    /// Entries held (crashes, attachments, sessions, installs).
+    /// Entries held in memory (crashes, attachments, sessions, installs).
     pub fn len(&self) -> usize {
         self.crashes.len() + self.attachments.len() + self.sessions.len() + self.installs.len()
     }
@@ -405,6 +1061,7 @@ impl AttributionIndex {
     }
 }
 
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -432,9 +1089,8 @@ mod tests {
                 "Properties": "{\"ErrorId\":\"e2\",\"Blob\":\"crashes/e2.json\"}"}),
             ),
         );
-        let mut b = AttributionIndex::default();
-        // In a later folder, another thread: one names its crash, one not.
-        b.add_record(
+        // In a later folder: one names its crash, one not.
+        a.add_record(
             (1, "logs.v1.data", 3),
             "2026/11/30/12/09/",
             &log(
@@ -442,7 +1098,7 @@ mod tests {
                 "Properties": {"ErrorId": "e2", "AttachmentId": "a2", "FileName": "log.txt"}}),
             ),
         );
-        b.add_record(
+        a.add_record(
             (1, "logs.v1.data", 4),
             "2026/11/30/12/09/",
             &log(
@@ -450,7 +1106,7 @@ mod tests {
                 "Properties": "2026/11/30/12/09/attachments/a1"}),
             ),
         );
-        b.add_record(
+        a.add_record(
             (1, "logs.v1.data", 5),
             "2026/11/30/12/09/",
             &log(
@@ -458,7 +1114,6 @@ mod tests {
                 "Properties": "2026/11/30/12/09/attachments/a9"}),
             ),
         );
-        a.merge(b);
         assert_eq!(a.crash_of_attachment("a2").unwrap().0, "e2");
         assert_eq!(
             a.crash_of_attachment("a2").unwrap().1.file_name.as_deref(),
@@ -504,5 +1159,148 @@ mod tests {
         assert_eq!(a.app_of_install("i1"), Some("app"));
         a.add_crash_blob(3, "app/2026/11/30/12/05/crashes/e3.json", "e3");
         assert_eq!(a.crash("e3").unwrap().app.as_deref(), Some("app"));
+    }
+
+    /// Error and attachment logs over three sessions and two threads: an
+    /// attachment named by its crash, one found by its session, and
+    /// decoys that no hit leads to.
+    fn logs() -> Vec<(usize, &'static str, usize, &'static str, serde_json::Value)> {
+        let m5 = "2026/11/30/12/05/";
+        let m9 = "2026/11/30/12/09/";
+        vec![
+            (0, "a/logs.v1.data", 0, m5, json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i1", "SessionId": "s1",
+                "Properties": "2026/11/30/12/05/crashes/e1.json"})),
+            (0, "a/logs.v1.data", 1, m5, json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i2", "SessionId": "s2",
+                "Properties": {"ErrorId": "e2", "Blob": "crashes/e2.json"}})),
+            (0, "a/logs.v1.data", 2, m5, json!({"MessageType": "ErrorLog", "AppId": "other", "InstallId": "i3", "SessionId": "s3",
+                "Properties": {"ErrorId": "e3", "Blob": "crashes/e3.json"}})),
+            (0, "a/logs.v1.data", 3, m5, json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i3", "SessionId": "s3",
+                "Properties": {"ErrorId": "e4", "Blob": "crashes/e4.json"}})),
+            (1, "b/logs.v1.data", 0, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i1", "SessionId": "s1",
+                "Properties": "2026/11/30/12/09/attachments/a1"})),
+            (1, "b/logs.v1.data", 1, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i2",
+                "Properties": {"ErrorId": "e2", "AttachmentId": "a2", "FileName": "log.txt"}})),
+            (1, "b/logs.v1.data", 2, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "other", "InstallId": "i3", "SessionId": "s3",
+                "Properties": "2026/11/30/12/09/attachments/a3"})),
+            (1, "b/logs.v1.data", 3, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i2",
+                "Properties": {"ErrorId": "e2", "AttachmentId": "a4", "FileName": "more.txt"}})),
+        ]
+    }
+
+    #[test]
+    fn the_log_resolves_what_the_hits_need_as_the_whole_index_has_it() {
+        let mut full = AttributionIndex::default();
+        // Two threads' logs: one written to its file event by event, one
+        // kept in memory.
+        let (mut one, mut two) = (IndexLog::with_spill_at(1), IndexLog::default());
+        for (source, path, index, minute, v) in logs() {
+            let l = log(v);
+            full.add_record((source, path, index), minute, &l);
+            let half = if source == 0 { &mut one } else { &mut two };
+            half.add_record((source, path, index), minute, &l);
+        }
+        for (source, path, id) in [(1, "2026/11/30/12/09/attachments/a1", "a1"), (2, "x/attachments/a4", "a4")] {
+            full.add_attachment_blob(source, path, id);
+            two.add_attachment_blob(source, path, id);
+        }
+        full.add_crash_blob(2, "app/2026/11/30/12/05/crashes/e5.json", "e5");
+        two.add_crash_blob(2, "app/2026/11/30/12/05/crashes/e5.json", "e5", Some("app"));
+        assert!(one.file.is_some(), "the first log went to its file");
+        one.merge(two);
+        assert_eq!(one.events(), 17);
+
+        let crash = |error_id: &str| Place::Crash { app: None, error_id: error_id.into() };
+        let attachment = |id: &str| Place::Attachment {
+            attachment_id: id.into(),
+            object: String::new(),
+            index: None,
+            source: 0,
+        };
+        let same = |part: &AttributionIndex, crashes: &[&str], attachments: &[&str]| {
+            for e in crashes {
+                assert_eq!(part.crash(e), full.crash(e), "{e}");
+            }
+            for a in attachments {
+                assert_eq!(part.crash_of_attachment(a), full.crash_of_attachment(a), "{a}");
+                assert_eq!(part.attachment_blobs(a), full.attachment_blobs(a), "{a}");
+            }
+            assert_eq!(part.apps(), full.apps());
+        };
+
+        // A hit in crash e2 brings its attachments a2 and a4, by name.
+        let mut wanted = Wanted::default();
+        wanted.place(&crash("e2"));
+        let part = one.resolve(&mut wanted).unwrap();
+        same(&part, &["e2"], &["a2", "a4"]);
+        assert_eq!(part.attachments_by_crash().get("e2").unwrap(), &["a2", "a4"]);
+        assert_eq!(part.crash("e1"), None, "nothing the hit does not lead to");
+
+        // A hit in attachment a1 (no crash named) finds e1 by its session.
+        let mut wanted = Wanted::default();
+        wanted.place(&attachment("a1"));
+        let part = one.resolve(&mut wanted).unwrap();
+        same(&part, &["e1"], &["a1"]);
+        assert_eq!(part.crash_of_attachment("a1").unwrap().0, "e1");
+
+        // Two crashes share a3's session: it stays unattributed, as in the
+        // whole index, and both crashes are known.
+        let mut wanted = Wanted::default();
+        wanted.place(&attachment("a3"));
+        wanted.place(&crash("e4"));
+        let part = one.resolve(&mut wanted).unwrap();
+        same(&part, &["e3", "e4"], &["a3"]);
+        assert!(part.crash_of_attachment("a3").is_err());
+
+        // A record's install gives its app; a listed crash blob is kept.
+        let mut wanted = Wanted::default();
+        wanted.place(&Place::Activity {
+            app: None,
+            install_id: Some("i2".into()),
+            message_type: "EventLog".into(),
+            object: String::new(),
+            index: 0,
+            source: 0,
+        });
+        wanted.place(&crash("e5"));
+        let part = one.resolve(&mut wanted).unwrap();
+        assert_eq!(part.app_of_install("i2"), Some("app"));
+        assert_eq!(part.app_of_install("i1"), None);
+        same(&part, &["e5"], &[]);
+
+        // No hit: nothing is read back, and every app is still known.
+        let part = one.resolve(&mut Wanted::default()).unwrap();
+        assert!(part.is_empty());
+        assert_eq!(part.apps(), full.apps());
+    }
+
+    #[test]
+    fn every_event_reads_back_as_written() {
+        let record = Record { source: 7, path: "p/logs.v1.data", index: 3 };
+        let events = [
+            Event::Install { install: "i", app: "a" },
+            Event::Error { error_id: "e", app: None, install: Some("i"), session: Some(""), blob: Some("b"), record },
+            Event::Attachment {
+                id: "x",
+                error_id: None,
+                app: Some("a"),
+                install: None,
+                session: Some("s"),
+                file_name: Some("f\u{e9}.txt"),
+                content_type: None,
+                blob: None,
+                record,
+            },
+            Event::CrashBlob { source: 1, path: "c", error_id: "e", app: None },
+            Event::AttachmentBlob { source: u32::MAX - 1, path: "", id: "x" },
+        ];
+        let mut buf = Vec::new();
+        for ev in &events {
+            buf.clear();
+            ev.encode(&mut buf);
+            assert_eq!(u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize, buf.len() - 4);
+            assert_eq!(Event::decode(&buf[4..]), Some(*ev));
+            // A cut frame is not read as an event.
+            assert_eq!(Event::decode(&buf[4..buf.len() - 1]), None);
+        }
     }
 }

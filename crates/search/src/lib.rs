@@ -65,7 +65,15 @@ pub mod fuzzing {
         let scanner = Scanner::new(matcher, limits, true, &progress);
         let mut local = Local::default();
         scanner.object(0, path, bytes, &mut local);
-        crate::attribute::attribute(local.hits, &local.index).len()
+        let mut wanted = crate::index::Wanted::default();
+        for h in &local.hits {
+            wanted.place(&h.place);
+        }
+        let index = local
+            .index
+            .resolve(&mut wanted)
+            .expect("an index in memory reads back");
+        crate::attribute::attribute(local.hits, &index).len()
     }
 
     /// The phone scanner: `(start, end)` of each match of `value`.

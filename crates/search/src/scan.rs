@@ -9,8 +9,8 @@
 
 use crate::decode::{Limits, expand};
 use crate::evidence::{Hit, SourceSummary, Unread};
-use crate::export::{BlobKind, classify, split_device_logs};
-use crate::index::AttributionIndex;
+use crate::export::{BlobKind, ExportBlob, classify, split_device_logs};
+use crate::index::IndexLog;
 use crate::matcher::{Found, Matcher, json_path_at};
 
 /// Objects up to this size are scanned whole (decoded, JSON paths);
@@ -71,7 +71,7 @@ pub(crate) struct RawHit {
 #[derive(Debug, Default)]
 pub(crate) struct Local {
     pub(crate) hits: Vec<RawHit>,
-    pub(crate) index: AttributionIndex,
+    pub(crate) index: IndexLog,
     pub(crate) errors: Vec<(String, String)>,
     pub(crate) unread: Vec<Unread>,
     pub(crate) objects: u64,
@@ -357,7 +357,8 @@ impl<'m> Scanner<'m> {
             ),
             BlobKind::Crash { error_id, .. } => {
                 if self.index {
-                    out.index.add_crash_blob(source, path, &error_id);
+                    out.index
+                        .add_crash_blob(source, path, &error_id, blob.app_id.as_deref());
                 }
                 let place = || Place::Crash {
                     app: blob.app_id.or_else(|| string_field(&text, "appId")),
@@ -553,11 +554,19 @@ impl<'m> Scanner<'m> {
         self.progress.scanned(size);
         out.note(source, &Layout::of(path), None);
         if self.index {
-            match classify(path).map(|b| b.kind) {
-                Some(BlobKind::Crash { error_id, .. }) => {
-                    out.index.add_crash_blob(source, path, &error_id);
+            match classify(path) {
+                Some(ExportBlob {
+                    kind: BlobKind::Crash { error_id, .. },
+                    app_id,
+                    ..
+                }) => {
+                    out.index
+                        .add_crash_blob(source, path, &error_id, app_id.as_deref());
                 }
-                Some(BlobKind::Attachment { attachment_id }) => {
+                Some(ExportBlob {
+                    kind: BlobKind::Attachment { attachment_id },
+                    ..
+                }) => {
                     out.index.add_attachment_blob(source, path, &attachment_id);
                 }
                 _ => {}

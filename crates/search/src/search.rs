@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use crate::attribute::{Groups, attribute};
 use crate::error::Result;
 use crate::evidence::{Evidence, Owner, SearchReport};
+use crate::index::Resolver;
 use crate::matcher::Matcher;
 use crate::scan::{WHOLE_OBJECT_MAX, string_field};
 use crate::sources::{SearchOptions, scan_sources};
@@ -35,11 +36,14 @@ pub async fn search(
         .collect();
     let matcher = Arc::new(Matcher::new(subjects));
     let labels: Vec<String> = matcher.subjects().iter().map(|s| s.label.clone()).collect();
-    let local = scan_sources(sources, &matcher, opts, true).await?;
+    let mut local = scan_sources(sources, &matcher, opts, true).await?;
     for (path, e) in &local.errors {
         tracing::warn!(object = %path, error = %e, "An object was not read whole; the search goes on.");
     }
-    let mut groups = attribute(local.hits, &local.index);
+    let resolver = Resolver::new(std::mem::take(&mut local.index));
+    let index_entries = resolver.events();
+    let (resolver, mut index) = resolver.resolve(local.hits.iter().map(|h| &h.place)).await?;
+    let mut groups = attribute(local.hits, &index);
     archive_installs(sources, &mut groups).await;
     let mut report = SearchReport {
         typed_only,
@@ -47,7 +51,7 @@ pub async fn search(
         bytes: local.bytes,
         records: local.records,
         errors: local.errors,
-        index_entries: local.index.len() as u64,
+        index_entries,
         unread: local.unread,
         failed: local.failed,
         sources: local.sources,
@@ -74,7 +78,7 @@ pub async fn search(
             &labels,
             opts,
             &groups,
-            &local.index,
+            (resolver, &mut index),
             &mut report.evidence,
         )
         .await?;
@@ -93,7 +97,7 @@ pub async fn search(
             &b.install_id,
         ))
     });
-    report.index = local.index;
+    report.index = index;
     Ok(report)
 }
 

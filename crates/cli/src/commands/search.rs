@@ -76,7 +76,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result
     } else {
         writeln!(
             out,
-            "Searched {} objects ({} bytes, {} device-log records; attribution index: {} entries, about {} KiB).",
+            "Searched {} objects ({} bytes, {} device-log records; attribution index: {} entries, about {} KiB of them held for the hits).",
             report.objects,
             report.bytes,
             report.records,
