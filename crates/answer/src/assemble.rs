@@ -618,7 +618,7 @@ fn activity_files(cx: &Context<'_>, activity: &[&Evidence], found: &mut Found) -
             by_app
                 .entry(app)
                 .or_default()
-                .push((*source, object, *index, e));
+                .push((source.index(), object, *index, e));
         }
     }
     for (app, mut records) in by_app {
@@ -694,7 +694,9 @@ async fn unattributed_files(
             source,
         } = &e.owner
         {
-            let slot = by_object.entry((*source, object, *index)).or_default();
+            let slot = by_object
+                .entry((source.index(), object, *index))
+                .or_default();
             if !slot.0.contains(&reason.as_str()) {
                 slot.0.push(reason);
             }

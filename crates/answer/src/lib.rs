@@ -317,7 +317,7 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
             "sources": sources,
             "time_range": covered,
             "coverage": coverage_text(&covered, request.coverage_note.as_deref()),
-            "unread_objects": report.unread.iter().map(|u| json!({"source": u.source + 1, "object": u.object})).collect::<Vec<_>>(),
+            "unread_objects": report.unread.iter().map(|u| json!({"source": u.source, "object": u.object})).collect::<Vec<_>>(),
             "counts": found.counts,
             "crashes": found.crashes,
             "activity": found.activity,
@@ -379,7 +379,11 @@ fn describe_sources(inputs: &[Store], report: &SearchReport) -> Result<Vec<Sourc
                 to: s.last,
             },
             apps: s.apps.into_iter().collect(),
-            unread_objects: report.unread.iter().filter(|u| u.source == n).count(),
+            unread_objects: report
+                .unread
+                .iter()
+                .filter(|u| u.source.index() == n)
+                .count(),
         });
     }
     Ok(out)

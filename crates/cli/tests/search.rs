@@ -374,6 +374,10 @@ fn json_names_activity_unattributed_and_unread_without_values() {
     );
     let unread = kind("unread");
     assert_eq!(unread.len(), 1, "{stdout}");
+    // The first --source is source 1, as in packages and plans.
+    for line in [activity[0], unattributed[0], unread[0]] {
+        assert_eq!(line["source"], 1, "{line}");
+    }
     assert!(
         unread[0]["reason"]
             .as_str()

@@ -15,6 +15,7 @@ use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
 use crashdsr_search::export::{DeviceLog, blob_text, split_device_logs};
 use crashdsr_search::{Owner, SearchReport};
+use crashdsr_store::SourceId;
 use serde::{Deserialize, Serialize};
 
 use crate::target::Target;
@@ -48,8 +49,8 @@ pub struct ApiCrash {
 pub struct ApiInstall {
     /// The keyed hash of the install id.
     pub keyed_hash: String,
-    /// Which source holds the record, from 1.
-    pub source: usize,
+    /// Which source holds the record.
+    pub source: SourceId,
     /// The object.
     pub object: String,
     /// The record's index in a `logs*.v1.data` blob; none for a JSON
@@ -106,7 +107,7 @@ pub(crate) async fn plan(
             .entry(keyed_hash(key, value))
             .or_insert_with_key(|hash| ApiInstall {
                 keyed_hash: hash.clone(),
-                source: source + 1,
+                source: SourceId::new(source),
                 object: object.to_owned(),
                 index,
             });
@@ -142,7 +143,7 @@ pub(crate) async fn plan(
                     continue;
                 };
                 if ours(Some(&log.app_id)) && !log.install_id.is_empty() {
-                    install(&log.install_id, *source, object, Some(*i as u32));
+                    install(&log.install_id, source.index(), object, Some(*i as u32));
                 }
             }
             _ => {}
@@ -194,7 +195,7 @@ pub(crate) async fn read_install(
     targets: &[Target],
     i: &ApiInstall,
 ) -> Result<std::result::Result<String, String>> {
-    let Some(read) = targets[i.source - 1].read(&i.object).await? else {
+    let Some(read) = targets[i.source.index()].read(&i.object).await? else {
         return Ok(Err("the record that holds the install id is gone".into()));
     };
     let value = match i.index {

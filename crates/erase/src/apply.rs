@@ -32,7 +32,7 @@ pub struct ApplyOptions {
 /// A rewritten blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rewritten {
-    /// Which source, from 1.
+    /// Which source, numbered from 1 (0: the API).
     pub source: usize,
     /// The blob.
     pub object: String,
@@ -49,7 +49,7 @@ pub struct Rewritten {
 /// A deleted object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deleted {
-    /// Which source, from 1.
+    /// Which source, numbered from 1 (0: the API).
     pub source: usize,
     /// The object.
     pub object: String,
@@ -60,7 +60,7 @@ pub struct Deleted {
 /// An object left alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
-    /// Which source, from 1.
+    /// Which source, numbered from 1 (0: the API).
     pub source: usize,
     /// The object.
     pub object: String,
@@ -161,16 +161,16 @@ impl Run<'_> {
     }
 
     async fn rewrite(&mut self, step: i64, r: &Rewrite) -> Result<()> {
-        let target = self.targets[r.source - 1].clone();
+        let target = self.targets[r.source.index()].clone();
         let done = |new: String| Rewritten {
-            source: r.source,
+            source: r.source.number(),
             object: r.object.clone(),
             old_sha256: r.sha256.clone(),
             new_sha256: new,
             records_dropped: r.drop.len(),
             records_kept: r.records - r.drop.len(),
         };
-        if let Some(ended) = self.replay(step, r.source, &r.object) {
+        if let Some(ended) = self.replay(step, r.source.number(), &r.object) {
             if let Some(new) = ended {
                 self.outcome.rewritten.push(done(new));
             }
@@ -179,7 +179,7 @@ impl Run<'_> {
         let prior = self.prior(step);
         let temp = format!("{}{TEMP_SUFFIX}", r.object);
         let Some(current) = target.read(&r.object).await? else {
-            return self.vanish(step, r.source, &r.object).await;
+            return self.vanish(step, r.source.number(), &r.object).await;
         };
         let now = sha(&current.bytes);
         if let Some((StepState::Written, new)) = prior.clone()
@@ -195,7 +195,12 @@ impl Run<'_> {
         if now != r.sha256 {
             target.delete(&temp).await?;
             return self
-                .refuse(step, r.source, &r.object, Self::changed(&r.sha256, &now))
+                .refuse(
+                    step,
+                    r.source.number(),
+                    &r.object,
+                    Self::changed(&r.sha256, &now),
+                )
                 .await;
         }
         let new = match crate::rewrite::rewrite(&current.bytes, &r.drop) {
@@ -204,7 +209,7 @@ impl Run<'_> {
                 return self
                     .refuse(
                         step,
-                        r.source,
+                        r.source.number(),
                         &r.object,
                         format!("it cannot be rewritten safely: {why}"),
                     )
@@ -226,7 +231,7 @@ impl Run<'_> {
                 return self
                     .refuse(
                         step,
-                        r.source,
+                        r.source.number(),
                         &r.object,
                         "it changed while it was being rewritten (its ETag moved); it was left alone".into(),
                     )
@@ -354,14 +359,14 @@ impl Run<'_> {
     /// before it is deleted, done after.
     async fn delete_chunk(&mut self, first: usize, chunk: &[Delete]) -> Result<()> {
         let gone = |d: &Delete| Deleted {
-            source: d.source,
+            source: d.source.number(),
             object: d.object.clone(),
             sha256: d.sha256.clone(),
         };
         let mut todo = Vec::new();
         for (n, d) in chunk.iter().enumerate() {
             let step = (first + n) as i64;
-            match self.replay(step, d.source, &d.object) {
+            match self.replay(step, d.source.number(), &d.object) {
                 Some(Some(_)) => self.outcome.deleted.push(gone(d)),
                 Some(None) => {}
                 None => todo.push((step, d)),
@@ -370,7 +375,7 @@ impl Run<'_> {
         let targets = &self.targets;
         let reads: Vec<_> = stream::iter(
             todo.iter()
-                .map(|(_, d)| targets[d.source - 1].read(&d.object)),
+                .map(|(_, d)| targets[d.source.index()].read(&d.object)),
         )
         .buffered(IN_FLIGHT)
         .collect()
@@ -381,14 +386,19 @@ impl Run<'_> {
                 // Deleted before the last run stopped (its empty folder
                 // may be left): delete again, which only tidies.
                 None if self.prior(step).is_some() => go.push((step, d)),
-                None => self.vanish(step, d.source, &d.object).await?,
+                None => self.vanish(step, d.source.number(), &d.object).await?,
                 Some(current) => {
                     let now = sha(&current.bytes);
                     if now == d.sha256 {
                         go.push((step, d));
                     } else {
-                        self.refuse(step, d.source, &d.object, Self::changed(&d.sha256, &now))
-                            .await?;
+                        self.refuse(
+                            step,
+                            d.source.number(),
+                            &d.object,
+                            Self::changed(&d.sha256, &now),
+                        )
+                        .await?;
                     }
                 }
             }
@@ -396,7 +406,7 @@ impl Run<'_> {
         self.note_many(&go, StepState::Started).await?;
         let this = &*self;
         let deleted: Vec<Result<()>> = stream::iter(go.iter().map(|(_, d)| async move {
-            let done = this.targets[d.source - 1].delete(&d.object).await;
+            let done = this.targets[d.source.index()].delete(&d.object).await;
             if done.is_ok() {
                 this.checkpoint();
             }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
 use crashdsr_search::{Owner, SearchOptions, Subject};
-use crashdsr_store::Store;
 use crashdsr_store::export::classify;
+use crashdsr_store::{SourceId, Store};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -58,8 +58,8 @@ impl PlanSubject {
 /// A log blob to rewrite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rewrite {
-    /// Which source, from 1.
-    pub source: usize,
+    /// Which source.
+    pub source: SourceId,
     /// The blob.
     pub object: String,
     /// Its SHA-256 when planned.
@@ -77,8 +77,8 @@ pub struct Rewrite {
 /// An object to delete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delete {
-    /// Which source, from 1.
-    pub source: usize,
+    /// Which source.
+    pub source: SourceId,
     /// The object.
     pub object: String,
     /// Its SHA-256 when planned.
@@ -233,7 +233,7 @@ impl Gather {
                 continue;
             }
             rewrites.push(Rewrite {
-                source: source + 1,
+                source: SourceId::new(source),
                 object,
                 sha256: sha(&read.bytes),
                 size: read.bytes.len() as u64,
@@ -247,7 +247,7 @@ impl Gather {
                 continue;
             };
             deletes.push(Delete {
-                source: source + 1,
+                source: SourceId::new(source),
                 object,
                 sha256: sha(&read.bytes),
                 size: read.bytes.len() as u64,
@@ -370,7 +370,7 @@ pub async fn plan_erase(
                 source,
                 ..
             } => g.drop(
-                *source,
+                source.index(),
                 object,
                 *index as u32,
                 format!("a {message_type} record ({how})"),
@@ -382,13 +382,13 @@ pub async fn plan_erase(
                 source,
             } => match index {
                 Some(i) => g.drop(
-                    *source,
+                    source.index(),
                     object,
                     *i as u32,
                     format!("a record that holds the person's data ({reason})"),
                 ),
                 None => g.delete(
-                    *source,
+                    source.index(),
                     object,
                     format!("holds the person's data, tied to no crash ({reason})"),
                 ),

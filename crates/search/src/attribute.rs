@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crashdsr_store::SourceId;
+
 use crate::evidence::{Hit, Owner};
 use crate::index::AttributionIndex;
 use crate::scan::{Place, RawHit};
@@ -53,7 +55,7 @@ pub(crate) fn owner_of(place: Place, index: &AttributionIndex) -> (Owner, Option
                     message_type,
                     object,
                     index: at,
-                    source,
+                    source: SourceId::new(source),
                 },
                 install_id,
             )
@@ -83,7 +85,7 @@ pub(crate) fn owner_of(place: Place, index: &AttributionIndex) -> (Owner, Option
                     object,
                     index: record,
                     reason: format!("attachment {attachment_id}: {reason}"),
-                    source,
+                    source: SourceId::new(source),
                 },
                 None,
             ),
@@ -98,7 +100,7 @@ pub(crate) fn owner_of(place: Place, index: &AttributionIndex) -> (Owner, Option
                 object,
                 index,
                 reason,
-                source,
+                source: SourceId::new(source),
             },
             None,
         ),

@@ -2,6 +2,7 @@
 //! an activity record, or an object that could not be tied to either) and
 //! the evidence line per subject and owner that `search --json` prints.
 
+use crashdsr_store::SourceId;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -10,8 +11,8 @@ use crate::subject::IdKind;
 /// An object that could not be read to the end.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Unread {
-    /// Which `--source` (0-based).
-    pub source: usize,
+    /// Which `--source`.
+    pub source: SourceId,
     /// The object.
     pub object: String,
     /// What was left unread and why.
@@ -63,8 +64,8 @@ pub enum Owner {
         object: String,
         /// Its position in that blob's array.
         index: usize,
-        /// Which `--source` (0-based).
-        source: usize,
+        /// Which `--source` (numbered from 1 in `--json`).
+        source: SourceId,
     },
     /// An object that holds a hit but could not be tied to a crash or a
     /// record, or could not be read to the end.
@@ -78,8 +79,8 @@ pub enum Owner {
         index: Option<usize>,
         /// Why.
         reason: String,
-        /// Which `--source` (0-based).
-        source: usize,
+        /// Which `--source` (numbered from 1 in `--json`).
+        source: SourceId,
     },
 }
 

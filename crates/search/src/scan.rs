@@ -7,6 +7,8 @@
 //! `errorId`. Where a hit's owner needs the whole export to be known (an
 //! attachment), it is left as a [`Place`] for [`crate::attribute`].
 
+use crashdsr_store::SourceId;
+
 use crate::decode::{Limits, expand};
 use crate::evidence::{Hit, SourceSummary, Unread};
 use crate::export::{BlobKind, ExportBlob, classify, split_device_logs};
@@ -269,7 +271,7 @@ impl<'m> Scanner<'m> {
         if let Some(reason) = decoded.as_ref().and_then(|d| d.unread.clone()) {
             out.errors.push((path.to_owned(), reason.clone()));
             out.unread.push(Unread {
-                source,
+                source: SourceId::new(source),
                 object: path.to_owned(),
                 reason,
             });

@@ -18,8 +18,8 @@ use crate::scan::{WHOLE_OBJECT_MAX, string_field};
 use crate::sources::{SearchOptions, scan_sources};
 use crate::subject::{IdKind, Subject};
 
-/// Runs the search over `sources` (numbered from 0 in the report, in this
-/// order).
+/// Runs the search over `sources` (each named in the report by its
+/// [`crashdsr_store::SourceId`], in this order).
 pub async fn search(
     sources: &[Store],
     subjects: Vec<Subject>,
@@ -42,7 +42,9 @@ pub async fn search(
     }
     let resolver = Resolver::new(std::mem::take(&mut local.index));
     let index_entries = resolver.events();
-    let (resolver, mut index) = resolver.resolve(local.hits.iter().map(|h| &h.place)).await?;
+    let (resolver, mut index) = resolver
+        .resolve(local.hits.iter().map(|h| &h.place))
+        .await?;
     let mut groups = attribute(local.hits, &index);
     archive_installs(sources, &mut groups).await;
     let mut report = SearchReport {

@@ -12,7 +12,8 @@ writes.
 - Conditional writes ([`Store::put_if`], an ETag check) and deletes that
   retry what failed for a transient reason.
 - [`archive`] and [`export`]: the archive's and the continuous export's
-  layouts, each defined once.
+  layouts, each defined once; [`SourceId`]: which source an object came
+  from, numbered from 1 wherever it is written.
 
 # Credentials
 
@@ -30,8 +31,10 @@ the other `AWS_*` keys. A URL's query and user info never appear in
 pub mod archive;
 mod error;
 pub mod export;
+mod source;
 mod store;
 
 pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::source::SourceId;
 pub use crate::store::{Got, LOCAL_IO, Listed, REMOTE_IO, Store};
 pub use object_store::UpdateVersion;
