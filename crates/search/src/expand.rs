@@ -58,7 +58,9 @@ pub(crate) async fn expand(
     let local = scan_sources(sources, &matcher, opts, false).await?;
     // The linked crashes and records need their entries too (the report's
     // index serves the package and the plan).
-    (_, *index) = resolver.resolve(local.hits.iter().map(|h| &h.place)).await?;
+    (_, *index) = resolver
+        .resolve(local.hits.iter().map(|h| &h.place))
+        .await?;
     let direct: BTreeSet<(usize, &str)> = groups
         .keys()
         .filter_map(|(s, o)| o.error_id().map(|e| (*s, e)))

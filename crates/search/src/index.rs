@@ -1061,7 +1061,6 @@ impl AttributionIndex {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -1168,22 +1167,70 @@ mod tests {
         let m5 = "2026/11/30/12/05/";
         let m9 = "2026/11/30/12/09/";
         vec![
-            (0, "a/logs.v1.data", 0, m5, json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i1", "SessionId": "s1",
-                "Properties": "2026/11/30/12/05/crashes/e1.json"})),
-            (0, "a/logs.v1.data", 1, m5, json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i2", "SessionId": "s2",
-                "Properties": {"ErrorId": "e2", "Blob": "crashes/e2.json"}})),
-            (0, "a/logs.v1.data", 2, m5, json!({"MessageType": "ErrorLog", "AppId": "other", "InstallId": "i3", "SessionId": "s3",
-                "Properties": {"ErrorId": "e3", "Blob": "crashes/e3.json"}})),
-            (0, "a/logs.v1.data", 3, m5, json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i3", "SessionId": "s3",
-                "Properties": {"ErrorId": "e4", "Blob": "crashes/e4.json"}})),
-            (1, "b/logs.v1.data", 0, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i1", "SessionId": "s1",
-                "Properties": "2026/11/30/12/09/attachments/a1"})),
-            (1, "b/logs.v1.data", 1, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i2",
-                "Properties": {"ErrorId": "e2", "AttachmentId": "a2", "FileName": "log.txt"}})),
-            (1, "b/logs.v1.data", 2, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "other", "InstallId": "i3", "SessionId": "s3",
-                "Properties": "2026/11/30/12/09/attachments/a3"})),
-            (1, "b/logs.v1.data", 3, m9, json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i2",
-                "Properties": {"ErrorId": "e2", "AttachmentId": "a4", "FileName": "more.txt"}})),
+            (
+                0,
+                "a/logs.v1.data",
+                0,
+                m5,
+                json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i1", "SessionId": "s1",
+                "Properties": "2026/11/30/12/05/crashes/e1.json"}),
+            ),
+            (
+                0,
+                "a/logs.v1.data",
+                1,
+                m5,
+                json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i2", "SessionId": "s2",
+                "Properties": {"ErrorId": "e2", "Blob": "crashes/e2.json"}}),
+            ),
+            (
+                0,
+                "a/logs.v1.data",
+                2,
+                m5,
+                json!({"MessageType": "ErrorLog", "AppId": "other", "InstallId": "i3", "SessionId": "s3",
+                "Properties": {"ErrorId": "e3", "Blob": "crashes/e3.json"}}),
+            ),
+            (
+                0,
+                "a/logs.v1.data",
+                3,
+                m5,
+                json!({"MessageType": "ErrorLog", "AppId": "app", "InstallId": "i3", "SessionId": "s3",
+                "Properties": {"ErrorId": "e4", "Blob": "crashes/e4.json"}}),
+            ),
+            (
+                1,
+                "b/logs.v1.data",
+                0,
+                m9,
+                json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i1", "SessionId": "s1",
+                "Properties": "2026/11/30/12/09/attachments/a1"}),
+            ),
+            (
+                1,
+                "b/logs.v1.data",
+                1,
+                m9,
+                json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i2",
+                "Properties": {"ErrorId": "e2", "AttachmentId": "a2", "FileName": "log.txt"}}),
+            ),
+            (
+                1,
+                "b/logs.v1.data",
+                2,
+                m9,
+                json!({"MessageType": "ErrorAttachmentLog", "AppId": "other", "InstallId": "i3", "SessionId": "s3",
+                "Properties": "2026/11/30/12/09/attachments/a3"}),
+            ),
+            (
+                1,
+                "b/logs.v1.data",
+                3,
+                m9,
+                json!({"MessageType": "ErrorAttachmentLog", "AppId": "app", "InstallId": "i2",
+                "Properties": {"ErrorId": "e2", "AttachmentId": "a4", "FileName": "more.txt"}}),
+            ),
         ]
     }
 
@@ -1199,7 +1246,10 @@ mod tests {
             let half = if source == 0 { &mut one } else { &mut two };
             half.add_record((source, path, index), minute, &l);
         }
-        for (source, path, id) in [(1, "2026/11/30/12/09/attachments/a1", "a1"), (2, "x/attachments/a4", "a4")] {
+        for (source, path, id) in [
+            (1, "2026/11/30/12/09/attachments/a1", "a1"),
+            (2, "x/attachments/a4", "a4"),
+        ] {
             full.add_attachment_blob(source, path, id);
             two.add_attachment_blob(source, path, id);
         }
@@ -1209,7 +1259,10 @@ mod tests {
         one.merge(two);
         assert_eq!(one.events(), 17);
 
-        let crash = |error_id: &str| Place::Crash { app: None, error_id: error_id.into() };
+        let crash = |error_id: &str| Place::Crash {
+            app: None,
+            error_id: error_id.into(),
+        };
         let attachment = |id: &str| Place::Attachment {
             attachment_id: id.into(),
             object: String::new(),
@@ -1221,7 +1274,11 @@ mod tests {
                 assert_eq!(part.crash(e), full.crash(e), "{e}");
             }
             for a in attachments {
-                assert_eq!(part.crash_of_attachment(a), full.crash_of_attachment(a), "{a}");
+                assert_eq!(
+                    part.crash_of_attachment(a),
+                    full.crash_of_attachment(a),
+                    "{a}"
+                );
                 assert_eq!(part.attachment_blobs(a), full.attachment_blobs(a), "{a}");
             }
             assert_eq!(part.apps(), full.apps());
@@ -1232,7 +1289,10 @@ mod tests {
         wanted.place(&crash("e2"));
         let part = one.resolve(&mut wanted).unwrap();
         same(&part, &["e2"], &["a2", "a4"]);
-        assert_eq!(part.attachments_by_crash().get("e2").unwrap(), &["a2", "a4"]);
+        assert_eq!(
+            part.attachments_by_crash().get("e2").unwrap(),
+            &["a2", "a4"]
+        );
         assert_eq!(part.crash("e1"), None, "nothing the hit does not lead to");
 
         // A hit in attachment a1 (no crash named) finds e1 by its session.
@@ -1275,10 +1335,24 @@ mod tests {
 
     #[test]
     fn every_event_reads_back_as_written() {
-        let record = Record { source: 7, path: "p/logs.v1.data", index: 3 };
+        let record = Record {
+            source: 7,
+            path: "p/logs.v1.data",
+            index: 3,
+        };
         let events = [
-            Event::Install { install: "i", app: "a" },
-            Event::Error { error_id: "e", app: None, install: Some("i"), session: Some(""), blob: Some("b"), record },
+            Event::Install {
+                install: "i",
+                app: "a",
+            },
+            Event::Error {
+                error_id: "e",
+                app: None,
+                install: Some("i"),
+                session: Some(""),
+                blob: Some("b"),
+                record,
+            },
             Event::Attachment {
                 id: "x",
                 error_id: None,
@@ -1290,14 +1364,26 @@ mod tests {
                 blob: None,
                 record,
             },
-            Event::CrashBlob { source: 1, path: "c", error_id: "e", app: None },
-            Event::AttachmentBlob { source: u32::MAX - 1, path: "", id: "x" },
+            Event::CrashBlob {
+                source: 1,
+                path: "c",
+                error_id: "e",
+                app: None,
+            },
+            Event::AttachmentBlob {
+                source: u32::MAX - 1,
+                path: "",
+                id: "x",
+            },
         ];
         let mut buf = Vec::new();
         for ev in &events {
             buf.clear();
             ev.encode(&mut buf);
-            assert_eq!(u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize, buf.len() - 4);
+            assert_eq!(
+                u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize,
+                buf.len() - 4
+            );
             assert_eq!(Event::decode(&buf[4..]), Some(*ev));
             // A cut frame is not read as an event.
             assert_eq!(Event::decode(&buf[4..buf.len() - 1]), None);
