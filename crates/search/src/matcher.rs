@@ -149,6 +149,11 @@ fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
         return out;
     }
     let mut text = vec![(Encoding::Plain, v.to_owned())];
+    if id.kind == IdKind::InstallId {
+        // .NET's `N` format, 32 hex digits; `B` and `P` hold the `D` form
+        // between brackets, which the boundary check lets through.
+        text.push((Encoding::Plain, v.replace('-', "")));
+    }
     // JSON escapes: `@` alone (some writers), every non-ASCII character
     // (System.Text.Json's default), and those plus the HTML-sensitive ones.
     for escaped in [
@@ -170,6 +175,11 @@ fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
             text.push((Encoding::UrlEncoded, v.replace(' ', "+")));
         }
     }
+    let text_forms: Vec<String> = text
+        .iter()
+        .filter(|(e, _)| *e == Encoding::Plain)
+        .map(|(_, t)| t.clone())
+        .collect();
     let mut out: Vec<(Encoding, Vec<u8>)> =
         text.into_iter().map(|(e, t)| (e, t.into_bytes())).collect();
     if !v.is_ascii() {
@@ -178,8 +188,10 @@ fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
             out.push((Encoding::Windows1252, bytes.into_owned()));
         }
     }
-    out.push((Encoding::Utf16, utf16le(v)));
-    out.push((Encoding::Utf16Be, utf16be(v)));
+    for t in text_forms {
+        out.push((Encoding::Utf16, utf16le(&t)));
+        out.push((Encoding::Utf16Be, utf16be(&t)));
+    }
     out.sort();
     out.dedup();
     out
@@ -580,6 +592,32 @@ mod tests {
         let found = m.find(br#"{"userId":"jane@example.com","installId":"6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11","m":"jane@example.com"}"#);
         assert_eq!(found.iter().filter(|f| f.typed).count(), 2);
         assert_eq!(found.len(), 3);
+    }
+
+    #[test]
+    fn install_ids_in_every_guid_format_dotnet_writes() {
+        let m = matcher(&["install-id=6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11"]);
+        for text in [
+            "install 6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11 started",
+            "install 6C2A1B1E0B5D4C1D9D0E7F7B2A6C1E11 started",
+            "id=6c2a1b1e0b5d4c1d9d0e7f7b2a6c1e11;",
+            "device {6C2A1B1E-0B5D-4C1D-9D0E-7F7B2A6C1E11} registered",
+            "device (6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11) registered",
+        ] {
+            assert_eq!(hits(&m, text), 1, "{text}");
+            let wide: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            assert_eq!(m.find(&wide).len(), 1, "UTF-16: {text}");
+        }
+        // Near misses: the N form inside a longer hex run, one digit off,
+        // and another GUID that shares a prefix.
+        for text in [
+            "sha 06c2a1b1e0b5d4c1d9d0e7f7b2a6c1e11",
+            "sha 6c2a1b1e0b5d4c1d9d0e7f7b2a6c1e11a",
+            "6c2a1b1e0b5d4c1d9d0e7f7b2a6c1e12",
+            "6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e12",
+        ] {
+            assert_eq!(hits(&m, text), 0, "{text}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! The subject's number is parsed with `phonenumber` (libphonenumber's
 //! metadata) into its international digits and its national form. Text is
 //! read as runs of digit groups joined by at most two separators (space,
-//! `-`, `.`, `/`, `(`, `)`); a match is a sequence of whole groups whose
+//! `-`, `.`, `/`, `(`, `)`, and the no-break, narrow no-break and thin
+//! spaces, en dash and non-breaking hyphen of number formatters); a match is a sequence of whole groups whose
 //! digits are one of the number's forms (`00` may stand for `+`), looked
 //! up by those digits, so many numbers cost about what one costs.
 
@@ -113,14 +114,37 @@ impl PhoneSet {
         self.by_digits.is_empty()
     }
 
-    /// The longest number written out, separators included.
+    /// The longest number written out, separators included (each digit
+    /// alone between two of the longest, JSON-escaped).
     pub(crate) fn longest_written(&self) -> usize {
-        2 * self.longest + 8
+        13 * self.longest + 8
     }
 }
 
-fn is_separator(b: u8) -> bool {
-    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
+/// The bytes of the separator that starts `rest`, 0 if none: ASCII
+/// (space, `-`, `.`, `/`, `(`, `)`), and the spaces and dashes that number
+/// formatters write (no-break space U+00A0, narrow no-break space U+202F,
+/// thin space U+2009, non-breaking hyphen U+2011, en dash U+2013) in
+/// UTF-8, JSON-escaped (`\u00A0`, as System.Text.Json writes them) and,
+/// for the two Windows-1252 has, as its bytes (0xA0, 0x96: after a digit
+/// they cannot be part of UTF-8).
+fn separator_len(rest: &[u8]) -> usize {
+    match rest {
+        [b' ' | b'-' | b'.' | b'/' | b'(' | b')', ..] => 1,
+        [0xC2, 0xA0, ..] => 2,
+        [0xE2, 0x80, 0x89 | 0x91 | 0x93 | 0xAF, ..] => 3,
+        [0xA0 | 0x96, ..] => 1,
+        [b'\\', b'u', hex @ ..] if hex.len() >= 4 => {
+            let code = std::str::from_utf8(&hex[..4])
+                .ok()
+                .and_then(|h| u16::from_str_radix(h, 16).ok());
+            match code {
+                Some(0x00A0 | 0x202F | 0x2009 | 0x2011 | 0x2013) => 6,
+                _ => 0,
+            }
+        }
+        _ => 0,
+    }
 }
 
 /// Every `(number index, start, end)` in `hay` where one of the numbers
@@ -149,11 +173,17 @@ pub(crate) fn find(hay: &[u8], set: &PhoneSet) -> Vec<(usize, usize, usize)> {
             }
             groups.push((start, j));
             total += j - start;
-            let mut k = j;
-            while k < hay.len() && k - j < 3 && is_separator(hay[k]) {
-                k += 1;
+            // At most two separators between groups.
+            let (mut k, mut separators) = (j, 0);
+            while separators < 3 {
+                let n = separator_len(&hay[k..]);
+                if n == 0 {
+                    break;
+                }
+                k += n;
+                separators += 1;
             }
-            if k > j && k - j <= 2 && k < hay.len() && hay[k].is_ascii_digit() {
+            if (1..=2).contains(&separators) && k < hay.len() && hay[k].is_ascii_digit() {
                 j = k;
             } else {
                 break;
@@ -219,5 +249,38 @@ mod tests {
         assert_eq!(count("ring 077009001234", "07700 900123"), 0);
         // Two numbers in one run are told apart.
         assert_eq!(count("0151 23456789 / 0172 1111111", v), 1);
+    }
+
+    #[test]
+    fn the_spaces_and_dashes_of_number_formatters() {
+        let v = "+44 7700 900123";
+        for sep in ["\u{a0}", "\u{202f}", "\u{2009}", "\u{2011}", "\u{2013}"] {
+            let written = format!("call +44{sep}7700{sep}900123 now");
+            assert_eq!(count(&written, v), 1, "{written:?}");
+            // Mixed with an ASCII one: still two separators.
+            assert_eq!(count(&format!("(07700){sep}900{sep}123"), v), 1, "{sep:?}");
+            // JSON-escaped, as System.Text.Json writes them.
+            let code = sep.chars().next().unwrap() as u32;
+            let json = format!("\"+44\\u{code:04X}7700\\u{code:04x}900123\"");
+            assert_eq!(count(&json, v), 1, "{json}");
+            // A longer digit run is not the number; a group before it is a
+            // group of its own; three separators in a row end the run.
+            assert_eq!(count(&format!("+44{sep}7700{sep}9001234"), v), 0, "{sep:?}");
+            assert_eq!(count(&format!("8{sep}447700900123"), v), 1, "{sep:?}");
+            assert_eq!(
+                count(&format!("+44 7700{sep}{sep}{sep}900123"), v),
+                0,
+                "{sep:?}"
+            );
+        }
+        // Windows-1252's no-break space and en dash, as bytes.
+        let set = PhoneSet::new(&[PhoneForms::of(v)]);
+        for b in [0xA0u8, 0x96] {
+            let hay = [&b"tel +44"[..], &[b], b"7700", &[b], b"900123;"].concat();
+            assert_eq!(find(&hay, &set).len(), 1, "{b:#x}");
+        }
+        // Other characters that look like spaces do not join groups.
+        assert_eq!(count("+44\u{3000}7700\u{3000}900123", v), 0);
+        assert_eq!(count("+44\\u00207700\\u0041900123", v), 0);
     }
 }

@@ -110,9 +110,24 @@ impl Identifier {
                 v.to_ascii_lowercase()
             }
             IdKind::InstallId => {
-                let g = v
-                    .trim_matches(|c| c == '{' || c == '}')
+                // Any of .NET's GUID formats: D (hyphens), B (`{…}`), P
+                // (`(…)`), N (32 hex digits); kept in the D form.
+                let mut g = v
+                    .strip_prefix('{')
+                    .and_then(|g| g.strip_suffix('}'))
+                    .or_else(|| v.strip_prefix('(').and_then(|g| g.strip_suffix(')')))
+                    .unwrap_or(v)
                     .to_ascii_lowercase();
+                if g.len() == 32 && g.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    g = format!(
+                        "{}-{}-{}-{}-{}",
+                        &g[..8],
+                        &g[8..12],
+                        &g[12..16],
+                        &g[16..20],
+                        &g[20..]
+                    );
+                }
                 let parts: Vec<&str> = g.split('-').collect();
                 let ok = parts.len() == 5
                     && parts
@@ -234,6 +249,14 @@ mod tests {
         );
         let g = Identifier::parse("install-id={6C2A1B1E-0B5D-4C1D-9D0E-7F7B2A6C1E11}").unwrap();
         assert_eq!(g.value, "6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11");
+        for form in [
+            "(6C2A1B1E-0B5D-4C1D-9D0E-7F7B2A6C1E11)",
+            "6C2A1B1E0B5D4C1D9D0E7F7B2A6C1E11",
+            "{6c2a1b1e0b5d4c1d9d0e7f7b2a6c1e11}",
+        ] {
+            let g = Identifier::parse(&format!("install-id={form}")).unwrap();
+            assert_eq!(g.value, "6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11", "{form}");
+        }
         assert!(Identifier::parse("user-id=42").unwrap().typed_only());
         assert!(!Identifier::parse("user-id=8841").unwrap().typed_only());
         for bad in [
@@ -241,6 +264,8 @@ mod tests {
             "email=a@b",
             "email=@x.com",
             "install-id=123",
+            "install-id={6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e11)",
+            "install-id=6c2a1b1e0b5d4c1d9d0e7f7b2a6c1e1",
             "phone=abc",
             "phone=12",
             "regex=(",
