@@ -299,7 +299,7 @@ pub struct DeviceLogs<'a> {
 }
 
 /// The longest element the resync tries (a device log is a few KB).
-const MAX_ELEMENT: usize = 4 << 20;
+pub(crate) const MAX_ELEMENT: usize = 4 << 20;
 
 /// Splits a device-log blob into its elements and parses each: a JSON
 /// array (compact, pretty, CRLF), or JSON objects one after the other
@@ -502,7 +502,7 @@ fn resync(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
         i += 1;
     }
@@ -511,7 +511,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// The end (exclusive) of the JSON object or array starting at `i`, if it
 /// is complete within `max` bytes and its brackets match (up to 64 deep).
-fn element_end(b: &[u8], i: usize, max: usize) -> Option<usize> {
+pub(crate) fn element_end(b: &[u8], i: usize, max: usize) -> Option<usize> {
     // One bit per open bracket: 1 for `[`, 0 for `{`.
     let (mut depth, mut kinds, mut in_str) = (0u32, 0u64, false);
     let mut j = i;

@@ -37,6 +37,7 @@ mod phone;
 mod scan;
 mod search;
 mod sources;
+mod stream;
 mod subject;
 mod walk;
 

@@ -11,7 +11,7 @@ use crashdsr_store::SourceId;
 
 use crate::decode::{Limits, expand};
 use crate::evidence::{Hit, SourceSummary, Unread};
-use crate::export::{BlobKind, ExportBlob, classify, split_device_logs};
+use crate::export::{BlobKind, DeviceLog, ExportBlob, classify, split_device_logs};
 use crate::index::IndexLog;
 use crate::matcher::{Found, Matcher, json_path_at};
 
@@ -55,6 +55,16 @@ pub(crate) enum Place {
         reason: String,
         source: usize,
     },
+}
+
+/// A device-log blob being read: where it is, its minute folder, and the
+/// app id its path names (`WithAppId` layouts).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogBlob<'p> {
+    pub(crate) source: usize,
+    pub(crate) path: &'p str,
+    pub(crate) minute: &'p str,
+    pub(crate) app_prefix: Option<&'p str>,
 }
 
 /// One hit and where it was.
@@ -411,28 +421,75 @@ impl<'m> Scanner<'m> {
             return;
         }
         let logs = split_device_logs(std::borrow::Cow::Borrowed(text));
-        out.records += logs.elements.len() as u64;
         let mut warnings = logs.warnings.clone();
+        let blob = LogBlob {
+            source,
+            path,
+            minute,
+            app_prefix,
+        };
+        self.records(
+            &blob,
+            &logs.text,
+            0,
+            &logs.elements,
+            &found,
+            &mut warnings,
+            out,
+        );
+        if !warnings.is_empty() {
+            out.errors.push((path.to_owned(), warnings.join("; ")));
+        }
+    }
+
+    /// What the device-log elements at `spans` of `text` hold: they are
+    /// counted, error and attachment logs go to the index, and each hit of
+    /// `found` (offsets in `text`) is placed in its record. `text` starts
+    /// at `base` in the blob: a streamed blob comes a stretch at a time.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn records(
+        &self,
+        blob: &LogBlob<'_>,
+        text: &[u8],
+        base: usize,
+        spans: &[(usize, std::ops::Range<usize>)],
+        found: &[Found],
+        warnings: &mut Vec<String>,
+        out: &mut Local,
+    ) {
+        out.records += spans.len() as u64;
         if self.index {
             // Only error and attachment logs say anything the index keeps:
             // the rest is not parsed unless it holds a hit.
-            for (index, span) in &logs.elements {
-                if !is_diagnostic(&logs.text[span.clone()]) {
+            for (index, span) in spans {
+                let element = &text[span.clone()];
+                if !is_diagnostic(element) {
                     continue;
                 }
-                match logs.parse(span) {
-                    Ok(log) => out.index.add_record((source, path, *index), minute, &log),
+                match DeviceLog::attribution_fields(element) {
+                    Ok(log) => {
+                        out.index
+                            .add_record((blob.source, blob.path, *index), blob.minute, &log);
+                    }
                     Err(e) => warnings.push(format!("element {index} is not a device log ({e})")),
                 }
             }
         }
+        let path = blob.path;
         let name = path.rsplit('/').next().unwrap_or(path);
-        for f in &found {
-            let element = logs
-                .elements
-                .iter()
-                .find(|(_, span)| span.contains(&f.offset));
-            let parsed = element.map(|(index, span)| (*index, span, logs.parse(span)));
+        for f in found {
+            let at = Found {
+                offset: f.offset + base,
+                ..f.clone()
+            };
+            let element = spans.iter().find(|(_, span)| span.contains(&f.offset));
+            let parsed = element.map(|(index, span)| {
+                (
+                    *index,
+                    span,
+                    DeviceLog::attribution_fields(&text[span.clone()]),
+                )
+            });
             let (index, span, log) = match parsed {
                 Some((index, span, Ok(log))) => (index, span, log),
                 other => {
@@ -442,20 +499,20 @@ impl<'m> Scanner<'m> {
                         }
                         _ => "outside every device-log record that could be read".into(),
                     };
-                    let hit = self.hit(f, name, None);
+                    let hit = self.hit(&at, name, None);
                     let place = Place::Unattributed {
                         object: path.to_owned(),
                         index: None,
                         reason,
-                        source,
+                        source: blob.source,
                     };
-                    self.push(out, f, &place, None, hit);
+                    self.push(out, &at, &place, None, hit);
                     continue;
                 }
             };
             let app = Some(log.app_id.clone())
                 .filter(|a| !a.is_empty())
-                .or_else(|| app_prefix.map(str::to_owned));
+                .or_else(|| blob.app_prefix.map(str::to_owned));
             let install = Some(log.install_id.clone()).filter(|i| !i.is_empty());
             let place = match log.link() {
                 Some(link) if link.error_id.is_some() => Place::Crash {
@@ -469,14 +526,14 @@ impl<'m> Scanner<'m> {
                         attachment_id: link.attachment_id.unwrap_or_default(),
                         object: path.to_owned(),
                         index: Some(index),
-                        source,
+                        source: blob.source,
                     }
                 }
                 _ if log.is_diagnostic() => Place::Unattributed {
                     object: path.to_owned(),
                     index: Some(index),
                     reason: format!("an {} record that names no crash", log.message_type),
-                    source,
+                    source: blob.source,
                 },
                 _ => Place::Activity {
                     app,
@@ -484,12 +541,12 @@ impl<'m> Scanner<'m> {
                     message_type: log.message_type.clone(),
                     object: path.to_owned(),
                     index,
-                    source,
+                    source: blob.source,
                 },
             };
-            let element = &logs.text[span.clone()];
+            let element = &text[span.clone()];
             let hit = self.hit(
-                f,
+                &at,
                 &format!("{name}[{index}]"),
                 json_path_at(element, f.offset - span.start),
             );
@@ -501,9 +558,6 @@ impl<'m> Scanner<'m> {
                 install,
                 hit,
             });
-        }
-        if !warnings.is_empty() {
-            out.errors.push((path.to_owned(), warnings.join("; ")));
         }
     }
 

@@ -20,8 +20,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::decode::Limits;
 use crate::error::{Error, Result};
-use crate::matcher::{Found, Matcher};
-use crate::scan::{CHUNK, ChunkScanner, Local, Scanner, WHOLE_OBJECT_MAX};
+use crate::matcher::Matcher;
+use crate::scan::{CHUNK, Local, Scanner, WHOLE_OBJECT_MAX};
+use crate::stream::Big;
 
 /// How to search.
 #[derive(Debug, Clone)]
@@ -267,20 +268,19 @@ fn scan_file(
     if ended {
         scanner.object(source, rel, &buf[..filled], out);
     } else {
-        let mut state = ChunkScanner::new(scanner.matcher, CHUNK);
-        let mut found = Vec::new();
-        let mut on = |f: Found| found.push(f);
-        state.feed(&buf[..filled], &mut on);
+        let mut big = Big::new(scanner, source, rel);
+        for piece in buf[..filled].chunks(CHUNK) {
+            big.feed(piece, out);
+        }
         let mut block = vec![0u8; CHUNK];
         loop {
             let n = file.read(&mut block)?;
             if n == 0 {
                 break;
             }
-            state.feed(&block[..n], &mut on);
+            big.feed(&block[..n], out);
         }
-        let total = state.finish(&mut on);
-        scanner.big_hits(source, rel, found, total, out);
+        big.finish(out);
     }
     if buf.len() > 4 << 20 {
         // Do not hold a large object's buffer for the small ones after.
@@ -301,7 +301,6 @@ enum Job {
     /// Too large to hold: its chunks come as they are read.
     Chunked {
         path: String,
-        size: u64,
         chunks: mpsc::Receiver<crashdsr_store::Result<Bytes>>,
     },
     /// Not read.
@@ -348,7 +347,7 @@ async fn scan_remote(
             opts.progress.listed_one();
             async move {
                 if listed.size > WHOLE_OBJECT_MAX {
-                    return Ok(chunked(source, listed.path, listed.size));
+                    return Ok(chunked(source, listed.path));
                 }
                 let kib = ((listed.size >> 10) + 1).min((READ_BUDGET >> 10) as u64) as u32;
                 let permit = budget.acquire_many_owned(kib).await.expect("never closed");
@@ -396,7 +395,7 @@ async fn scan_remote(
 
 /// Starts reading a large object chunk by chunk, two chunks ahead of the
 /// thread that scans it.
-fn chunked(source: &Store, path: String, size: u64) -> Job {
+fn chunked(source: &Store, path: String) -> Job {
     let (tx, rx) = mpsc::channel(2);
     let (source, object) = (source.clone(), path.clone());
     tokio::spawn(async move {
@@ -415,11 +414,7 @@ fn chunked(source: &Store, path: String, size: u64) -> Job {
             }
         }
     });
-    Job::Chunked {
-        path,
-        size,
-        chunks: rx,
-    }
+    Job::Chunked { path, chunks: rx }
 }
 
 fn scan_job(scanner: &Scanner<'_>, n: usize, job: Job, local: &mut Local) {
@@ -427,21 +422,19 @@ fn scan_job(scanner: &Scanner<'_>, n: usize, job: Job, local: &mut Local) {
         Job::Whole { path, bytes, .. } => scanner.object(n, &path, &bytes, local),
         Job::Failed { path, error } => local.failed(path, error),
         Job::Chunked {
-            path,
-            size,
-            mut chunks,
+            path, mut chunks, ..
         } => {
-            let mut state = ChunkScanner::new(scanner.matcher, CHUNK);
-            let mut found = Vec::new();
-            let mut on = |f: Found| found.push(f);
+            // What a scan that fails half way found is dropped with it.
+            let mut part = Local::default();
+            let mut big = Big::new(scanner, n, &path);
             while let Some(c) = chunks.blocking_recv() {
                 match c {
-                    Ok(c) => state.feed(&c, &mut on),
+                    Ok(c) => big.feed(&c, &mut part),
                     Err(e) => return local.failed(path, e.to_string()),
                 }
             }
-            state.finish(&mut on);
-            scanner.big_hits(n, &path, found, size, local);
+            big.finish(&mut part);
+            local.merge(part);
         }
     }
 }
