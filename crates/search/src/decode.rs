@@ -3,7 +3,8 @@
 //!
 //! An object is scanned as it is stored, and then each view it decodes to:
 //! gzip (also several members), zip (the usual log bundle), tar and tar.gz,
-//! and base64 text, nested up to [`Limits::max_depth`] containers deep. All
+//! zstd, xz, bzip2 and zlib streams (apps compress their own logs), all
+//! recognised by their magic bytes, never by name, and base64 text, nested up to [`Limits::max_depth`] containers deep. All
 //! views of one object together may hold at most [`Limits::max_expand`]
 //! bytes: a decompression bomb stops there, and the object is reported as
 //! not read to the end. Text encodings need no view: the matcher carries
@@ -87,6 +88,20 @@ fn open(
         zip_members(bytes, parent, budget)
     } else if is_tar(bytes) {
         tar_members(bytes, parent, budget)
+    } else if is_zstd(bytes) {
+        vec![(label(parent, "zstd"), unzstd(bytes, budget))]
+    } else if is_xz(bytes) {
+        vec![(label(parent, "xz"), unxz(bytes, budget))]
+    } else if is_bzip2(bytes) {
+        vec![(
+            label(parent, "bzip2"),
+            read_capped(bzip2::read::MultiBzDecoder::new(bytes), budget),
+        )]
+    } else if is_zlib(bytes) {
+        vec![(
+            label(parent, "zlib"),
+            read_capped(flate2::read::ZlibDecoder::new(bytes), budget),
+        )]
     } else if let Some(d) = unbase64(bytes) {
         if d.len() as u64 > *budget {
             vec![(label(parent, "base64"), Err(Fail::Overflow))]
@@ -153,6 +168,87 @@ fn read_capped(r: impl Read, budget: &mut u64) -> Result<Vec<u8>, Fail> {
 
 fn is_gzip(b: &[u8]) -> bool {
     b.len() >= 18 && b[0] == 0x1f && b[1] == 0x8b
+}
+
+/// A zstd frame.
+fn is_zstd(b: &[u8]) -> bool {
+    b.starts_with(&[0x28, 0xB5, 0x2F, 0xFD])
+}
+
+/// An xz stream.
+fn is_xz(b: &[u8]) -> bool {
+    b.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0x00])
+}
+
+/// A bzip2 stream: `BZh`, the block size, and the first block's magic (π).
+fn is_bzip2(b: &[u8]) -> bool {
+    b.len() >= 10
+        && b.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&b[3])
+        && (b[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+            || b[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
+}
+
+/// A zlib stream as zlib, .NET's `ZLibStream`, Java's `Deflater` and
+/// Python write it: a 32 KiB window, no preset dictionary, one of the four
+/// levels' flag bytes, and a start that inflates (text that happens to
+/// start with `x^` does not).
+fn is_zlib(b: &[u8]) -> bool {
+    if b.len() < 8 || b[0] != 0x78 || ![0x01, 0x5E, 0x9C, 0xDA].contains(&b[1]) {
+        return false;
+    }
+    // Its first 256 bytes (or all of it) inflate: arbitrary text fails
+    // within a few bytes.
+    let mut probe = flate2::read::ZlibDecoder::new(b).take(256);
+    std::io::copy(&mut probe, &mut std::io::sink()).is_ok_and(|n| n > 0)
+}
+
+/// Decodes zstd frames (one after another, as `zstd` writes a stream it
+/// was fed in parts) within `budget`.
+fn unzstd(mut bytes: &[u8], budget: &mut u64) -> Result<Vec<u8>, Fail> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let frame = ruzstd::decoding::StreamingDecoder::new(&mut bytes)
+            .map_err(|e| Fail::Damaged(format!("damaged: {e}")))?;
+        out.extend(read_capped(frame, budget)?);
+    }
+    Ok(out)
+}
+
+/// Decodes an xz stream within `budget`.
+fn unxz(bytes: &[u8], budget: &mut u64) -> Result<Vec<u8>, Fail> {
+    /// Keeps what is written up to a cap, and refuses past it.
+    struct Capped {
+        data: Vec<u8>,
+        cap: u64,
+        over: bool,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if (self.data.len() + b.len()) as u64 > self.cap {
+                self.over = true;
+                return Err(std::io::Error::other("past the expansion cap"));
+            }
+            self.data.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped {
+        data: Vec::new(),
+        cap: *budget,
+        over: false,
+    };
+    let done = lzma_rs::xz_decompress(&mut std::io::BufReader::new(bytes), &mut out);
+    if out.over {
+        *budget = 0;
+        return Err(Fail::Overflow);
+    }
+    done.map_err(|e| Fail::Damaged(format!("damaged: {e:?}")))?;
+    *budget -= out.data.len() as u64;
+    Ok(out.data)
 }
 
 fn is_zip(b: &[u8]) -> bool {
@@ -298,6 +394,133 @@ mod tests {
             b.append_data(&mut h, name, *data).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    fn zlib(data: &[u8], level: u32) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn zstd(data: &[u8]) -> Vec<u8> {
+        ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+    }
+
+    fn xz(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        lzma_rs::xz_compress(&mut std::io::BufReader::new(data), &mut out).unwrap();
+        out
+    }
+
+    fn bzip2(data: &[u8]) -> Vec<u8> {
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn zlib_zstd_xz_and_bzip2_are_known_by_their_magic_bytes() {
+        let log: &[u8] = b"user jane@example.com signed in";
+        let packed: [(&str, Vec<u8>); 6] = [
+            ("zlib", zlib(log, 6)),
+            ("zlib", zlib(log, 1)),
+            ("zlib", zlib(log, 9)),
+            ("zstd", zstd(log)),
+            ("xz", xz(log)),
+            ("bzip2", bzip2(log)),
+        ];
+        let fixture = |name: &str| {
+            std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        };
+        let packed = [
+            packed,
+            [
+                ("xz", fixture("log.xz")),
+                ("zstd", fixture("log.zst")),
+                ("zlib", zlib(log, 0)),
+                ("bzip2", bzip2(b"")),
+                ("bzip2", [bzip2(&log[..5]), bzip2(&log[5..])].concat()),
+                ("zstd", [zstd(&log[..5]), zstd(&log[5..])].concat()),
+            ],
+        ]
+        .concat();
+        for (kind, bytes) in &packed {
+            if bytes == &bzip2(b"") {
+                // An empty stream: an empty view.
+                assert_eq!(expand(bytes, &Limits::default()).views[0].bytes, b"");
+                continue;
+            }
+            let d = expand(bytes, &Limits::default());
+            assert_eq!(d.unread, None, "{kind}");
+            assert_eq!(labels(&d), [*kind], "{kind}");
+            assert_eq!(d.views[0].bytes, log, "{kind}");
+            // Under any name, inside a zip, and nested.
+            let bundle = zip_of(&[("app.log.bin", bytes)]);
+            let d = expand(&bundle, &Limits::default());
+            assert_eq!(d.views[0].bytes, log, "{kind} in a zip");
+            assert_eq!(d.views[0].label, format!("zip: app.log.bin, {kind}"));
+        }
+        let nested = xz(&zstd(&bzip2(&zlib(log, 6))));
+        let d = expand(&nested, &Limits::default());
+        assert_eq!(
+            labels(&d),
+            ["xz, zstd, bzip2, zlib", "xz, zstd, bzip2", "xz, zstd", "xz"]
+        );
+        assert_eq!(d.views[0].bytes, log);
+        // Text that starts with what a zlib header may be is text.
+        for text in [
+            &b"x^2 + y^2 = jane@example.com"[..],
+            b"x\x9c not compressed",
+        ] {
+            let d = expand(text, &Limits::default());
+            assert!(d.views.is_empty() && d.unread.is_none(), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn the_new_containers_stop_at_the_caps_and_say_so() {
+        let zeros = vec![0u8; 4 << 20];
+        let limits = Limits {
+            max_expand: 1 << 20,
+            max_depth: 4,
+        };
+        let fixture = |name: &str| {
+            std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        };
+        for (kind, bytes) in [
+            ("zlib", zlib(&zeros, 9)),
+            ("zstd", zstd(&zeros)),
+            ("zstd", fixture("zeros-4mib.zst")),
+            ("xz", fixture("zeros-4mib.xz")),
+            ("bzip2", bzip2(&zeros)),
+        ] {
+            assert!(bytes.len() < 1 << 20, "{kind}: {}", bytes.len());
+            let d = expand(&bytes, &limits);
+            let why = d.unread.as_deref().unwrap_or_default();
+            assert!(why.contains("expands past 1048576 bytes"), "{kind}: {why}");
+            // Cut short: damaged, reported, nothing invented.
+            let cut = &bytes[..bytes.len() / 2];
+            let d = expand(cut, &Limits::default());
+            assert!(d.unread.is_some(), "{kind} cut short");
+            assert!(
+                d.views.iter().all(|v| v.bytes.iter().all(|b| *b == 0)),
+                "{kind}"
+            );
+        }
+        // Nesting counts the new ones too.
+        let mut deep = b"jane@example.com".to_vec();
+        for _ in 0..6 {
+            deep = zstd(&deep);
+        }
+        let d = expand(&deep, &Limits::default());
+        assert!(
+            d.unread
+                .as_deref()
+                .unwrap_or_default()
+                .contains("nested deeper"),
+            "{:?}",
+            d.unread
+        );
     }
 
     fn labels(d: &Decoded) -> Vec<&str> {

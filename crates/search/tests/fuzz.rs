@@ -1,7 +1,8 @@
 //! Fuzz targets, run with proptest over arbitrary and mutated bytes (the
 //! project builds on stable Rust only, so not `cargo fuzz`): the device-log
 //! splitter, the crash and archive JSON readers, each decoder (gzip, zip,
-//! tar, base64, UTF-16, Windows-1252) and the matcher. Each target's corpus
+//! tar, zlib, zstd, xz, bzip2, base64, UTF-16, Windows-1252) and the
+//! matcher. Each target's corpus
 //! is seeded from an export the emulator writes in its `dotnet` style.
 //!
 //! In the ordinary test run each target runs a few hundred cases. Set
@@ -95,6 +96,19 @@ fn corpus() -> &'static Vec<Vec<u8>> {
         );
         picked.push(base64_of(&gz));
         picked.push(gz);
+        // zlib, bzip2, and what xz and zstd write (tests/data).
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&text).unwrap();
+        picked.push(z.finish().unwrap());
+        let mut b = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        b.write_all(&text).unwrap();
+        picked.push(b.finish().unwrap());
+        for name in ["log.xz", "log.zst", "zeros-4mib.xz", "zeros-4mib.zst"] {
+            let data = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data")
+                .join(name);
+            picked.push(std::fs::read(data).unwrap());
+        }
         picked
     })
 }
