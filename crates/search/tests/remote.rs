@@ -156,5 +156,13 @@ async fn an_object_too_large_to_hold_is_scanned_in_chunks_alike() {
         line.contains(r#""kind":"activity""#) && line.contains(&format!(r#""index":{n}"#)),
         "{line}"
     );
-    assert!(!line.contains(email), "the value is never printed: {line}");
+    // The record itself goes to the package; what `--json` prints of the
+    // line (all but the record) never holds the value.
+    let mut shown = read.evidence[0].clone();
+    shown.record = None;
+    let shown = serde_json::to_string(&shown).unwrap();
+    assert!(
+        !shown.contains(email),
+        "the value is never printed: {shown}"
+    );
 }
