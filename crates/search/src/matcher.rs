@@ -148,8 +148,77 @@ fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
         out.dedup();
         return out;
     }
+    let mut out: Vec<(Encoding, Vec<u8>)> = if id.kind == IdKind::Name {
+        name_forms(v)
+            .iter()
+            .flat_map(|f| encodings(id.kind, f))
+            .collect()
+    } else {
+        encodings(id.kind, v)
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The forms a name takes beyond ASCII case, which the automaton ignores:
+/// each letter beyond ASCII in its lower, upper and given case (`é`, `É`),
+/// `ß`, `ẞ` and `ss` each as all three (Unicode case folding makes `ß`
+/// `ss`), each form composed (NFC) and decomposed (NFD: `e` and U+0301, as
+/// iOS and macOS write file names). At most 256 case forms: past that,
+/// letters keep the case they were given in.
+fn name_forms(v: &str) -> Vec<String> {
+    use unicode_normalization::UnicodeNormalization as _;
+    if v.is_ascii() && !v.to_ascii_lowercase().contains("ss") {
+        return vec![v.to_owned()];
+    }
+    let chars: Vec<char> = v.nfc().collect();
+    let mut forms = vec![String::new()];
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        let mut cases: Vec<String> = vec![c.to_string()];
+        if c.eq_ignore_ascii_case(&'s')
+            && chars.get(i).is_some_and(|n| n.eq_ignore_ascii_case(&'s'))
+        {
+            // `ss` folds as `ß` does.
+            i += 1;
+            cases = ["ss", "ß", "ẞ"].map(str::to_owned).to_vec();
+        } else if !c.is_ascii() {
+            cases.push(c.to_lowercase().collect());
+            cases.push(c.to_uppercase().collect());
+            if matches!(c, 'ß' | 'ẞ') {
+                cases.extend(["ß", "ẞ", "ss"].map(str::to_owned));
+            }
+            // The automaton folds ASCII: `SS` and `ss` are one form.
+            cases.iter_mut().for_each(|c| c.make_ascii_lowercase());
+            cases.sort();
+            cases.dedup();
+        }
+        if forms.len() * cases.len() > 256 {
+            cases.truncate(1);
+        }
+        forms = forms
+            .iter()
+            .flat_map(|f| cases.iter().map(move |c| format!("{f}{c}")))
+            .collect();
+    }
+    let mut out: Vec<String> = forms
+        .iter()
+        .flat_map(|f| [f.nfc().collect::<String>(), f.nfd().collect::<String>()])
+        .map(|f| f.to_ascii_lowercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The byte patterns of one form of an identifier: as written and in each
+/// encoding the matcher reads.
+fn encodings(kind: IdKind, v: &str) -> Vec<(Encoding, Vec<u8>)> {
     let mut text = vec![(Encoding::Plain, v.to_owned())];
-    if id.kind == IdKind::InstallId {
+    if kind == IdKind::InstallId {
         // .NET's `N` format, 32 hex digits; `B` and `P` hold the `D` form
         // between brackets, which the boundary check lets through.
         text.push((Encoding::Plain, v.replace('-', "")));
@@ -166,7 +235,7 @@ fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
             text.push((Encoding::JsonEscaped, escaped));
         }
     }
-    if id.kind != IdKind::InstallId {
+    if kind != IdKind::InstallId {
         let enc = url_encode(v);
         if enc != v {
             text.push((Encoding::UrlEncoded, enc));
@@ -192,8 +261,6 @@ fn variants(id: &Identifier) -> Vec<(Encoding, Vec<u8>)> {
         out.push((Encoding::Utf16, utf16le(&t)));
         out.push((Encoding::Utf16Be, utf16be(&t)));
     }
-    out.sort();
-    out.dedup();
     out
 }
 
@@ -384,7 +451,8 @@ fn left_ok(prev: Option<u8>, prev2: Option<u8>, kind: IdKind) -> bool {
 }
 
 /// Right side: no identifier character after the hit; a `.` counts only if
-/// a letter or digit follows it (`jane@example.com.au`, `8841.5`).
+/// a letter or digit follows it (`jane@example.com.au`, `8841.5`), and
+/// never after a name (`Renée Müller.pdf`).
 fn right_ok(next: Option<u8>, next2: Option<u8>, kind: IdKind) -> bool {
     let Some(n) = next else { return true };
     match kind {
@@ -392,7 +460,9 @@ fn right_ok(next: Option<u8>, next2: Option<u8>, kind: IdKind) -> bool {
         _ => {
             !(is_word(n)
                 || (n == b'-' && next2.is_some_and(is_word))
-                || (n == b'.' && next2.is_some_and(|c| c.is_ascii_alphanumeric())))
+                || (n == b'.'
+                    && kind != IdKind::Name
+                    && next2.is_some_and(|c| c.is_ascii_alphanumeric())))
         }
     }
 }
@@ -403,7 +473,60 @@ fn boundary(hay: &[u8], s: usize, e: usize, kind: IdKind) -> bool {
     }
     let prev = s.checked_sub(1).map(|i| hay[i]);
     let prev2 = s.checked_sub(2).map(|i| hay[i]);
-    left_ok(prev, prev2, kind) && right_ok(hay.get(e).copied(), hay.get(e + 1).copied(), kind)
+    left_ok(prev, prev2, kind)
+        && right_ok(hay.get(e).copied(), hay.get(e + 1).copied(), kind)
+        && (kind != IdKind::Name || !(letter_before(hay, s) || letter_after(hay, e)))
+}
+
+/// Whether a character beyond ASCII that is a letter, a digit or a
+/// combining mark stands right after `e` (names only: ids stand between
+/// CJK letters in real logs): `Müller` is not found in `MÜLLERSÖHNE` nor
+/// `Rene` in `René`. UTF-8 first, else a Windows-1252 byte.
+fn letter_after(hay: &[u8], e: usize) -> bool {
+    let Some(&b) = hay.get(e) else { return false };
+    if b.is_ascii() {
+        return false;
+    }
+    let rest = &hay[e..hay.len().min(e + 4)];
+    let c = match std::str::from_utf8(rest) {
+        Ok(t) => t.chars().next(),
+        Err(err) if err.valid_up_to() > 0 => std::str::from_utf8(&rest[..err.valid_up_to()])
+            .ok()
+            .and_then(|t| t.chars().next()),
+        Err(_) => windows_1252(b),
+    };
+    c.is_some_and(is_letter)
+}
+
+/// The same, for the character that ends right before `s`.
+fn letter_before(hay: &[u8], s: usize) -> bool {
+    let Some(&b) = s.checked_sub(1).and_then(|i| hay.get(i)) else {
+        return false;
+    };
+    if b.is_ascii() {
+        return false;
+    }
+    let from = s.saturating_sub(4);
+    let c = (from..s)
+        .rev()
+        .find_map(|i| {
+            std::str::from_utf8(&hay[i..s])
+                .ok()
+                .and_then(|t| t.chars().next_back())
+        })
+        .or_else(|| windows_1252(b));
+    c.is_some_and(is_letter)
+}
+
+fn windows_1252(b: u8) -> Option<char> {
+    let byte = [b];
+    let (text, _, bad) = encoding_rs::WINDOWS_1252.decode(&byte);
+    (!bad).then(|| text.chars().next()).flatten()
+}
+
+fn is_letter(c: char) -> bool {
+    c.is_alphanumeric()
+        || matches!(c as u32, 0x300..=0x36F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
 }
 
 fn boundary_utf16(hay: &[u8], s: usize, e: usize, kind: IdKind, le: bool) -> bool {
@@ -617,6 +740,63 @@ mod tests {
             "6c2a1b1e-0b5d-4c1d-9d0e-7f7b2a6c1e12",
         ] {
             assert_eq!(hits(&m, text), 0, "{text}");
+        }
+    }
+
+    #[test]
+    fn names_in_any_unicode_case_and_normalisation_form() {
+        let m = matcher(&["name=Renée Müller"]);
+        let utf16 = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        for text in [
+            "signed in as Renée Müller.",
+            "SIGNED IN AS RENÉE MÜLLER.",
+            "renée müller",
+            "RENée MüLLER",
+            // Decomposed (NFD), as iOS and macOS write file names.
+            "file Rene\u{301}e Mu\u{308}ller.pdf",
+            "RENE\u{301}E MU\u{308}LLER",
+            // JSON-escaped, composed and decomposed, either case of hex.
+            r#"{"name":"Ren\u00e9e M\u00fcller"}"#,
+            r#"{"name":"REN\u00C9E M\u00DCLLER"}"#,
+            r#"{"name":"Rene\u0301e Mu\u0308ller"}"#,
+            // URL-encoded, decomposed.
+            "q=Rene%CC%81e%20Mu%CC%88ller&x",
+        ] {
+            assert_eq!(hits(&m, text), 1, "{text}");
+        }
+        assert_eq!(m.find(&utf16("by RENE\u{301}E MU\u{308}LLER")).len(), 1);
+        let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode("Name=RENÉE MÜLLER;");
+        assert_eq!(m.find(&cp1252).len(), 1);
+        // Near misses: a longer word, a letter beyond ASCII either side,
+        // and the name without its accents (not folded: see matching.md).
+        for text in [
+            "Renée Müllerson",
+            "Renée Müllerö",
+            "Renée MÜLLERSÖHNE",
+            "ÉRenée Müller",
+            "Renee Muller",
+            "Renée Mueller",
+        ] {
+            assert_eq!(hits(&m, text), 0, "{text}");
+        }
+        let m = matcher(&["name=Rene"]);
+        assert_eq!(hits(&m, "Rene, hello"), 1);
+        assert_eq!(
+            hits(&m, "Rene\u{301}, hello"),
+            0,
+            "René decomposed is not Rene"
+        );
+        assert_eq!(hits(&m, "René"), 0);
+        let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode("René");
+        assert_eq!(m.find(&cp1252).len(), 0, "Windows-1252 é is a letter");
+        // ß is ss and ẞ, whichever was given.
+        for given in ["name=Strauß", "name=STRAUSS", "name=strauẞ"] {
+            let m = matcher(&[given]);
+            for text in ["Strauß", "STRAUSS", "strauss", "STRAUẞ"] {
+                assert_eq!(hits(&m, text), 1, "{given} {text}");
+            }
+            assert_eq!(hits(&m, "Straus"), 0, "{given}");
+            assert_eq!(hits(&m, "Straußen"), 0, "{given}");
         }
     }
 
