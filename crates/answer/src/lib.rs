@@ -27,6 +27,7 @@ inside their source. `docs/package.md` documents the layout.
 
 mod assemble;
 mod json;
+mod redact;
 pub mod report;
 mod store;
 
@@ -121,6 +122,9 @@ pub struct Request {
     /// Said in the manifest and report about how complete the answer is,
     /// besides what the sources cover (a targeted fetch, say).
     pub coverage_note: Option<String>,
+    /// Mask other people's e-mail addresses, phone numbers, install ids
+    /// and user ids in the copies delivered (Art. 15(4)).
+    pub redact_others: bool,
 }
 
 /// One source as the manifest describes it (no local path).
@@ -259,6 +263,13 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
     let mut packages = Vec::new();
     for subject in &request.subjects {
         let mut found = assemble::assemble(&cx, &subject.label, &mut objects).await?;
+        let others = request
+            .redact_others
+            .then(|| redact::others_of(subject, &report));
+        let mut redactions = match &others {
+            Some(o) => Some(redact::redact(&mut found, o)?),
+            None => None,
+        };
         let identifiers: Vec<(String, String)> = subject
             .identifiers
             .iter()
@@ -292,11 +303,10 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect(),
+            redactions: redactions.as_ref(),
         };
-        builder.add_bytes(
-            "report.html",
-            report::render(&meta, &found.view, &request.controller),
-        )?;
+        let page = report::render(&meta, &found.view, &request.controller);
+        builder.add_bytes("report.html", redact::marks_to_html(&page))?;
         let evidence: String = report
             .evidence
             .iter()
@@ -304,6 +314,12 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
             .map(|e| serde_json::to_string(e).map(|s| s + "\n"))
             .collect::<Result<_, _>>()
             .map_err(|e| Error::Request(format!("evidence: {e}")))?;
+        let evidence = match (&others, &mut redactions) {
+            (Some(o), Some(r)) => {
+                redact::redact_bytes("evidence.jsonl", evidence.into_bytes(), o, r)?
+            }
+            _ => evidence.into_bytes(),
+        };
         builder.add_bytes("evidence.jsonl", evidence)?;
         let manifest = json!({
             "format_version": FORMAT_VERSION,
@@ -323,6 +339,7 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
             "activity": found.activity,
             "unattributed": found.unattributed,
             "missing": found.missing,
+            "redactions": redactions,
             "files": builder.digests()?,
             "tool": {"name": "crashdsr", "version": env!("CARGO_PKG_VERSION")},
         });

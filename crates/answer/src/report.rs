@@ -64,6 +64,8 @@ pub(crate) struct Meta<'a> {
     pub(crate) covered: &'a TimeRange,
     pub(crate) coverage_note: Option<&'a str>,
     pub(crate) identifier_types: Vec<String>,
+    /// With `--redact-others`: what was masked.
+    pub(crate) redactions: Option<&'a crate::redact::Redactions>,
 }
 
 /// A field that holds the person's data.
@@ -342,7 +344,7 @@ This answer covers {coverage}. We looked for these kinds of details about you: {
 <h2>Other stored objects that hold your details</h2>
 {review}
 
-<h2>Information under Article 15 GDPR</h2>
+{others}<h2>Information under Article 15 GDPR</h2>
 <dl>
 <dt>Controller</dt><dd>{name}. Contact: {contact}. Data protection officer: {dpo}.</dd>
 <dt>Purposes</dt><dd>{purposes}</dd>
@@ -368,6 +370,7 @@ This answer covers {coverage}. We looked for these kinds of details about you: {
         types = esc(&m.identifier_types.join(", ")),
         sources = sources.join(""),
         activity_table = activity_table(&v.activity),
+        others = m.redactions.map(others_section).unwrap_or_default(),
         name = or(&c.name, "The app's publisher"),
         contact = or(&c.contact, "see the app's privacy notice"),
         dpo = or(&c.dpo, "see the app's privacy notice"),
@@ -396,6 +399,42 @@ This answer covers {coverage}. We looked for these kinds of details about you: {
             "You have the right to lodge a complaint with a supervisory authority, in particular in the EU member state where you live or work."
         ),
     )
+}
+
+/// What was masked to protect other people (Art. 15(4)).
+fn others_section(r: &crate::redact::Redactions) -> String {
+    let mut s = String::from(
+        "<h2 id=\"others\">Other people's data</h2>\n<p>Some of these records also name other people. \
+         To protect them, their e-mail addresses, phone numbers, installation ids and user ids are masked \
+         in the copies in this package: each letter is replaced by <code>x</code> and each digit by <code>0</code>, \
+         <mark class=\"redacted\">like this</mark> on this page. Your own details are not masked.</p>",
+    );
+    if r.files.is_empty() && r.withheld.is_empty() {
+        s.push_str("<p>No files needed masking.</p>");
+    } else {
+        s.push_str(
+            "<table id=\"masked\"><thead><tr><th>File</th><th>Masked</th></tr></thead><tbody>",
+        );
+        for (file, counts) in &r.files {
+            let what: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let _ = write!(
+                s,
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                esc(file),
+                esc(&what.join(", "))
+            );
+        }
+        for w in &r.withheld {
+            let _ = write!(
+                s,
+                "<tr><td><code>{}</code></td><td>left out of this package: {}; we review it and send it to you separately</td></tr>",
+                esc(&w.file),
+                esc(&w.why)
+            );
+        }
+        s.push_str("</tbody></table>");
+    }
+    s
 }
 
 fn when_minute(t: Option<&str>) -> String {
@@ -437,6 +476,7 @@ mod tests {
             covered: &TimeRange::default(),
             coverage_note: None,
             identifier_types: vec!["email".into()],
+            redactions: None,
         };
         let html = render(&m, &v, &Controller::default());
         assert!(!html.contains("<script>"));

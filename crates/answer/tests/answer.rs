@@ -63,6 +63,7 @@ fn request(sources: Vec<Store>, subjects: Vec<Subject>, staging: &Path) -> Reque
         staging: staging.to_owned(),
         search: SearchOptions::default(),
         coverage_note: None,
+        redact_others: false,
     }
 }
 
@@ -247,4 +248,206 @@ fn a_source_that_breaks_mid_run_gives_no_package() {
         assert!(err.contains("no package was written"), "{during}: {err}");
         assert!(err.contains("key was rotated"), "{during}: says why: {err}");
     }
+}
+
+/// The value of each identifier of `s` of the given kind.
+fn values<'a>(s: &'a TruthSubject, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    s.identifiers
+        .iter()
+        .filter(move |i| i.kind == kind)
+        .map(|i| i.value.as_str())
+}
+
+/// Whether an identifier shows in the decoded texts: an address, phone
+/// number or install id anywhere (without case), a user id as a whole
+/// JSON string (short ones are everywhere as substrings).
+fn shows(texts: &[String], kind: &str, value: &str) -> bool {
+    match kind {
+        "user-id" => texts.iter().any(|t| t == value),
+        _ => texts
+            .iter()
+            .any(|t| t.to_lowercase().contains(&value.to_lowercase())),
+    }
+}
+
+#[test]
+fn redact_others_masks_everyone_elses_identifiers_in_the_copies_and_keeps_the_persons() {
+    let tmp = TempDir::new("answer-redact-others");
+    let data = export(tmp.path(), 11, 300);
+    let truth = data.truth();
+    let s = busiest(&truth);
+    let others: Vec<&TruthSubject> = truth
+        .subjects
+        .iter()
+        .filter(|o| o.label != s.label)
+        .collect();
+    assert!(others.len() >= 3, "{}", others.len());
+    let root = tmp.path().join("archive");
+    let inputs = || vec![Store::open(root.to_str().unwrap()).unwrap()];
+    let plain = run(&request(
+        inputs(),
+        vec![subject(&s)],
+        &tmp.path().join("staging"),
+    ))
+    .unwrap();
+    let before = entries(&plain, tmp.path());
+
+    // The person's first crash now also names three other people: an
+    // address as written and JSON-escaped, a phone number, a user id and
+    // an install id in typed fields; one of its files becomes a gzip of
+    // UTF-16 text naming another one beside the person.
+    let m = manifest(&before);
+    let object = |f: &serde_json::Value| f["object"].as_str().unwrap_or_default().to_owned();
+    let crash = m["crashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["attachments"].as_array().is_some_and(|a| !a.is_empty())
+                && c["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| object(f).contains("/crashes/"))
+        })
+        .expect("a crash with its blob and an attachment");
+    let files = crash["files"].as_array().unwrap();
+    let blob = files
+        .iter()
+        .map(object)
+        .find(|o| o.contains("/crashes/"))
+        .unwrap();
+    let with = |kinds: &[&str], not: &[&str]| -> &TruthSubject {
+        others
+            .iter()
+            .find(|o| {
+                kinds.iter().all(|k| values(o, k).next().is_some())
+                    && !not.contains(&o.label.as_str())
+            })
+            .expect("a subject with those identifiers")
+    };
+    let o1 = with(&["email", "phone"], &[]);
+    let o2 = with(&["user-id"], &[&o1.label]);
+    // Another install (the truth names no install ids).
+    let their_install = "7f3e9c1a-5b2d-4e8f-a1c3-9d7b5e2f4a60";
+    let o3 = with(&["email"], &[&o1.label, &o2.label]);
+    let email = |o: &TruthSubject| values(o, "email").next().unwrap().to_owned();
+    let stored = std::fs::read(root.join(&blob)).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&crashdsr_search::export::blob_text(&stored)).unwrap();
+    v["properties"] = serde_json::json!({
+        "assignee": email(o1),
+        "callback": values(o1, "phone").next().unwrap(),
+        "userId": values(o2, "user-id").next().unwrap(),
+        "installId": their_install,
+    });
+    let escaped = email(o3).replace('@', "\\u0040");
+    let text =
+        serde_json::to_string(&v)
+            .unwrap()
+            .replacen('{', &format!("{{\"cc\":\"{escaped}\","), 1);
+    std::fs::write(root.join(&blob), &text).unwrap();
+    let mine = values(&s, "email").next().unwrap();
+    let chat: Vec<u8> = format!("customer {mine}; agent {}", email(o3))
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &chat).unwrap();
+    let attachment = object(&crash["attachments"][0]);
+    std::fs::write(root.join(&attachment), gz.finish().unwrap()).unwrap();
+    let sources = crashdsr_emulator::testing::snapshot(&root);
+
+    let mut r = request(inputs(), vec![subject(&s)], &tmp.path().join("staging"));
+    r.redact_others = true;
+    let a = run(&r).unwrap();
+    let out = tmp.path().join("redacted.zip");
+    a.packages[0].write(&out, None, true).unwrap();
+    assert!(crashdsr_package::verify(&out).unwrap().ok(), "verify");
+    let after = entries(&a, tmp.path());
+    assert_eq!(
+        crashdsr_emulator::testing::snapshot(&root),
+        sources,
+        "the originals are never altered"
+    );
+    let decoded: Vec<String> = after
+        .values()
+        .flat_map(|b| crashdsr_emulator::testing::decoded_texts(b))
+        .collect();
+    let decoded_before: Vec<String> = before
+        .values()
+        .flat_map(|b| crashdsr_emulator::testing::decoded_texts(b))
+        .collect();
+    // Everyone else's identifiers are gone, in every encoding.
+    for o in &others {
+        for kind in ["email", "phone", "user-id", "install-id"] {
+            for value in values(o, kind) {
+                assert!(
+                    !shows(&decoded, kind, value),
+                    "{}'s {kind} is in the package",
+                    o.label
+                );
+            }
+        }
+    }
+    assert!(!shows(&decoded, "install-id", their_install));
+    // The person's own are all there, as before.
+    for i in &s.identifiers {
+        if shows(&decoded_before, &i.kind, &i.value) {
+            assert!(
+                shows(&decoded, &i.kind, &i.value),
+                "the person's {}",
+                i.kind
+            );
+        }
+    }
+    // What was masked is counted per file and type, with no value.
+    let m = manifest(&after);
+    let masked = &m["redactions"]["files"];
+    let crash_file = files.iter().find(|f| f["object"] == blob.as_str()).unwrap()["file"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        masked[crash_file],
+        serde_json::json!({"email": 2, "phone": 1, "user-id": 1, "install-id": 1}),
+        "{masked}"
+    );
+    let attachment_file = crash["attachments"][0]["file"].as_str().unwrap();
+    assert_eq!(
+        masked[attachment_file],
+        serde_json::json!({"email": 1}),
+        "{masked}"
+    );
+    // There, only the other address changed: the person's stays.
+    let mut wide = Vec::new();
+    flate2::read::GzDecoder::new(&after[attachment_file][..])
+        .read_to_end(&mut wide)
+        .unwrap();
+    let units: Vec<u16> = wide
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let mut theirs = email(o3).into_bytes();
+    crashdsr_search::redact::mask(&mut theirs, IdKind::Email);
+    assert_eq!(
+        String::from_utf16(&units).unwrap(),
+        format!(
+            "customer {mine}; agent {}",
+            String::from_utf8(theirs).unwrap()
+        )
+    );
+    let manifest_text = String::from_utf8(after["manifest.json"].clone()).unwrap();
+    assert!(!manifest_text.contains(&email(o1)) && !manifest_text.contains(mine));
+    let report = String::from_utf8(after["report.html"].clone()).unwrap();
+    assert!(
+        report.contains("id=\"others\""),
+        "the report says what was masked"
+    );
+    assert!(
+        report.contains("<mark class=\"redacted\""),
+        "and marks the spans"
+    );
+    assert!(report.contains(crash_file));
+    // Without the flag nothing is masked, and the manifest says so.
+    assert!(manifest(&before)["redactions"].is_null());
 }

@@ -191,6 +191,12 @@ pub(crate) struct RequestArgs {
     /// Where to write the package (.zip).
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// Mask other people's e-mail addresses, phone numbers (with a
+    /// leading +), install ids and user ids in the copies delivered
+    /// (Art. 15(4)); the person's own stay. The package lists what was
+    /// masked, counted per file and type.
+    #[arg(long)]
+    pub(crate) redact_others: bool,
     /// Replace an existing package.
     #[arg(long)]
     pub(crate) force: bool,
@@ -251,6 +257,15 @@ pub(crate) struct PlanApplyArgs {
     pub(crate) force: bool,
 }
 
+/// `--unredactable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum UnredactableArg {
+    /// Delete the object (drop the record).
+    Delete,
+    /// Leave it as it is; the re-scan still finds it.
+    Keep,
+}
+
 #[derive(Debug, Clone, Args)]
 pub(crate) struct EraseArgs {
     /// An export or archive to erase from (repeatable; planning only: the
@@ -274,6 +289,13 @@ pub(crate) struct EraseArgs {
     /// Also erase the crashes and records linked by install id.
     #[arg(long)]
     pub(crate) include_linked: bool,
+    /// Planning: what to do with an object of someone else's crash that
+    /// holds the person's data but cannot be masked in place (inside a
+    /// tar, zstd, xz, bzip2 or base64 container, or in a zip member's
+    /// name): `delete` it (a record: drop it) or `keep` it as it is.
+    /// Without it, such an object stops the plan, named.
+    #[arg(long, value_enum, conflicts_with = "apply")]
+    pub(crate) unredactable: Option<UnredactableArg>,
     /// Also delete the person's crashes through the App Center API (or a
     /// server of the same contract, --base-url) and block their installs
     /// from further collection. Planning needs --app; --apply needs

@@ -228,3 +228,84 @@ impl object_store::ObjectStore for Faulty {
         self.inner.copy_opts(from, to, options).await
     }
 }
+
+/// Every text an object holds, decoded independently of the search's own
+/// decoders, as an auditor would: as stored, UTF-16, gzip, zip members
+/// (and their names), tar members, and every JSON string with its escapes
+/// undone (JSON inside strings parsed again).
+pub fn decoded_texts(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    texts(bytes, &mut out);
+    out
+}
+
+fn texts(bytes: &[u8], out: &mut Vec<String>) {
+    use std::io::Read;
+    out.push(String::from_utf8_lossy(bytes).into_owned());
+    if bytes.len() >= 2 && bytes.contains(&0) {
+        for le in [true, false] {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| {
+                    if le {
+                        u16::from_le_bytes([c[0], c[1]])
+                    } else {
+                        u16::from_be_bytes([c[0], c[1]])
+                    }
+                })
+                .collect();
+            out.push(String::from_utf16_lossy(&units));
+        }
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut d = Vec::new();
+        if flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut d)
+            .is_ok()
+        {
+            texts(&d, out);
+        }
+    }
+    if bytes.starts_with(b"PK\x03\x04")
+        && let Ok(mut a) = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+    {
+        for i in 0..a.len() {
+            let Ok(mut f) = a.by_index(i) else { continue };
+            out.push(f.name().map(|n| n.into_owned()).unwrap_or_default());
+            let mut d = Vec::new();
+            if f.read_to_end(&mut d).is_ok() {
+                texts(&d, out);
+            }
+        }
+    }
+    if bytes.len() >= 512 && &bytes[257..262] == b"ustar" {
+        let mut a = tar::Archive::new(bytes);
+        for mut e in a.entries().into_iter().flatten().flatten() {
+            let mut d = Vec::new();
+            if e.read_to_end(&mut d).is_ok() {
+                texts(&d, out);
+            }
+        }
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        strings(&v, out);
+    }
+}
+
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            out.push(s.clone());
+            if let Ok(inner) = serde_json::from_str::<Value>(s) {
+                strings(&inner, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            strings(x, out);
+        }),
+        _ => {}
+    }
+}

@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crashdsr_package::keyed_hash;
 use crashdsr_state::{StateStore as Store, StepState};
+use crashdsr_store::SourceId;
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::api::{ApiAccess, ApiCrash, ApiInstall};
-use crate::plan::{Delete, Plan, Rewrite};
+use crate::plan::{Delete, Plan, Redact, Rewrite};
 use crate::target::{TEMP_SUFFIX, Target};
 use crate::{Error, Result};
 
@@ -27,6 +28,9 @@ pub struct ApplyOptions {
     pub pause_at: Option<u64>,
     /// The API, for a plan made with `--api`.
     pub api: Option<ApiAccess>,
+    /// The plan's people, for a plan that masks their data in someone
+    /// else's crash (the plan holds only keyed hashes).
+    pub subjects: Vec<crashdsr_search::Subject>,
 }
 
 /// A rewritten blob.
@@ -42,8 +46,30 @@ pub struct Rewritten {
     pub new_sha256: String,
     /// Records dropped.
     pub records_dropped: usize,
-    /// Records kept, byte for byte.
+    /// Records kept, byte for byte (the masked ones as masked).
     pub records_kept: usize,
+    /// Records of someone else's crash kept with the person's data masked.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub records_masked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// An object of someone else's crash, the person's data masked in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redacted {
+    /// Which source, numbered from 1.
+    pub source: usize,
+    /// The object.
+    pub object: String,
+    /// Its SHA-256 before.
+    pub old_sha256: String,
+    /// Its SHA-256 after.
+    pub new_sha256: String,
+    /// Spans masked.
+    pub spans: usize,
 }
 
 /// A deleted object.
@@ -73,6 +99,9 @@ pub struct Skipped {
 pub struct Outcome {
     /// Blobs rewritten.
     pub rewritten: Vec<Rewritten>,
+    /// Objects of someone else's crash with the person's data masked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<Redacted>,
     /// Objects deleted.
     pub deleted: Vec<Deleted>,
     /// Objects refused: changed since planning.
@@ -99,6 +128,7 @@ struct Run<'a> {
     store: &'a Store,
     targets: Vec<Target>,
     api: Option<ApiAccess>,
+    matcher: std::sync::Arc<crashdsr_search::Matcher>,
     journal: BTreeMap<i64, (StepState, String)>,
     checkpoints: AtomicU64,
     pause_at: Option<u64>,
@@ -161,7 +191,6 @@ impl Run<'_> {
     }
 
     async fn rewrite(&mut self, step: i64, r: &Rewrite) -> Result<()> {
-        let target = self.targets[r.source.index()].clone();
         let done = |new: String| Rewritten {
             source: r.source.number(),
             object: r.object.clone(),
@@ -169,17 +198,71 @@ impl Run<'_> {
             new_sha256: new,
             records_dropped: r.drop.len(),
             records_kept: r.records - r.drop.len(),
+            records_masked: r.redact.len(),
         };
-        if let Some(ended) = self.replay(step, r.source.number(), &r.object) {
-            if let Some(new) = ended {
-                self.outcome.rewritten.push(done(new));
-            }
-            return Ok(());
+        let matcher = self.matcher.clone();
+        let new = self
+            .replace(step, r.source, &r.object, &r.sha256, |bytes| {
+                crate::rewrite::rewrite(bytes, &r.drop, &r.redact, &*matcher)
+                    .map(|n| n.bytes)
+                    .map_err(|why| format!("it cannot be rewritten safely: {why}"))
+            })
+            .await?;
+        if let Some(new) = new {
+            self.outcome.rewritten.push(done(new));
+        }
+        Ok(())
+    }
+
+    async fn redact(&mut self, step: i64, r: &Redact) -> Result<()> {
+        let matcher = self.matcher.clone();
+        let new = self
+            .replace(step, r.source, &r.object, &r.sha256, |bytes| {
+                match crashdsr_search::redact::mask_object(
+                    bytes,
+                    &*matcher,
+                    &crashdsr_search::Limits::default(),
+                ) {
+                    Ok(Some(m)) => Ok(m.bytes),
+                    Ok(None) => Err("the person's data is no longer found in it".into()),
+                    Err(why) => Err(format!("it cannot be masked: {why}")),
+                }
+            })
+            .await?;
+        if let Some(new) = new {
+            self.outcome.redacted.push(Redacted {
+                source: r.source.number(),
+                object: r.object.clone(),
+                old_sha256: r.sha256.clone(),
+                new_sha256: new,
+                spans: r.spans,
+            });
+        }
+        Ok(())
+    }
+
+    /// Replaces an object with what `change` makes of it: checked against
+    /// its planned SHA-256, written to a temporary copy, journaled, then
+    /// replaced on its version. The new SHA-256 when done; `None` when the
+    /// object was refused or is gone.
+    async fn replace(
+        &mut self,
+        step: i64,
+        source: SourceId,
+        object: &str,
+        planned: &str,
+        change: impl FnOnce(&[u8]) -> std::result::Result<Vec<u8>, String>,
+    ) -> Result<Option<String>> {
+        let target = self.targets[source.index()].clone();
+        let number = source.number();
+        if let Some(ended) = self.replay(step, number, object) {
+            return Ok(ended);
         }
         let prior = self.prior(step);
-        let temp = format!("{}{TEMP_SUFFIX}", r.object);
-        let Some(current) = target.read(&r.object).await? else {
-            return self.vanish(step, r.source.number(), &r.object).await;
+        let temp = format!("{object}{TEMP_SUFFIX}");
+        let Some(current) = target.read(object).await? else {
+            self.vanish(step, number, object).await?;
+            return Ok(None);
         };
         let now = sha(&current.bytes);
         if let Some((StepState::Written, new)) = prior.clone()
@@ -189,60 +272,48 @@ impl Run<'_> {
             // copy may be left.
             target.delete(&temp).await?;
             self.note(step, StepState::Done, &new).await?;
-            self.outcome.rewritten.push(done(new));
-            return Ok(());
+            return Ok(Some(new));
         }
-        if now != r.sha256 {
+        if now != planned {
             target.delete(&temp).await?;
-            return self
-                .refuse(
-                    step,
-                    r.source.number(),
-                    &r.object,
-                    Self::changed(&r.sha256, &now),
-                )
-                .await;
+            self.refuse(step, number, object, Self::changed(planned, &now))
+                .await?;
+            return Ok(None);
         }
-        let new = match crate::rewrite::rewrite(&current.bytes, &r.drop) {
+        let new = match change(&current.bytes) {
             Ok(n) => n,
             Err(why) => {
-                return self
-                    .refuse(
-                        step,
-                        r.source.number(),
-                        &r.object,
-                        format!("it cannot be rewritten safely: {why}"),
-                    )
-                    .await;
+                self.refuse(step, number, object, why).await?;
+                return Ok(None);
             }
         };
-        let new_sha = sha(&new.bytes);
+        let new_sha = sha(&new);
         self.note(step, StepState::Started, "").await?;
-        target.write_temp(&r.object, &new.bytes).await?;
+        target.write_temp(object, &new).await?;
         self.checkpoint();
         self.note(step, StepState::Written, &new_sha).await?;
         match target
-            .replace(&r.object, &temp, &new.bytes, current.version.as_ref())
+            .replace(object, &temp, &new, current.version.as_ref())
             .await
         {
             Ok(()) => {}
             Err(Error::Changed { .. }) => {
                 target.delete(&temp).await?;
-                return self
-                    .refuse(
-                        step,
-                        r.source.number(),
-                        &r.object,
-                        "it changed while it was being rewritten (its ETag moved); it was left alone".into(),
-                    )
-                    .await;
+                self.refuse(
+                    step,
+                    number,
+                    object,
+                    "it changed while it was being rewritten (its ETag moved); it was left alone"
+                        .into(),
+                )
+                .await?;
+                return Ok(None);
             }
             Err(e) => return Err(e),
         }
         self.checkpoint();
         self.note(step, StepState::Done, &new_sha).await?;
-        self.outcome.rewritten.push(done(new_sha));
-        Ok(())
+        Ok(Some(new_sha))
     }
 
     /// A step the journal says has ended: a refusal or a vanishing goes
@@ -468,25 +539,33 @@ pub async fn apply_to(
                 .into(),
         ));
     }
+    let masks = !plan.redacts.is_empty() || plan.rewrites.iter().any(|r| !r.redact.is_empty());
+    if masks && opts.subjects.is_empty() {
+        return Err(Error::Plan(
+            "this plan masks the person's data in someone else's crash: run --apply with the same --subject/--subjects".into(),
+        ));
+    }
     let mut run = Run {
         plan,
         store,
         targets,
         api: opts.api.clone(),
+        matcher: std::sync::Arc::new(crashdsr_search::Matcher::new(opts.subjects.clone())),
         journal,
         checkpoints: AtomicU64::new(0),
         pause_at: opts.pause_at,
         outcome: Outcome::default(),
     };
-    // Journal steps: rewrites, then deletes, then the API's; the API's run
-    // first, while the records that hold the install ids are still there.
+    // Journal steps: rewrites, redactions, deletes, then the API's; the
+    // API's run first, while the records that hold the install ids are
+    // still there.
     let total = plan.steps();
     let mut done = 0;
     let mut tick = || {
         done += 1;
         progress(done, total);
     };
-    let mut step = (plan.rewrites.len() + plan.deletes.len()) as i64;
+    let mut step = (plan.rewrites.len() + plan.redacts.len() + plan.deletes.len()) as i64;
     if let Some(api) = &plan.api {
         for c in &api.crashes {
             run.api_crash(step, &api.app, c).await?;
@@ -504,6 +583,11 @@ pub async fn apply_to(
         tick();
     }
     let base = plan.rewrites.len();
+    for (n, r) in plan.redacts.iter().enumerate() {
+        run.redact((base + n) as i64, r).await?;
+        tick();
+    }
+    let base = base + plan.redacts.len();
     for (c, chunk) in plan.deletes.chunks(CHUNK).enumerate() {
         run.delete_chunk(base + c * CHUNK, chunk).await?;
         chunk.iter().for_each(|_| tick());

@@ -14,8 +14,13 @@ split the way a careful operator would split it:
   attribution index as `crashdsr search`) decides which objects go and
   which records are dropped; the [`Plan`] records the SHA-256 of each
   object. Nothing is changed. A second person reviews the plan.
+- A crash found by the person's data whose typed user field names
+  someone else (a support tool's crash: the agent's user id, a
+  customer's e-mail in the message) is someone else's: it stays, with the
+  person's identifiers masked in place in its objects and records
+  ([`crashdsr_search::redact`]).
 - [`apply`]: runs exactly the plan, journaled step by step in the state
-  store (`crashdsr-crawl`): rewrites first (a temporary copy beside the
+  store (`crashdsr-crawl`): rewrites first, then redactions (a temporary copy beside the
   blob, checked, then a conditional replace: a rename on a file system, a
   put on the ETag in an object store), whole-object deletes last. An
   object that changed since planning is refused and left alone. A run
@@ -37,10 +42,12 @@ mod rewrite;
 mod target;
 
 pub use crate::api::{ApiAccess, ApiCrash, ApiInstall, ApiPlan};
-pub use crate::apply::{ApplyOptions, Deleted, Outcome, Rewritten, Skipped, apply, apply_to};
+pub use crate::apply::{
+    ApplyOptions, Deleted, Outcome, Redacted, Rewritten, Skipped, apply, apply_to,
+};
 pub use crate::plan::{
-    Delete, Kind, PLAN_FORMAT, PLAN_VERSION, Plan, PlanSubject, Rewrite, minute_of, plan_erase,
-    plan_purge, rescan_erase, rescan_purge,
+    Delete, Kept, Kind, PLAN_FORMAT, PLAN_VERSION, Plan, PlanSubject, Redact, Rewrite,
+    Unredactable, minute_of, plan_erase, plan_purge, rescan_erase, rescan_purge,
 };
 pub use crate::receipt::{RECEIPT_FORMAT, Rescan, receipt, receipt_json};
 pub use crate::rewrite::{RewriteError, rewrite};

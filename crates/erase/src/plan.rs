@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crashdsr_appcenter::AppClient;
 use crashdsr_package::keyed_hash;
-use crashdsr_search::{Owner, SearchOptions, Subject};
+use crashdsr_search::decode::Limits;
+use crashdsr_search::redact::{Spans, mask_object};
+use crashdsr_search::{Matcher, Owner, SearchOptions, Subject};
 use crashdsr_store::export::classify;
 use crashdsr_store::{SourceId, Store};
 use serde::{Deserialize, Serialize};
@@ -70,8 +72,62 @@ pub struct Rewrite {
     pub records: usize,
     /// The indexes of the records to drop.
     pub drop: Vec<u32>,
-    /// Why, one line per record.
+    /// Why, one line per dropped record.
     pub why: Vec<String>,
+    /// The indexes of the records of someone else's crash to keep with
+    /// the person's identifiers masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<u32>,
+    /// Why, one line per masked record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact_why: Vec<String>,
+}
+
+/// An object of someone else's crash to keep, with the person's
+/// identifiers masked in it (same length and shape; every other byte as
+/// it was, a gzip, zlib or zip container rebuilt around it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redact {
+    /// Which source.
+    pub source: SourceId,
+    /// The object.
+    pub object: String,
+    /// Its SHA-256 when planned.
+    pub sha256: String,
+    /// Its size when planned.
+    pub size: u64,
+    /// How many spans are masked.
+    pub spans: usize,
+    /// Why.
+    pub why: String,
+}
+
+/// An object that holds the person's data in someone else's crash, left
+/// as it is because it cannot be masked in place and the operator chose
+/// `--unredactable keep`: the re-scan still finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    /// Which source.
+    pub source: SourceId,
+    /// The object.
+    pub object: String,
+    /// Why it could not be masked.
+    pub why: String,
+}
+
+/// What to do with an object of someone else's crash that holds the
+/// person's data but cannot be masked in place (inside a tar, zstd, xz,
+/// bzip2 or base64 container, or in a container's own bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unredactable {
+    /// Refuse to plan, naming the first such object (the default: the
+    /// operator decides).
+    #[default]
+    Refuse,
+    /// Delete it (a record: drop it).
+    Delete,
+    /// Leave it as it is, listed in the plan's `kept`.
+    Keep,
 }
 
 /// An object to delete.
@@ -115,6 +171,14 @@ pub struct Plan {
     pub cutoff: Option<String>,
     /// Log blobs to rewrite (done first).
     pub rewrites: Vec<Rewrite>,
+    /// Objects of someone else's crash to mask the person's data in (done
+    /// after the rewrites).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacts: Vec<Redact>,
+    /// Objects of someone else's crash left as they are (`--unredactable
+    /// keep`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<Kept>,
     /// Objects to delete (done last).
     pub deletes: Vec<Delete>,
     /// Erase with `--api`: what goes through the API (done first, while
@@ -125,9 +189,9 @@ pub struct Plan {
 
 impl Plan {
     /// Steps: the API's (crash deletions, install blocks), rewrites,
-    /// deletes, in the order `--apply` runs them.
+    /// redactions, deletes, in the order `--apply` runs them.
     pub fn steps(&self) -> usize {
-        self.api_steps() + self.rewrites.len() + self.deletes.len()
+        self.api_steps() + self.rewrites.len() + self.redacts.len() + self.deletes.len()
     }
 
     /// Steps through the API.
@@ -138,11 +202,7 @@ impl Plan {
     }
 
     /// A new plan, sealed with its id.
-    fn new(
-        kind: Kind,
-        sources: &[String],
-        (rewrites, deletes): (Vec<Rewrite>, Vec<Delete>),
-    ) -> Self {
+    fn new(kind: Kind, sources: &[String], g: Gathered) -> Self {
         Self {
             format: PLAN_FORMAT.into(),
             version: PLAN_VERSION,
@@ -153,8 +213,10 @@ impl Plan {
             subjects: Vec::new(),
             include_linked: false,
             cutoff: None,
-            rewrites,
-            deletes,
+            rewrites: g.rewrites,
+            redacts: g.redacts,
+            kept: g.kept,
+            deletes: g.deletes,
             api: None,
         }
     }
@@ -190,12 +252,60 @@ fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Gathers what to delete and which records to drop, then reads each
-/// object once to record its SHA-256.
+/// Gathers what to delete, which records to drop and, in someone else's
+/// crash, what to mask; then reads each object once to record its
+/// SHA-256 (and to try the masking).
 #[derive(Default)]
 struct Gather {
     deletes: BTreeMap<(usize, String), String>,
     drops: BTreeMap<(usize, String), BTreeMap<u32, String>>,
+    redacts: BTreeMap<(usize, String), String>,
+    masks: BTreeMap<(usize, String), BTreeMap<u32, String>>,
+}
+
+/// What a plan does to the sources.
+#[derive(Default)]
+struct Gathered {
+    rewrites: Vec<Rewrite>,
+    redacts: Vec<Redact>,
+    kept: Vec<Kept>,
+    deletes: Vec<Delete>,
+}
+
+/// How masking is planned: who is masked, and what to do where it cannot
+/// be done in place.
+struct Masking<'a> {
+    find: &'a dyn Spans,
+    unredactable: Unredactable,
+}
+
+/// An object that cannot be masked: what the operator's choice does.
+fn cannot(
+    how: &Masking<'_>,
+    source: usize,
+    object: &str,
+    why: &str,
+    kept: &mut Vec<Kept>,
+) -> Result<Option<String>> {
+    match how.unredactable {
+        Unredactable::Refuse => Err(Error::Plan(format!(
+            "source {}: {object} holds the person's data in someone else's crash, and {why}; \
+             plan again with --unredactable delete (delete it, or drop the record) or --unredactable keep \
+             (leave it as it is: the re-scan will still find it)",
+            SourceId::new(source)
+        ))),
+        Unredactable::Delete => Ok(Some(format!(
+            "someone else's crash, but {why}: deleted on the operator's choice (--unredactable delete)"
+        ))),
+        Unredactable::Keep => {
+            kept.push(Kept {
+                source: SourceId::new(source),
+                object: object.to_owned(),
+                why: format!("{why}; left as it is on the operator's choice (--unredactable keep)"),
+            });
+            Ok(None)
+        }
+    }
 }
 
 impl Gather {
@@ -213,40 +323,120 @@ impl Gather {
             .or_insert(why);
     }
 
-    async fn finish(self, targets: &[Target]) -> Result<(Vec<Rewrite>, Vec<Delete>)> {
-        let mut deletes = Vec::new();
-        let mut rewrites = Vec::new();
+    fn redact(&mut self, source: usize, object: &str, why: String) {
+        self.redacts
+            .entry((source, object.to_owned()))
+            .or_insert(why);
+    }
+
+    fn mask(&mut self, source: usize, object: &str, index: u32, why: String) {
+        self.masks
+            .entry((source, object.to_owned()))
+            .or_default()
+            .entry(index)
+            .or_insert(why);
+    }
+
+    async fn finish(self, targets: &[Target], how: Option<&Masking<'_>>) -> Result<Gathered> {
+        let mut out = Gathered::default();
         let mut whole: BTreeMap<(usize, String), String> = self.deletes;
-        for ((source, object), drops) in self.drops {
-            if whole.contains_key(&(source, object.clone())) {
+        // Whole objects of someone else's crash: masked, unless one of the
+        // person's own crashes deletes them anyway.
+        for ((source, object), why) in self.redacts {
+            let (Some(how), false) = (how, whole.contains_key(&(source, object.clone()))) else {
+                continue;
+            };
+            let Some(read) = targets[source].read(&object).await? else {
+                continue;
+            };
+            match mask_object(&read.bytes, how.find, &Limits::default()) {
+                Ok(None) => {}
+                Ok(Some(m)) => out.redacts.push(Redact {
+                    source: SourceId::new(source),
+                    object,
+                    sha256: sha(&read.bytes),
+                    size: read.bytes.len() as u64,
+                    spans: m.spans.len(),
+                    why,
+                }),
+                Err(e) => {
+                    let e = e.to_string();
+                    if let Some(why) = cannot(how, source, &object, &e, &mut out.kept)? {
+                        whole.insert((source, object), why);
+                    }
+                }
+            }
+        }
+        let mut blobs: BTreeSet<(usize, String)> = self.drops.keys().cloned().collect();
+        blobs.extend(self.masks.keys().cloned());
+        let (mut drops, mut masks) = (self.drops, self.masks);
+        for (source, object) in blobs {
+            let key = (source, object.clone());
+            if whole.contains_key(&key) {
                 continue;
             }
+            let mut drop = drops.remove(&key).unwrap_or_default();
+            let mut mask = masks.remove(&key).unwrap_or_default();
+            mask.retain(|i, _| !drop.contains_key(i));
             let Some(read) = targets[source].read(&object).await? else {
                 continue;
             };
             let records = crate::rewrite::records_in(&read.bytes);
-            if drops.len() >= records {
+            // Masking first tried: a record that cannot be masked is
+            // dropped or left, as the operator chose.
+            let masked = match how.filter(|_| !mask.is_empty()) {
+                None => Vec::new(),
+                Some(how) => {
+                    let d: Vec<u32> = drop.keys().copied().collect();
+                    let m: Vec<u32> = mask.keys().copied().collect();
+                    match crate::rewrite::rewrite(&read.bytes, &d, &m, how.find) {
+                        Ok(r) => r.masked,
+                        Err(e) => {
+                            let e = format!(
+                                "record {}: it {e}",
+                                join(
+                                    mask.keys()
+                                        .map(|i| i.to_string())
+                                        .collect::<Vec<_>>()
+                                        .iter()
+                                )
+                            );
+                            if let Some(why) = cannot(how, source, &object, &e, &mut out.kept)? {
+                                drop.extend(mask.keys().map(|i| (*i, why.clone())));
+                            }
+                            Vec::new()
+                        }
+                    }
+                }
+            };
+            mask.retain(|i, _| masked.contains(i));
+            if drop.len() >= records {
                 whole.insert(
                     (source, object.clone()),
-                    format!("every record of this blob goes ({})", join(drops.values())),
+                    format!("every record of this blob goes ({})", join(drop.values())),
                 );
                 continue;
             }
-            rewrites.push(Rewrite {
+            if drop.is_empty() && mask.is_empty() {
+                continue;
+            }
+            out.rewrites.push(Rewrite {
                 source: SourceId::new(source),
                 object,
                 sha256: sha(&read.bytes),
                 size: read.bytes.len() as u64,
                 records,
-                drop: drops.keys().copied().collect(),
-                why: drops.into_values().collect(),
+                drop: drop.keys().copied().collect(),
+                why: drop.into_values().collect(),
+                redact: mask.keys().copied().collect(),
+                redact_why: mask.into_values().collect(),
             });
         }
         for ((source, object), why) in whole {
             let Some(read) = targets[source].read(&object).await? else {
                 continue;
             };
-            deletes.push(Delete {
+            out.deletes.push(Delete {
                 source: SourceId::new(source),
                 object,
                 sha256: sha(&read.bytes),
@@ -254,13 +444,98 @@ impl Gather {
                 why,
             });
         }
-        Ok((rewrites, deletes))
+        Ok(out)
     }
 }
 
 fn join<'a>(whys: impl Iterator<Item = &'a String>) -> String {
     let set: BTreeSet<&String> = whys.collect();
     set.into_iter().cloned().collect::<Vec<_>>().join("; ")
+}
+
+/// The typed user fields of crashes, read from their crash blobs, error
+/// logs and archived crash logs (each log blob read once).
+#[derive(Default)]
+struct Users {
+    blobs: BTreeMap<(usize, String), Option<Vec<u8>>>,
+}
+
+/// The user keys a crash log or an error log record carries.
+const USER_KEYS: [&str; 3] = ["userId", "UserId", "user_id"];
+
+/// The non-empty typed user fields at the top of a JSON object.
+fn user_fields(json: &[u8]) -> Vec<String> {
+    let text = crashdsr_search::export::blob_text(json);
+    let Ok(serde_json::Value::Object(v)) = serde_json::from_slice(&text) else {
+        return Vec::new();
+    };
+    USER_KEYS
+        .iter()
+        .filter_map(|k| v.get(*k).and_then(|x| x.as_str()))
+        .filter(|u| !u.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Users {
+    async fn read(
+        &mut self,
+        targets: &[Target],
+        source: usize,
+        object: &str,
+    ) -> Result<Option<&[u8]>> {
+        let key = (source, object.to_owned());
+        if !self.blobs.contains_key(&key) {
+            let read = targets[source]
+                .read(object)
+                .await?
+                .map(|r| r.bytes.to_vec());
+            self.blobs.insert(key.clone(), read);
+        }
+        Ok(self.blobs[&key].as_deref())
+    }
+
+    /// Every typed user field of a crash.
+    async fn of_crash(
+        &mut self,
+        targets: &[Target],
+        crash: Option<&crashdsr_search::index::CrashEntry>,
+        archived: Option<&Vec<(usize, String)>>,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if let Some(c) = crash {
+            for (s, blob) in &c.blobs {
+                if let Some(b) = self.read(targets, *s, blob).await? {
+                    out.extend(user_fields(b));
+                }
+            }
+            for (s, object, i) in &c.records {
+                if let Some(b) = self.read(targets, *s, object).await? {
+                    let text = crashdsr_search::export::blob_text(b);
+                    let logs = crashdsr_search::export::split_device_logs(text);
+                    if let Some((_, span)) = logs.elements.iter().find(|(n, _)| *n == *i as usize) {
+                        out.extend(user_fields(&logs.text[span.clone()]));
+                    }
+                }
+            }
+        }
+        for (s, object) in archived.into_iter().flatten() {
+            if object.ends_with("/download.json")
+                && let Some(b) = self.read(targets, *s, object).await?
+            {
+                out.extend(user_fields(b));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a user field's value is the person's: one of their identifiers
+/// is found in it as it stands, or as the value of a typed field (a short
+/// user id is only ever matched there).
+fn is_persons(matcher: &Matcher, user: &str) -> bool {
+    let typed = serde_json::json!({ "userId": user }).to_string();
+    !matcher.find(user.as_bytes()).is_empty() || !matcher.find(typed.as_bytes()).is_empty()
 }
 
 /// The source specs as the plan keeps them: directories absolute.
@@ -279,6 +554,10 @@ fn absolute(sources: &[String]) -> Vec<String> {
 
 /// Plans the erasure of `subjects` from `sources`; with `api`, also their
 /// crashes' deletion through the API and the blocking of their installs.
+/// A crash found by the person's data whose typed user field (`userId`,
+/// `UserId`, `user_id`) names someone else is not deleted: the person's
+/// identifiers are masked in its objects and records, and `unredactable`
+/// says what to do where that cannot be done in place.
 pub async fn plan_erase(
     sources: &[String],
     subjects: Vec<Subject>,
@@ -286,6 +565,7 @@ pub async fn plan_erase(
     key: &[u8],
     search: &SearchOptions,
     api: Option<&AppClient>,
+    unredactable: Unredactable,
 ) -> Result<Plan> {
     let targets = sources
         .iter()
@@ -296,7 +576,9 @@ pub async fn plan_erase(
         subjects.iter().map(|s| PlanSubject::of(s, key)).collect();
     let mut opts = search.clone();
     opts.expand_install_ids = include_linked;
+    let matcher = Matcher::new(subjects.clone());
     let report = crashdsr_search::search(&stores, subjects, &opts).await?;
+    let mut users = Users::default();
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Plan(format!(
             "{} object(s) could not be read, the first {object}: {why}; a plan needs every object read",
@@ -335,32 +617,72 @@ pub async fn plan_erase(
         };
         match &e.owner {
             Owner::Crash { error_id, .. } => {
-                let why = |what: &str| format!("{what} of crash {error_id} ({how})");
+                // Someone else's crash (its user field names another
+                // user): kept, with the person's data masked in it.
+                let theirs = !e.linked
+                    && users
+                        .of_crash(
+                            &targets,
+                            index.crash(error_id),
+                            archived.get(error_id.as_str()),
+                        )
+                        .await?
+                        .iter()
+                        .any(|u| !is_persons(&matcher, u));
+                let why = |what: &str| {
+                    if theirs {
+                        format!(
+                            "{what} of crash {error_id}, whose user field names another user: the person's data in it is masked"
+                        )
+                    } else {
+                        format!("{what} of crash {error_id} ({how})")
+                    }
+                };
+                let object = |g: &mut Gather, s: usize, o: &str, why: String| {
+                    if theirs {
+                        g.redact(s, o, why);
+                    } else {
+                        g.delete(s, o, why);
+                    }
+                };
+                let record = |g: &mut Gather, s: usize, o: &str, i: u32, why: String| {
+                    if theirs {
+                        g.mask(s, o, i, why);
+                    } else {
+                        g.drop(s, o, i, why);
+                    }
+                };
                 if let Some(c) = index.crash(error_id) {
                     for (s, blob) in &c.blobs {
-                        g.delete(*s, blob, why("the crash blob"));
+                        object(&mut g, *s, blob, why("the crash blob"));
                     }
-                    for (s, object, i) in &c.records {
-                        g.drop(*s, object, *i, why("the error log"));
+                    for (s, o, i) in &c.records {
+                        record(&mut g, *s, o, *i, why("the error log"));
                     }
                 }
                 for aid in attachments.get(error_id).into_iter().flatten() {
                     for (s, blob) in index.attachment_blobs(aid) {
-                        g.delete(s, blob, why(&format!("attachment {aid}")));
+                        object(&mut g, s, blob, why(&format!("attachment {aid}")));
                     }
                     if let Ok((_, entry)) = index.crash_of_attachment(aid) {
                         if let Some((s, blob)) = &entry.blob {
-                            g.delete(*s, blob, why(&format!("attachment {aid}")));
+                            object(&mut g, *s, blob, why(&format!("attachment {aid}")));
                         }
-                        if let Some((s, object, i)) = &entry.record {
-                            g.drop(*s, object, *i, why(&format!("the attachment log of {aid}")));
+                        if let Some((s, o, i)) = &entry.record {
+                            record(
+                                &mut g,
+                                *s,
+                                o,
+                                *i,
+                                why(&format!("the attachment log of {aid}")),
+                            );
                         }
                     }
                 }
                 // By error id: the index may know the crash's app by the
                 // export's GUID, the archive by its name.
-                for (s, object) in archived.get(error_id.as_str()).into_iter().flatten() {
-                    g.delete(*s, object, why("the archived crash"));
+                for (s, o) in archived.get(error_id.as_str()).into_iter().flatten() {
+                    object(&mut g, *s, o, why("the archived crash"));
                 }
             }
             Owner::Activity {
@@ -403,7 +725,15 @@ pub async fn plan_erase(
         }
         None => None,
     };
-    let mut plan = Plan::new(Kind::Erase, sources, g.finish(&targets).await?);
+    let masking = Masking {
+        find: &matcher,
+        unredactable,
+    };
+    let mut plan = Plan::new(
+        Kind::Erase,
+        sources,
+        g.finish(&targets, Some(&masking)).await?,
+    );
     plan.subjects = plan_subjects;
     plan.include_linked = include_linked;
     plan.api = api;
@@ -472,7 +802,7 @@ pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
             }
         }
     }
-    let mut plan = Plan::new(Kind::Purge, sources, g.finish(&targets).await?);
+    let mut plan = Plan::new(Kind::Purge, sources, g.finish(&targets, None).await?);
     plan.cutoff = Some(cutoff.to_owned());
     Ok(plan.seal())
 }

@@ -53,6 +53,9 @@ pub fn receipt_json(plan: &Plan, plan_sha256: &str, outcome: &Outcome, rescan: &
             "deleted": outcome.deleted.len(),
             "rewritten": outcome.rewritten.len(),
             "records_dropped": outcome.rewritten.iter().map(|r| r.records_dropped).sum::<usize>(),
+            "redacted": outcome.redacted.len(),
+            "records_masked": outcome.rewritten.iter().map(|r| r.records_masked).sum::<usize>(),
+            "kept": plan.kept.len(),
             "refused": outcome.refused.len(),
             "vanished": outcome.vanished.len(),
             "api_deleted": outcome.api_deleted.len(),
@@ -65,6 +68,8 @@ pub fn receipt_json(plan: &Plan, plan_sha256: &str, outcome: &Outcome, rescan: &
         })),
         "deleted": outcome.deleted,
         "rewritten": outcome.rewritten,
+        "redacted": outcome.redacted,
+        "kept": plan.kept,
         "refused": outcome.refused,
         "vanished": outcome.vanished,
         "rescan": rescan,
@@ -129,9 +134,10 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
 <body><h1>Erasure receipt</h1>
 <p>{what} Plan <code>{id}</code> (SHA-256 <code>{plan_sha}</code>), applied on {time}.</p>
 <p id="result" class="{class}">{deleted} objects deleted, {rewritten} log blobs rewritten ({dropped} records dropped, every other record kept byte for byte),
-{refused} refused, {vanished} gone before the run.{api} Re-scan of {objects} objects afterwards: <strong id="left">{left}</strong> {left_what}.</p>
+{masked}{refused} refused, {vanished} gone before the run.{api} Re-scan of {objects} objects afterwards: <strong id="left">{left}</strong> {left_what}.</p>
 <h2>Deleted</h2><table><tr><th>Object</th><th>SHA-256</th></tr>{del_rows}</table>
 <h2>Rewritten</h2><table><tr><th>Object</th><th>SHA-256 before → after</th></tr>{rew_rows}</table>
+<h2>Masked in someone else's crash</h2><table><tr><th>Object</th><th>SHA-256 before → after</th></tr>{red_rows}</table>
 <h2>Left alone</h2><table><tr><th>Object</th><th>Why</th></tr>{skip_rows}</table>
 <p><code>erasure.json</code> holds the same with the keyed hashes of the identifiers; <code>SHA256SUMS</code> the checksums.</p>
 </body></html>
@@ -147,6 +153,18 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
             .iter()
             .map(|r| r.records_dropped)
             .sum::<usize>(),
+        masked = {
+            let records: usize = outcome.rewritten.iter().map(|r| r.records_masked).sum();
+            if outcome.redacted.is_empty() && records == 0 && plan.kept.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "in someone else's crash the person's data was masked in {} objects and {records} records ({} left as they were on the operator's choice), ",
+                    outcome.redacted.len(),
+                    plan.kept.len()
+                )
+            }
+        },
         refused = outcome.refused.len(),
         vanished = outcome.vanished.len(),
         api = match &plan.api {
@@ -178,12 +196,27 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
                 ))
                 .collect()
         ),
+        red_rows = rows(
+            outcome
+                .redacted
+                .iter()
+                .map(|r| (
+                    format!("{}: {}", r.source, r.object),
+                    format!("{} → {}", r.old_sha256, r.new_sha256)
+                ))
+                .collect()
+        ),
         skip_rows = rows(
             outcome
                 .refused
                 .iter()
                 .chain(&outcome.vanished)
                 .map(|s| (format!("{}: {}", s.source, s.object), s.why.clone()))
+                .chain(
+                    plan.kept
+                        .iter()
+                        .map(|k| (format!("{}: {}", k.source, k.object), k.why.clone()))
+                )
                 .collect()
         ),
     );

@@ -1,9 +1,12 @@
-//! Rewriting a `logs*.v1.data` blob without some of its records: every
-//! other record stays byte for byte what it was, in the same order, with
-//! the blob's own layout (array or JSON Lines, compact or pretty, its
-//! byte-order mark, UTF-16 when it was UTF-16).
+//! Rewriting a `logs*.v1.data` blob without some of its records, and with
+//! the person's identifiers masked in others (records of someone else's
+//! crash): every other record stays byte for byte what it was, in the
+//! same order, with the blob's own layout (array or JSON Lines, compact or
+//! pretty, its byte-order mark, UTF-16 when it was UTF-16).
 
+use crashdsr_search::decode::{Limits, expand};
 use crashdsr_search::export::{blob_text, split_device_logs};
+use crashdsr_search::redact::{Spans, mask};
 
 /// What a rewrite gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +17,8 @@ pub struct Rewritten {
     pub kept: usize,
     /// Records dropped.
     pub dropped: usize,
+    /// The records of `redact` that held something to mask, masked.
+    pub masked: Vec<u32>,
 }
 
 /// How the blob's text was encoded.
@@ -79,17 +84,26 @@ fn encode(text: &[u8], how: Encoding) -> Result<Vec<u8>, RewriteError> {
     }
 }
 
-/// `bytes` without the records at `drop` (indexes in the blob's array).
-/// Checks that the result splits into exactly the kept records, byte for
-/// byte and in order, that it is still JSON when it was, and that it
-/// encodes back to its own text.
-pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, RewriteError> {
+/// `bytes` without the records at `drop` (indexes in the blob's array),
+/// and with what `find` finds masked in the records at `redact`
+/// ([`mask`]: the same length, so the record keeps its shape). Checks that
+/// the result splits into exactly the kept records, byte for byte and in
+/// order (the masked ones as masked), that a masked record holds nothing
+/// `find` finds in any view (an attachment's base64 data included), that
+/// it is still JSON when it was, and that it encodes back to its own text.
+pub fn rewrite(
+    bytes: &[u8],
+    drop: &[u32],
+    redact: &[u32],
+    find: &dyn Spans,
+) -> Result<Rewritten, RewriteError> {
     let how = encoding(bytes);
     let text = blob_text(bytes);
     let logs = split_device_logs(text.clone());
     let elements = &logs.elements;
     if let Some(i) = drop
         .iter()
+        .chain(redact)
         .find(|i| !elements.iter().any(|(n, _)| *n == **i as usize))
     {
         return Err(RewriteError::NoSuchRecord {
@@ -110,13 +124,45 @@ pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, RewriteError> {
         Some((_, second)) => &text[first.1.end..second.start],
         None => b",",
     };
+    // Each kept record as it will be written: masked where asked.
+    let mut masked = Vec::new();
+    let records: Vec<std::borrow::Cow<'_, [u8]>> = keep
+        .iter()
+        .map(|(n, span)| {
+            let record = &text[span.clone()];
+            let spans = if redact.contains(&(*n as u32)) {
+                find.spans(record)
+            } else {
+                Vec::new()
+            };
+            if spans.is_empty() {
+                return Ok(std::borrow::Cow::Borrowed(record));
+            }
+            let mut m = record.to_vec();
+            for (range, kind) in spans {
+                mask(&mut m[range], kind);
+            }
+            let left = !find.spans(&m).is_empty()
+                || expand(&m, &Limits::default())
+                    .views
+                    .iter()
+                    .any(|v| !find.spans(&v.bytes).is_empty());
+            if left {
+                return Err(RewriteError::Check(
+                    "would still hold the person's data in a masked record (inside encoded data)",
+                ));
+            }
+            masked.push(*n as u32);
+            Ok(std::borrow::Cow::Owned(m))
+        })
+        .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(text.len());
     out.extend_from_slice(&text[..first.1.start]);
-    for (k, (_, span)) in keep.iter().enumerate() {
+    for (k, record) in records.iter().enumerate() {
         if k > 0 {
             out.extend_from_slice(sep);
         }
-        out.extend_from_slice(&text[span.clone()]);
+        out.extend_from_slice(record);
     }
     out.extend_from_slice(&text[last.1.end..]);
 
@@ -126,8 +172,8 @@ pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, RewriteError> {
         && again
             .elements
             .iter()
-            .zip(&keep)
-            .all(|((_, a), (_, b))| out[a.clone()] == text[b.clone()]);
+            .zip(&records)
+            .all(|((_, a), b)| out[a.clone()] == b[..]);
     if !same {
         return Err(RewriteError::Check("does not split into the kept records"));
     }
@@ -143,6 +189,7 @@ pub fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, RewriteError> {
         bytes: bytes_out,
         kept: keep.len(),
         dropped: elements.len() - keep.len(),
+        masked,
     })
 }
 
@@ -154,6 +201,18 @@ pub(crate) fn records_in(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Masks nothing.
+    struct Nothing;
+    impl Spans for Nothing {
+        fn spans(&self, _: &[u8]) -> Vec<(std::ops::Range<usize>, crashdsr_search::IdKind)> {
+            Vec::new()
+        }
+    }
+
+    fn rewrite(bytes: &[u8], drop: &[u32]) -> Result<Rewritten, RewriteError> {
+        super::rewrite(bytes, drop, &[], &Nothing)
+    }
 
     fn rec(n: usize) -> String {
         format!(

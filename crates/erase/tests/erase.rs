@@ -17,7 +17,9 @@ use crashdsr_emulator::export::{
 };
 use crashdsr_emulator::testing::{Call, Faulty, TempDir, busiest, copy_tree, snapshot};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
-use crashdsr_erase::{ApplyOptions, Error, Plan, Target, apply, apply_to, plan_erase, plan_purge};
+use crashdsr_erase::{
+    ApplyOptions, Error, Plan, Target, Unredactable, apply, apply_to, plan_erase, plan_purge,
+};
 use crashdsr_search::export::{blob_text, split_device_logs};
 use crashdsr_search::{Owner, SearchOptions, Subject, search};
 use crashdsr_state::StateStore as Store;
@@ -113,6 +115,7 @@ async fn plan_for(sources: &[String], gone: &TruthSubject) -> Plan {
         &[1; 32],
         &SearchOptions::default(),
         None,
+        Unredactable::Refuse,
     )
     .await
     .unwrap()

@@ -165,6 +165,27 @@ impl PackageBuilder {
         Ok(())
     }
 
+    /// The names of the files added so far, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    /// The bytes of a file added, if there is one of that name.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match self.files.get(name) {
+            None => Ok(None),
+            Some(Content::Bytes(b)) => Ok(Some(b.clone())),
+            Some(Content::File(p)) => std::fs::read(p)
+                .map(Some)
+                .map_err(io(format!("reading {}", p.display()))),
+        }
+    }
+
+    /// Takes a file out again.
+    pub fn remove(&mut self, name: &str) {
+        self.files.remove(name);
+    }
+
     /// The SHA-256 of every file added so far (for a manifest).
     pub fn digests(&self) -> Result<BTreeMap<String, String>> {
         self.files

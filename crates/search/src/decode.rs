@@ -58,6 +58,59 @@ pub fn expand(bytes: &[u8], limits: &Limits) -> Decoded {
     out
 }
 
+/// The container an object is, by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// gzip (one or more members).
+    Gzip,
+    /// A zip archive.
+    Zip,
+    /// A tar archive.
+    Tar,
+    /// zstd frames.
+    Zstd,
+    /// An xz stream.
+    Xz,
+    /// A bzip2 stream.
+    Bzip2,
+    /// A zlib stream.
+    Zlib,
+    /// base64 text.
+    Base64,
+}
+
+impl Container {
+    /// Its name, as views are labelled.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gzip => "gzip",
+            Self::Zip => "zip",
+            Self::Tar => "tar",
+            Self::Zstd => "zstd",
+            Self::Xz => "xz",
+            Self::Bzip2 => "bzip2",
+            Self::Zlib => "zlib",
+            Self::Base64 => "base64",
+        }
+    }
+}
+
+/// Which container `bytes` is, tested in the order [`expand`] tests them.
+pub fn container(bytes: &[u8]) -> Option<Container> {
+    type Test = fn(&[u8]) -> bool;
+    let tests: [(Test, Container); 8] = [
+        (is_gzip, Container::Gzip),
+        (is_zip, Container::Zip),
+        (is_tar, Container::Tar),
+        (is_zstd, Container::Zstd),
+        (is_xz, Container::Xz),
+        (is_bzip2, Container::Bzip2),
+        (is_zlib, Container::Zlib),
+        (|b| unbase64(b).is_some(), Container::Base64),
+    ];
+    tests.iter().find(|(test, _)| test(bytes)).map(|(_, c)| *c)
+}
+
 fn label(parent: &str, this: &str) -> String {
     if parent.is_empty() {
         this.to_owned()

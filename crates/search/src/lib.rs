@@ -34,6 +34,7 @@ pub mod export;
 pub mod index;
 mod matcher;
 mod phone;
+pub mod redact;
 mod scan;
 mod search;
 mod sources;

@@ -64,6 +64,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
         subjects: None,
         label: subject.label.clone(),
         out: out.clone(),
+        redact_others: false,
         force: true,
         path: PathChoice::Export,
         source: Vec::new(),

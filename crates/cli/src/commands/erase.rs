@@ -10,10 +10,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use crashdsr_crawl::Progress as _;
-use crashdsr_erase::{ApplyOptions, Kind, Plan, PlanSubject};
+use crashdsr_erase::{ApplyOptions, Kind, Plan, PlanSubject, Unredactable};
 use crashdsr_search::{SearchOptions, Subject};
 
-use crate::cli::{EraseArgs, GlobalArgs, PlanApplyArgs, PurgeArgs};
+use crate::cli::{EraseArgs, GlobalArgs, PlanApplyArgs, PurgeArgs, UnredactableArg};
 use crate::progress::Bar;
 
 pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Result<ExitCode> {
@@ -35,6 +35,11 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
                 &key,
                 &SearchOptions::default(),
                 api.as_ref(),
+                match args.unredactable {
+                    None => Unredactable::Refuse,
+                    Some(UnredactableArg::Delete) => Unredactable::Delete,
+                    Some(UnredactableArg::Keep) => Unredactable::Keep,
+                },
             )
             .await?;
             write_plan(&plan, &out, &args.cycle)?;
@@ -51,8 +56,18 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
                     a.installs.len()
                 )
             });
+            let masked = plan.rewrites.iter().map(|r| r.redact.len()).sum::<usize>();
+            let others = if plan.redacts.is_empty() && masked == 0 && plan.kept.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " In someone else's crash: {} objects and {masked} records to mask the person's data in, {} left as they are.",
+                    plan.redacts.len(),
+                    plan.kept.len()
+                )
+            };
             println!(
-                "Plan {}: {} objects to delete, {} log blobs to rewrite ({} records dropped).{through_api} Nothing was changed.\n\
+                "Plan {}: {} objects to delete, {} log blobs to rewrite ({} records dropped).{others}{through_api} Nothing was changed.\n\
                  Review {}, then run it with: crashdsr erase --apply {} and the same --subject/--subjects{}",
                 plan.plan_id,
                 plan.deletes.len(),
@@ -234,14 +249,16 @@ async fn run(
             .ok()
             .and_then(|v| v.parse().ok()),
         api,
+        subjects: subjects.clone().unwrap_or_default(),
     };
     let outcome = crashdsr_erase::apply(&plan, &store, &opts, &|_, _| bar.inc(1)).await;
     bar.finish();
     let outcome = outcome?;
     eprintln!(
-        "crashdsr: {} deleted, {} rewritten, {} refused, {} gone; re-scanning",
+        "crashdsr: {} deleted, {} rewritten, {} masked in someone else's crash, {} refused, {} gone; re-scanning",
         outcome.deleted.len(),
         outcome.rewritten.len(),
+        outcome.redacted.len(),
         outcome.refused.len(),
         outcome.vanished.len()
     );

@@ -211,6 +211,7 @@ pub(crate) async fn answer(
         staging: staging.clone(),
         search: SearchOptions::default(),
         coverage_note,
+        redact_others: args.redact_others,
     };
     let answered = crashdsr_answer::answer(&request, &|line| eprintln!("crashdsr: {line}")).await;
     let result = finish(global, &args, answered, &outs, sealing.as_ref(), received).await;
