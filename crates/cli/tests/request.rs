@@ -256,6 +256,24 @@ fn export_path_package_holds_the_truths_crashes() {
         first,
         "a second run changed the package"
     );
+    // With --redact-others: the same crashes, a verifiable package, and a
+    // report that says what was masked.
+    let masked = tmp.path().join("masked");
+    ok(crashdsr(&base, tmp.path())
+        .args(["request", "--path", "export", "--subjects", &file])
+        .args(["--out", masked.to_str().unwrap(), "--received", "2026-11-30"])
+        .args(["--redact-others", "--source"])
+        .arg(export.join("archive"))
+        .output()
+        .unwrap());
+    let zip = masked.join(format!("{}.zip", s.label));
+    let (again, report) = crashes_in(&zip);
+    assert_eq!(again, want);
+    assert!(report.contains("id=\"others\""), "{report}");
+    ok(Command::new(env!("CARGO_BIN_EXE_crashdsr"))
+        .args(["verify", zip.to_str().unwrap()])
+        .output()
+        .unwrap());
     rt.block_on(emu.shutdown()).unwrap();
 }
 

@@ -15,7 +15,9 @@ use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{
     ExportPlan, ExportStyle, Target as ExportTarget, open_container, open_target, write,
 };
-use crashdsr_emulator::testing::{Call, Faulty, TempDir, busiest, copy_tree, snapshot};
+use crashdsr_emulator::testing::{
+    Call, Faulty, TempDir, busiest, copy_tree, decoded_texts, files, snapshot,
+};
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_erase::{
     ApplyOptions, Error, Plan, Target, Unredactable, apply, apply_to, plan_erase, plan_purge,
@@ -165,6 +167,39 @@ async fn check_erasure<V: PartialEq + std::fmt::Debug>(
     );
 }
 
+/// What an auditor still finds of the person in `root`, decoding every
+/// object with their own decoders: each file that holds one of the
+/// person's identifiers (as a whole: `x{email}` and `{email}.au` are other
+/// people's) in any text it decodes to. A user id too short for free text
+/// is left to the search's typed-field check.
+fn auditor_finds(root: &Path, s: &TruthSubject) -> Vec<String> {
+    let whole = |text: &str, value: &str| {
+        let (t, v) = (text.to_lowercase(), value.to_lowercase());
+        t.match_indices(&v).any(|(at, _)| {
+            let before = t[..at].chars().next_back();
+            let mut after = t[at + v.len()..].chars();
+            let (a1, a2) = (after.next(), after.next());
+            let word = |c: char| c.is_alphanumeric() || c == '_';
+            !before.is_some_and(|c| word(c) || "._%+-".contains(c))
+                && !a1.is_some_and(|c| word(c) || c == '-' && a2.is_some_and(word))
+                && !(a1 == Some('.') && a2.is_some_and(char::is_alphanumeric))
+        })
+    };
+    let values: Vec<&str> = s
+        .identifiers
+        .iter()
+        .filter(|i| !(i.kind == "user-id" && i.value.chars().count() < 4))
+        .map(|i| i.value.as_str())
+        .collect();
+    files(root)
+        .into_iter()
+        .filter(|rel| {
+            let texts = decoded_texts(&std::fs::read(root.join(rel)).unwrap());
+            texts.iter().any(|t| values.iter().any(|v| whole(t, v)))
+        })
+        .collect()
+}
+
 /// The records `rw` kept are the old blob's, byte for byte and in order,
 /// in the same encoding.
 fn kept_in_order(rw: &crashdsr_erase::Rewrite, old: &[u8], new: &[u8]) {
@@ -237,6 +272,9 @@ async fn erasing_a_person_from_a_directory_export_leaves_everyone_else_intact() 
         &snapshot(&root),
     )
     .await;
+    // The auditor found the person before, and finds nothing now.
+    assert!(!auditor_finds(&pristine, &gone).is_empty());
+    assert_eq!(auditor_finds(&root, &gone), Vec::<String>::new());
     for rw in &plan.rewrites {
         kept_in_order(
             rw,
