@@ -104,35 +104,9 @@ impl<'a> Objects<'a> {
     /// The objects under `prefix` (a folder, `/`-terminated) of `source`,
     /// as paths relative to the source, sorted.
     pub(crate) async fn list(&mut self, source: usize, prefix: &str) -> Result<Vec<String>> {
-        let store = &self.sources[source];
-        match store.dir() {
-            Some(root) => {
-                let mut out = Vec::new();
-                let mut stack = vec![prefix.trim_end_matches('/').to_owned()];
-                while let Some(rel) = stack.pop() {
-                    let entries = match std::fs::read_dir(root.join(&rel)) {
-                        Ok(e) => e,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(unreadable(source, &rel, e)),
-                    };
-                    for e in entries {
-                        let e = e.map_err(|e| unreadable(source, &rel, e))?;
-                        let name = format!("{rel}/{}", e.file_name().to_string_lossy());
-                        let kind = e.file_type().map_err(|e| unreadable(source, &name, e))?;
-                        if kind.is_dir() {
-                            stack.push(name);
-                        } else {
-                            out.push(name);
-                        }
-                    }
-                }
-                out.sort();
-                Ok(out)
-            }
-            None => store
-                .list_sorted(Some(prefix))
-                .await
-                .map_err(|e| unreadable(source, prefix, e.message())),
-        }
+        self.sources[source]
+            .list_sorted(Some(prefix))
+            .await
+            .map_err(|e| unreadable(source, prefix, e.message()))
     }
 }

@@ -64,6 +64,31 @@ fn credentials() -> Vec<(String, String)> {
 }
 
 /// `url` without a query (a SAS token) or user info, for messages.
+/// Every file under `root/prefix`, relative to `root` with `/`, sorted.
+fn walk_dir(root: &Path, prefix: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.join(prefix)];
+    while let Some(d) = stack.pop() {
+        let shown = d.display().to_string();
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::from_io("listing", &shown, e)),
+        };
+        for e in entries {
+            let e = e.map_err(|e| Error::from_io("listing", &shown, e))?;
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 fn shown(url: &str) -> String {
     let base = url.split(['?', '#']).next().unwrap_or_default();
     match base.split_once("://") {
@@ -198,8 +223,18 @@ impl Store {
             .map_err(move |e| Error::from_object_store("listing", &shown, e))
     }
 
-    /// The paths under `prefix`, sorted.
+    /// The paths under `prefix`, sorted. A directory is walked as it is
+    /// (every file, erasure's temporary copies included, which a local
+    /// object store's listing would hide; a folder that is not there is
+    /// empty), on a blocking thread.
     pub async fn list_sorted(&self, prefix: Option<&str>) -> Result<Vec<String>> {
+        if let Some(root) = &self.dir {
+            let root = root.clone();
+            let prefix = prefix.unwrap_or("").trim_end_matches('/').to_owned();
+            return tokio::task::spawn_blocking(move || walk_dir(&root, &prefix))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        }
         let mut out: Vec<String> = self.list(prefix).map_ok(|l| l.path).try_collect().await?;
         out.sort();
         Ok(out)
