@@ -130,11 +130,122 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     ok(apply("whole").output().unwrap());
     let reference = snapshot(&root);
     assert_ne!(reference, snapshot(&pristine));
-    let reference_counts = counts("whole");
     let again = ok(apply("whole").output().unwrap());
     assert!(again.contains("already applied"), "{again}");
     assert_eq!(snapshot(&root), reference);
 
+    kill_everywhere(
+        tmp.path(),
+        &root,
+        &pristine,
+        total,
+        &apply,
+        &counts,
+        &reference,
+    );
+}
+
+#[test]
+fn a_purge_killed_anywhere_then_rerun_ends_as_an_uninterrupted_run() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = TempDir::new("purge-kill");
+    let mut cfg = DatasetConfig::new(50);
+    cfg.errors_per_app = 300;
+    cfg.span_days = 10;
+    let now = cfg.now;
+    let data = Dataset::new(cfg);
+    let source = export(&rt, &data, &tmp.path().join("storage"));
+    let root = Path::new(&source).to_path_buf();
+    let pristine = tmp.path().join("pristine");
+    copy_tree(&root, &pristine);
+    let base = closed_port();
+    let work = tmp.path().join("work");
+    let purge = |extra: &[&str]| {
+        let mut c = common::crashdsr(&base, &work, "t");
+        c.arg("purge").args(extra);
+        c
+    };
+    let plan_path = tmp.path().join("purge.jsonl");
+    let plan_file = plan_path.to_str().unwrap();
+    let as_of = (now + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let said = ok(
+        purge(&["--source", &source, "--older-than", "5d", "--as-of", &as_of])
+            .args(["--plan-out", plan_file])
+            .output()
+            .unwrap(),
+    );
+    // JSON Lines: a header, a line per object, a trailer with the count.
+    let text = std::fs::read_to_string(&plan_path).unwrap();
+    let trailer: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let deletes = trailer["deletes"].as_u64().unwrap();
+    assert_eq!(text.lines().count() as u64, deletes + 2);
+    assert!(deletes > 130, "more than two chunks: {said}");
+    // An erase of a purge plan is refused, named.
+    let err = common::crashdsr(&base, &work, "t")
+        .args([
+            "erase",
+            "--subject",
+            "email=a@example.com",
+            "--apply",
+            plan_file,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("purge --apply"));
+
+    let apply = |trial: &str| {
+        let state = tmp.path().join(format!("{trial}.db"));
+        let receipt = tmp.path().join(format!("{trial}.zip"));
+        let mut c = purge(&["--apply", plan_file, "--state", state.to_str().unwrap()]);
+        c.args(["--receipt-out", receipt.to_str().unwrap()]);
+        c
+    };
+    let counts = |trial: &str| -> serde_json::Value {
+        let files = unzip(&tmp.path().join(format!("{trial}.zip")));
+        let json: serde_json::Value = serde_json::from_slice(&files["erasure.json"]).unwrap();
+        let listed = String::from_utf8_lossy(&files["deleted.jsonl"])
+            .lines()
+            .count();
+        serde_json::json!({"counts": json["counts"], "listed": listed})
+    };
+    ok(apply("whole").output().unwrap());
+    let reference = snapshot(&root);
+    assert_eq!(
+        counts("whole"),
+        serde_json::json!({"counts": {"planned": deletes, "deleted": deletes, "refused": 0, "vanished": 0}, "listed": deletes})
+    );
+    let again = ok(apply("whole").output().unwrap());
+    assert!(again.contains("already applied"), "{again}");
+    kill_everywhere(
+        tmp.path(),
+        &root,
+        &pristine,
+        deletes + 2 * deletes.div_ceil(64),
+        &apply,
+        &counts,
+        &reference,
+    );
+}
+
+/// Kills `apply(trial)` at ten checkpoints of `1..=total` (always the
+/// last) and after its receipt, each time on a fresh copy of `pristine`
+/// in `root`, reruns it, and checks that it ends in the `reference` state
+/// with the uninterrupted run's counts; after the receipt, the rerun says
+/// the plan was applied and keeps the receipt (`TRIAL.zip` in
+/// `receipts`).
+fn kill_everywhere(
+    receipts: &Path,
+    root: &Path,
+    pristine: &Path,
+    total: u64,
+    apply: &dyn Fn(&str) -> std::process::Command,
+    counts: &dyn Fn(&str) -> serde_json::Value,
+    reference: &BTreeMap<String, String>,
+) {
+    let reference_counts = counts("whole");
     let seed = std::env::var("CRASHDSR_TEST_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -142,12 +253,12 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
     let at = points(seed, total);
     println!("killing at checkpoints {at:?} of {total} (seed {seed})");
     for k in at {
-        copy_tree(&pristine, &root);
+        copy_tree(pristine, root);
         let trial = format!("kill-{k}");
         kill_at(apply(&trial), k);
         ok(apply(&trial).output().unwrap());
         assert_eq!(
-            snapshot(&root),
+            &snapshot(root),
             reference,
             "killed at checkpoint {k} and rerun: not the uninterrupted run's state"
         );
@@ -156,9 +267,9 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
 
     // Killed after the receipt, before the audit: the rerun says the plan
     // was applied, names the receipt, records it; the next does nothing.
-    copy_tree(&pristine, &root);
+    copy_tree(pristine, root);
     kill_at(apply("kill-receipt"), "receipt");
-    let receipt = std::fs::read(tmp.path().join("kill-receipt.zip")).unwrap();
+    let receipt = std::fs::read(receipts.join("kill-receipt.zip")).unwrap();
     let out = apply("kill-receipt").output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     ok(out);
@@ -167,10 +278,10 @@ fn sigkill_at_ten_points_of_apply_then_a_rerun_ends_as_an_uninterrupted_run() {
         said.contains("kill-receipt.zip"),
         "names the receipt: {said}"
     );
-    assert_eq!(snapshot(&root), reference);
+    assert_eq!(&snapshot(root), reference);
     assert_eq!(counts("kill-receipt"), reference_counts);
     assert_eq!(
-        std::fs::read(tmp.path().join("kill-receipt.zip")).unwrap(),
+        std::fs::read(receipts.join("kill-receipt.zip")).unwrap(),
         receipt,
         "the receipt is the one written before the kill"
     );

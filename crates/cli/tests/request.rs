@@ -261,7 +261,12 @@ fn export_path_package_holds_the_truths_crashes() {
     let masked = tmp.path().join("masked");
     ok(crashdsr(&base, tmp.path())
         .args(["request", "--path", "export", "--subjects", &file])
-        .args(["--out", masked.to_str().unwrap(), "--received", "2026-11-30"])
+        .args([
+            "--out",
+            masked.to_str().unwrap(),
+            "--received",
+            "2026-11-30",
+        ])
         .args(["--redact-others", "--source"])
         .arg(export.join("archive"))
         .output()

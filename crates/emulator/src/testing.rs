@@ -229,6 +229,23 @@ impl object_store::ObjectStore for Faulty {
     }
 }
 
+/// Writes `bytes` to `root/path`, making its folders: an export written
+/// by hand, in a shape the emulator does not write.
+pub fn put(root: &Path, path: &str, bytes: &[u8]) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().expect("a file has a folder"))
+        .expect("making a test folder");
+    std::fs::write(p, bytes).expect("writing a test file");
+}
+
+/// `data` as one gzip member.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("gzip into memory");
+    e.finish().expect("gzip into memory")
+}
+
 /// Every text an object holds, decoded independently of the search's own
 /// decoders, as an auditor would: as stored, UTF-16, gzip, zip members
 /// (and their names), tar members, and every JSON string with its escapes

@@ -124,7 +124,7 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 struct Run<'a> {
-    plan: &'a Plan,
+    plan_id: &'a str,
     store: &'a Store,
     targets: Vec<Target>,
     api: Option<ApiAccess>,
@@ -148,7 +148,7 @@ impl Run<'_> {
 
     async fn note(&mut self, step: i64, state: StepState, detail: &str) -> Result<()> {
         self.store
-            .journal(&self.plan.plan_id, step, state, detail)
+            .journal(self.plan_id, step, state, detail)
             .await?;
         self.journal.insert(step, (state, detail.to_owned()));
         self.checkpoint();
@@ -414,7 +414,7 @@ impl Run<'_> {
         }
         let rows: Vec<(i64, StepState, &str)> =
             steps.iter().map(|(n, _)| (*n, state, "")).collect();
-        self.store.journal_many(&self.plan.plan_id, &rows).await?;
+        self.store.journal_many(self.plan_id, &rows).await?;
         for (n, _) in steps {
             self.journal.insert(*n, (state, String::new()));
         }
@@ -546,7 +546,7 @@ pub async fn apply_to(
         ));
     }
     let mut run = Run {
-        plan,
+        plan_id: &plan.plan_id,
         store,
         targets,
         api: opts.api.clone(),
@@ -593,4 +593,138 @@ pub async fn apply_to(
         chunk.iter().for_each(|_| tick());
     }
     Ok(run.outcome)
+}
+
+/// What a purge did: counts, with the objects deleted and those left
+/// alone written a line at a time to `deleted.jsonl` and
+/// `left-alone.jsonl` in the spool directory given to [`apply_purge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeOutcome {
+    /// Objects deleted.
+    pub deleted: u64,
+    /// Objects refused: changed since planning.
+    pub refused: u64,
+    /// Objects gone before they could be touched.
+    pub vanished: u64,
+    /// One [`Deleted`] per line.
+    pub deleted_file: std::path::PathBuf,
+    /// One [`Skipped`] per line, with its `state` (`refused`, `vanished`).
+    pub left_alone_file: std::path::PathBuf,
+}
+
+/// A line of `left-alone.jsonl`.
+#[derive(Serialize)]
+struct LeftAlone<'a> {
+    state: &'static str,
+    #[serde(flatten)]
+    skipped: &'a Skipped,
+}
+
+/// Runs a purge plan, streamed: its deletes are read from the plan file
+/// [`CHUNK`] at a time, the journal is read back for that chunk only, and
+/// what was done goes to files in `spool`, so memory does not grow with
+/// the plan. `progress` gets `(done, total)` after each chunk.
+pub async fn apply_purge(
+    plan: &crate::PurgePlan,
+    store: &Store,
+    opts: &ApplyOptions,
+    spool: &std::path::Path,
+    progress: &dyn Fn(u64, u64),
+) -> Result<PurgeOutcome> {
+    let targets = plan
+        .sources
+        .iter()
+        .map(|s| Target::open(s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut run = Run {
+        plan_id: &plan.plan_id,
+        store,
+        targets,
+        api: None,
+        matcher: std::sync::Arc::new(crashdsr_search::Matcher::new(Vec::new())),
+        journal: BTreeMap::new(),
+        checkpoints: AtomicU64::new(0),
+        pause_at: opts.pause_at,
+        outcome: Outcome::default(),
+    };
+    let spooled = |name: &str| {
+        let path = spool.join(name);
+        std::fs::File::create(&path)
+            .map(|f| (std::io::BufWriter::new(f), path.clone()))
+            .map_err(|e| spool_error(&path, &e))
+    };
+    let (mut deleted, deleted_file) = spooled("deleted.jsonl")?;
+    let (mut left, left_alone_file) = spooled("left-alone.jsonl")?;
+    let mut out = PurgeOutcome {
+        deleted: 0,
+        refused: 0,
+        vanished: 0,
+        deleted_file,
+        left_alone_file,
+    };
+    let mut each = plan.each_delete()?;
+    let mut step = 0usize;
+    loop {
+        let chunk: Vec<Delete> = each.by_ref().take(CHUNK).collect::<Result<_>>()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let steps = step as i64..(step + chunk.len()) as i64;
+        run.journal = store
+            .journaled_range(&plan.plan_id, steps)
+            .await?
+            .into_iter()
+            .map(|s| (s.step, (s.state, s.detail)))
+            .collect();
+        run.delete_chunk(step, &chunk).await?;
+        for d in run.outcome.deleted.drain(..) {
+            write_line(&mut deleted, &out.deleted_file, &d)?;
+            out.deleted += 1;
+        }
+        for (state, list) in [
+            ("refused", &mut run.outcome.refused),
+            ("vanished", &mut run.outcome.vanished),
+        ] {
+            for s in list.drain(..) {
+                write_line(
+                    &mut left,
+                    &out.left_alone_file,
+                    &LeftAlone { state, skipped: &s },
+                )?;
+                if state == "refused" {
+                    out.refused += 1;
+                } else {
+                    out.vanished += 1;
+                }
+            }
+        }
+        step += chunk.len();
+        progress(step as u64, plan.deletes);
+    }
+    for (w, path) in [(deleted, &out.deleted_file), (left, &out.left_alone_file)] {
+        w.into_inner()
+            .map_err(|e| spool_error(path, e.error()))?
+            .sync_all()
+            .map_err(|e| spool_error(path, &e))?;
+    }
+    Ok(out)
+}
+
+fn spool_error(path: &std::path::Path, e: &std::io::Error) -> Error {
+    Error::Store {
+        object: path.display().to_string(),
+        what: "writing".into(),
+        message: e.to_string(),
+    }
+}
+
+/// `v` as one JSON line.
+fn write_line(
+    w: &mut impl std::io::Write,
+    path: &std::path::Path,
+    v: &impl Serialize,
+) -> Result<()> {
+    let mut line = serde_json::to_vec(v).expect("an outcome line serialises");
+    line.push(b'\n');
+    w.write_all(&line).map_err(|e| spool_error(path, &e))
 }

@@ -37,19 +37,24 @@ split the way a careful operator would split it:
 mod api;
 mod apply;
 mod plan;
+mod purge;
 mod receipt;
 mod rewrite;
 mod target;
 
 pub use crate::api::{ApiAccess, ApiCrash, ApiInstall, ApiPlan};
 pub use crate::apply::{
-    ApplyOptions, Deleted, Outcome, Redacted, Rewritten, Skipped, apply, apply_to,
+    ApplyOptions, Deleted, Outcome, PurgeOutcome, Redacted, Rewritten, Skipped, apply, apply_purge,
+    apply_to,
 };
 pub use crate::plan::{
     Delete, Kept, Kind, PLAN_FORMAT, PLAN_VERSION, Plan, PlanSubject, Redact, Rewrite,
-    Unredactable, minute_of, plan_erase, plan_purge, rescan_erase, rescan_purge,
+    Unredactable, minute_of, plan_erase, rescan_erase,
 };
-pub use crate::receipt::{RECEIPT_FORMAT, Rescan, receipt, receipt_json};
+pub use crate::purge::{PURGE_PLAN_VERSION, PurgePlan, is_purge_plan, plan_purge, rescan_purge};
+pub use crate::receipt::{
+    RECEIPT_FORMAT, Rescan, purge_receipt, purge_receipt_json, receipt, receipt_json,
+};
 pub use crate::rewrite::{RewriteError, rewrite};
 pub use crate::target::{TEMP_SUFFIX, Target};
 

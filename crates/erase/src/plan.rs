@@ -337,15 +337,15 @@ impl Gather {
             .or_insert(why);
     }
 
-    async fn finish(self, targets: &[Target], how: Option<&Masking<'_>>) -> Result<Gathered> {
+    async fn finish(self, targets: &[Target], how: &Masking<'_>) -> Result<Gathered> {
         let mut out = Gathered::default();
         let mut whole: BTreeMap<(usize, String), String> = self.deletes;
         // Whole objects of someone else's crash: masked, unless one of the
         // person's own crashes deletes them anyway.
         for ((source, object), why) in self.redacts {
-            let (Some(how), false) = (how, whole.contains_key(&(source, object.clone()))) else {
+            if whole.contains_key(&(source, object.clone())) {
                 continue;
-            };
+            }
             let Some(read) = targets[source].read(&object).await? else {
                 continue;
             };
@@ -384,7 +384,7 @@ impl Gather {
             let records = crate::rewrite::records_in(&read.bytes);
             // Masking first tried: a record that cannot be masked is
             // dropped or left, as the operator chose.
-            let masked = match how.filter(|_| !mask.is_empty()) {
+            let masked = match Some(how).filter(|_| !mask.is_empty()) {
                 None => Vec::new(),
                 Some(how) => {
                     let d: Vec<u32> = drop.keys().copied().collect();
@@ -539,7 +539,7 @@ fn is_persons(matcher: &Matcher, user: &str) -> bool {
 }
 
 /// The source specs as the plan keeps them: directories absolute.
-fn absolute(sources: &[String]) -> Vec<String> {
+pub(crate) fn absolute(sources: &[String]) -> Vec<String> {
     sources
         .iter()
         .map(|s| {
@@ -729,11 +729,7 @@ pub async fn plan_erase(
         find: &matcher,
         unredactable,
     };
-    let mut plan = Plan::new(
-        Kind::Erase,
-        sources,
-        g.finish(&targets, Some(&masking)).await?,
-    );
+    let mut plan = Plan::new(Kind::Erase, sources, g.finish(&targets, &masking).await?);
     plan.subjects = plan_subjects;
     plan.include_linked = include_linked;
     plan.api = api;
@@ -746,7 +742,7 @@ pub fn minute_of(path: &str) -> Option<String> {
 }
 
 /// `apps/{owner}/{app}/errors/{errorId}/` of an archive object.
-fn archive_folder(path: &str) -> Option<&str> {
+pub(crate) fn archive_folder(path: &str) -> Option<&str> {
     let parts: Vec<&str> = path.splitn(6, '/').collect();
     match parts[..] {
         ["apps", _, _, "errors", _, _] => {
@@ -755,56 +751,6 @@ fn archive_folder(path: &str) -> Option<&str> {
         }
         _ => None,
     }
-}
-
-/// Plans the purge of everything in `sources` older than `cutoff`
-/// (`yyyy-MM-ddTHH:mm`): minute folders by their path, archived crashes
-/// by their crash log's time.
-pub async fn plan_purge(sources: &[String], cutoff: &str) -> Result<Plan> {
-    let targets = sources
-        .iter()
-        .map(|s| Target::open(s))
-        .collect::<Result<Vec<_>>>()?;
-    let mut g = Gather::default();
-    for (s, target) in targets.iter().enumerate() {
-        let objects = target.list("").await?;
-        let mut folders: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
-        for o in objects.iter().filter(|o| !o.ends_with(TEMP_SUFFIX)) {
-            if let Some(folder) = archive_folder(o) {
-                folders.entry(folder).or_default().push(o);
-            } else if let Some(minute) = minute_of(o)
-                && minute.as_str() < cutoff
-            {
-                g.delete(
-                    s,
-                    o,
-                    format!("written in the minute {minute}, before {cutoff}"),
-                );
-            }
-        }
-        for (folder, objects) in folders {
-            let log = format!("{folder}download.json");
-            let Some(read) = target.read(&log).await? else {
-                continue;
-            };
-            let Some(time) = string_field(&read.bytes, "timestamp").filter(|t| t.len() >= 16)
-            else {
-                continue;
-            };
-            if time[..16] < *cutoff {
-                for o in objects {
-                    g.delete(
-                        s,
-                        o,
-                        format!("an archived crash of {}, before {cutoff}", &time[..16]),
-                    );
-                }
-            }
-        }
-    }
-    let mut plan = Plan::new(Kind::Purge, sources, g.finish(&targets, None).await?);
-    plan.cutoff = Some(cutoff.to_owned());
-    Ok(plan.seal())
 }
 
 /// After an erasure: a search of every source for the people of `plan`
@@ -834,26 +780,8 @@ pub async fn rescan_erase(
     })
 }
 
-/// After a purge: what is still older than the cut-off.
-pub async fn rescan_purge(plan: &Plan) -> Result<crate::Rescan> {
-    let cutoff = plan
-        .cutoff
-        .as_deref()
-        .ok_or_else(|| Error::Plan("a purge plan without a cut-off".into()))?;
-    let mut objects = 0;
-    for s in &plan.sources {
-        objects += Target::open(s)?.list("").await?.len() as u64;
-    }
-    let again = plan_purge(&plan.sources, cutoff).await?;
-    Ok(crate::Rescan {
-        objects,
-        left: again.steps(),
-        what: format!("objects still older than {cutoff}"),
-    })
-}
-
 /// `"key":"value"` of a JSON object.
-fn string_field(bytes: &[u8], key: &str) -> Option<String> {
+pub(crate) fn string_field(bytes: &[u8], key: &str) -> Option<String> {
     let text = crashdsr_search::export::blob_text(bytes);
     let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
     v.get(key).and_then(|x| x.as_str()).map(str::to_owned)

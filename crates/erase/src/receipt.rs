@@ -8,8 +8,9 @@ use crashdsr_package::PackageBuilder;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::apply::Outcome;
+use crate::apply::{Outcome, PurgeOutcome};
 use crate::plan::{Kind, Plan};
+use crate::purge::PurgePlan;
 
 /// `format` of a receipt.
 pub const RECEIPT_FORMAT: &str = "crashdsr-erasure-receipt";
@@ -24,6 +25,29 @@ pub struct Rescan {
     pub left: usize,
     /// What `left` counts.
     pub what: String,
+}
+
+/// The receipts' page style.
+const STYLE: &str = "<style>body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
+table { border-collapse: collapse; width: 100%; } td, th { border: 1px solid #ccc; padding: .3rem; text-align: left; }
+code { font-size: .8rem; word-break: break-all; } .ok { color: #075; } .bad { color: #a00; }</style>";
+
+/// Rows of the left-alone table a purge's page shows; the rest are in
+/// `left-alone.jsonl`.
+const PAGE_ROWS: usize = 100;
+
+/// Table rows: the object in code, then what.
+fn rows(items: impl IntoIterator<Item = (String, String)>) -> String {
+    items
+        .into_iter()
+        .map(|(a, b)| {
+            format!(
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&a),
+                esc(&b)
+            )
+        })
+        .collect()
 }
 
 fn esc(s: &str) -> String {
@@ -113,24 +137,10 @@ pub fn receipt(
         ),
     };
     let ok = rescan.left == 0 && outcome.refused.is_empty() && outcome.vanished.is_empty();
-    let rows = |items: Vec<(String, String)>| -> String {
-        items
-            .iter()
-            .map(|(a, b)| {
-                format!(
-                    "<tr><td><code>{}</code></td><td>{}</td></tr>",
-                    esc(a),
-                    esc(b)
-                )
-            })
-            .collect()
-    };
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Erasure receipt {id}</title>
-<style>body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #ccc; padding: .3rem; text-align: left; }}
-code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad {{ color: #a00; }}</style></head>
+{STYLE}</head>
 <body><h1>Erasure receipt</h1>
 <p>{what} Plan <code>{id}</code> (SHA-256 <code>{plan_sha}</code>), applied on {time}.</p>
 <p id="result" class="{class}">{deleted} objects deleted, {rewritten} log blobs rewritten ({dropped} records dropped, every other record kept byte for byte),
@@ -184,28 +194,15 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
                 .deleted
                 .iter()
                 .map(|d| (format!("{}: {}", d.source, d.object), d.sha256.clone()))
-                .collect()
         ),
-        rew_rows = rows(
-            outcome
-                .rewritten
-                .iter()
-                .map(|r| (
-                    format!("{}: {}", r.source, r.object),
-                    format!("{} → {}", r.old_sha256, r.new_sha256)
-                ))
-                .collect()
-        ),
-        red_rows = rows(
-            outcome
-                .redacted
-                .iter()
-                .map(|r| (
-                    format!("{}: {}", r.source, r.object),
-                    format!("{} → {}", r.old_sha256, r.new_sha256)
-                ))
-                .collect()
-        ),
+        rew_rows = rows(outcome.rewritten.iter().map(|r| (
+            format!("{}: {}", r.source, r.object),
+            format!("{} → {}", r.old_sha256, r.new_sha256)
+        ))),
+        red_rows = rows(outcome.redacted.iter().map(|r| (
+            format!("{}: {}", r.source, r.object),
+            format!("{} → {}", r.old_sha256, r.new_sha256)
+        ))),
         skip_rows = rows(
             outcome
                 .refused
@@ -217,8 +214,107 @@ code {{ font-size: .8rem; word-break: break-all; }} .ok {{ color: #075; }} .bad 
                         .iter()
                         .map(|k| (format!("{}: {}", k.source, k.object), k.why.clone()))
                 )
-                .collect()
         ),
+    );
+    b.add_bytes("erasure.html", html)?;
+    Ok(b)
+}
+
+/// A purge's receipt JSON: the counts and the re-scan. The objects are
+/// listed in `deleted.jsonl` and `left-alone.jsonl` beside it, a line
+/// each, so that a purge of any size writes its receipt in bounded memory.
+pub fn purge_receipt_json(
+    plan: &PurgePlan,
+    plan_sha256: &str,
+    outcome: &PurgeOutcome,
+    rescan: &Rescan,
+) -> Value {
+    json!({
+        "format": RECEIPT_FORMAT,
+        "version": 2,
+        "plan_id": plan.plan_id,
+        "plan_sha256": plan_sha256,
+        "kind": Kind::Purge,
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "subjects": [],
+        "cutoff": plan.cutoff,
+        "counts": {
+            "planned": plan.deletes,
+            "deleted": outcome.deleted,
+            "refused": outcome.refused,
+            "vanished": outcome.vanished,
+        },
+        "deleted": "deleted.jsonl",
+        "left_alone": "left-alone.jsonl",
+        "rescan": rescan,
+    })
+}
+
+/// A purge's receipt files: `erasure.json`, `deleted.jsonl` and
+/// `left-alone.jsonl` (streamed from the spool when written) and a page
+/// with the counts and the first objects left alone.
+pub fn purge_receipt(
+    receipt: &Value,
+    plan: &PurgePlan,
+    outcome: &PurgeOutcome,
+    rescan: &Rescan,
+) -> crashdsr_package::Result<PackageBuilder> {
+    use std::io::BufRead;
+    let mut b = PackageBuilder::new();
+    b.add_bytes(
+        "erasure.json",
+        serde_json::to_vec_pretty(receipt).expect("JSON serialises"),
+    )?;
+    b.add_file("deleted.jsonl", &outcome.deleted_file)?;
+    b.add_file("left-alone.jsonl", &outcome.left_alone_file)?;
+    let rows: String = std::fs::File::open(&outcome.left_alone_file)
+        .map(|f| {
+            rows(
+                std::io::BufReader::new(f)
+                    .lines()
+                    .take(PAGE_ROWS)
+                    .map_while(std::result::Result::ok)
+                    .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+                    .map(|v| {
+                        (
+                            format!("{}: {}", v["source"], v["object"].as_str().unwrap_or("")),
+                            v["why"].as_str().unwrap_or("").to_owned(),
+                        )
+                    }),
+            )
+        })
+        .unwrap_or_default();
+    let left = outcome.refused + outcome.vanished;
+    let ok = rescan.left == 0 && left == 0;
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Erasure receipt {id}</title>
+{STYLE}</head>
+<body><h1>Erasure receipt</h1>
+<p>Purge of everything written before {cutoff} (UTC). Plan <code>{id}</code> (SHA-256 <code>{plan_sha}</code>), applied on {time}.</p>
+<p id="result" class="{class}">{deleted} objects deleted, {refused} refused, {vanished} gone before the run.
+Re-scan of {objects} objects afterwards: <strong id="left">{rescan_left}</strong> {left_what}.</p>
+<p>Every object deleted is listed in <code>deleted.jsonl</code> with its SHA-256, every object left alone in <code>left-alone.jsonl</code> with why{first}.</p>
+<h2>Left alone</h2><table><tr><th>Object</th><th>Why</th></tr>{rows}</table>
+<p><code>erasure.json</code> holds the counts; <code>SHA256SUMS</code> the checksums.</p>
+</body></html>
+"#,
+        id = esc(&plan.plan_id),
+        cutoff = esc(&plan.cutoff),
+        plan_sha = esc(receipt["plan_sha256"].as_str().unwrap_or("")),
+        time = esc(receipt["time"].as_str().unwrap_or("")),
+        class = if ok { "ok" } else { "bad" },
+        deleted = outcome.deleted,
+        refused = outcome.refused,
+        vanished = outcome.vanished,
+        objects = rescan.objects,
+        rescan_left = rescan.left,
+        left_what = esc(&rescan.what),
+        first = if left as usize > PAGE_ROWS {
+            format!("; the first {PAGE_ROWS} of {left} are below")
+        } else {
+            String::new()
+        },
     );
     b.add_bytes("erasure.html", html)?;
     Ok(b)

@@ -53,7 +53,7 @@ pub(crate) fn classify_store(e: &crashdsr_store::Error) -> Error {
     }
 }
 
-fn io_error(object: &str, what: &'static str, e: std::io::Error) -> Error {
+pub(crate) fn io_error(object: &str, what: &'static str, e: std::io::Error) -> Error {
     classify_store(&crashdsr_store::Error::from_io(what, object, e))
 }
 
@@ -194,35 +194,9 @@ impl Target {
 
     /// Every object under `prefix`, relative to the source, sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {
-        match self.store.dir() {
-            Some(root) => {
-                let mut out = Vec::new();
-                let mut stack = vec![root.join(prefix)];
-                while let Some(d) = stack.pop() {
-                    let shown = d.display().to_string();
-                    let entries = match std::fs::read_dir(&d) {
-                        Ok(e) => e,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(io_error(&shown, "listing", e)),
-                    };
-                    for e in entries {
-                        let e = e.map_err(|e| io_error(&shown, "listing", e))?;
-                        let p = e.path();
-                        if e.file_type().is_ok_and(|t| t.is_dir()) {
-                            stack.push(p);
-                        } else if let Ok(rel) = p.strip_prefix(root) {
-                            out.push(rel.to_string_lossy().replace('\\', "/"));
-                        }
-                    }
-                }
-                out.sort();
-                Ok(out)
-            }
-            None => self
-                .store
-                .list_sorted(Some(prefix))
-                .await
-                .map_err(|e| classify_store(&e)),
-        }
+        self.store
+            .list_sorted(Some(prefix))
+            .await
+            .map_err(|e| classify_store(&e))
     }
 }

@@ -20,11 +20,12 @@ use crashdsr_emulator::testing::{
 };
 use crashdsr_emulator::{Dataset, DatasetConfig, TruthSubject};
 use crashdsr_erase::{
-    ApplyOptions, Error, Plan, Target, Unredactable, apply, apply_to, plan_erase, plan_purge,
+    ApplyOptions, Error, Plan, PurgePlan, Target, Unredactable, apply, apply_purge, apply_to,
+    plan_erase, plan_purge,
 };
 use crashdsr_search::export::{blob_text, split_device_logs};
 use crashdsr_search::{Owner, SearchOptions, Subject, search};
-use crashdsr_state::StateStore as Store;
+use crashdsr_state::{StateStore as Store, StepState};
 use object_store::ObjectStore;
 
 fn config(seed: u64, errors: u64, span_days: u32) -> DatasetConfig {
@@ -180,9 +181,10 @@ fn auditor_finds(root: &Path, s: &TruthSubject) -> Vec<String> {
             let mut after = t[at + v.len()..].chars();
             let (a1, a2) = (after.next(), after.next());
             let word = |c: char| c.is_alphanumeric() || c == '_';
-            !before.is_some_and(|c| word(c) || "._%+-".contains(c))
-                && !a1.is_some_and(|c| word(c) || c == '-' && a2.is_some_and(word))
-                && !(a1 == Some('.') && a2.is_some_and(char::is_alphanumeric))
+            let joined_before = before.is_some_and(|c| word(c) || "._%+-".contains(c));
+            let joined_after = a1.is_some_and(|c| word(c) || c == '-' && a2.is_some_and(word))
+                || a1 == Some('.') && a2.is_some_and(char::is_alphanumeric);
+            !(joined_before || joined_after)
         })
     };
     let values: Vec<&str> = s
@@ -378,23 +380,59 @@ async fn purge_removes_exactly_the_folders_older_than_the_cutoff() {
         .format("%Y-%m-%dT%H:%M")
         .to_string();
     let sources = vec![source.clone()];
-    let plan = plan_purge(&sources, &cutoff).await.unwrap();
-    assert!(plan.rewrites.is_empty());
+    let plan_file = tmp.path().join("purge.jsonl");
+    let plan = plan_purge(&sources, &cutoff, &plan_file).await.unwrap();
+    assert_eq!(PurgePlan::open(&plan_file).unwrap(), plan);
     let older: BTreeSet<&String> = before
         .keys()
         .filter(|o| crashdsr_erase::minute_of(o).unwrap().as_str() < cutoff.as_str())
         .collect();
     assert!(
-        !older.is_empty() && older.len() < before.len(),
-        "the export spans the cut-off"
+        older.len() > 200 && older.len() < before.len(),
+        "the export spans the cut-off, over several chunks"
     );
-    let planned: BTreeSet<&String> = plan.deletes.iter().map(|d| &d.object).collect();
+    let deletes: Vec<crashdsr_erase::Delete> = plan
+        .each_delete()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let planned: BTreeSet<&String> = deletes.iter().map(|d| &d.object).collect();
     assert_eq!(planned, older, "exactly the older objects are planned");
+    assert_eq!(plan.deletes as usize, deletes.len());
+
+    // An edited plan, or one cut short, is refused.
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    let edited = tmp.path().join("edited.jsonl");
+    std::fs::write(&edited, text.replacen("\"size\":", "\"size\":1", 1)).unwrap();
+    let err = PurgePlan::open(&edited).unwrap_err().to_string();
+    assert!(err.contains("changed after it was made"), "{err}");
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&edited, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let err = PurgePlan::open(&edited).unwrap_err().to_string();
+    assert!(err.contains("cut short"), "{err}");
+
+    // A run that stopped after 100 deletes (journaled as started, the
+    // objects gone): the rerun replays the journal a chunk at a time and
+    // records them as deleted.
     let store = journal(tmp.path()).await;
-    let outcome = apply(&plan, &store, &ApplyOptions::default(), &|_, _| {})
+    for (n, d) in deletes.iter().take(100).enumerate() {
+        store
+            .journal(&plan.plan_id, n as i64, StepState::Started, "")
+            .await
+            .unwrap();
+        std::fs::remove_file(root.join(&d.object)).unwrap();
+    }
+    let spool = tmp.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    let outcome = apply_purge(&plan, &store, &ApplyOptions::default(), &spool, &|_, _| {})
         .await
         .unwrap();
-    assert_eq!(outcome.deleted.len(), older.len());
+    assert_eq!(
+        (outcome.deleted, outcome.refused, outcome.vanished),
+        (older.len() as u64, 0, 0)
+    );
+    let listed = std::fs::read_to_string(&outcome.deleted_file).unwrap();
+    assert_eq!(listed.lines().count(), older.len());
     let after = snapshot(&root);
     let kept: BTreeMap<&String, &String> =
         before.iter().filter(|(o, _)| !older.contains(o)).collect();
@@ -405,12 +443,26 @@ async fn purge_removes_exactly_the_folders_older_than_the_cutoff() {
     );
     let rescan = crashdsr_erase::rescan_purge(&plan).await.unwrap();
     assert_eq!(rescan.left, 0);
-    let json = crashdsr_erase::receipt_json(&plan, "x", &outcome, &rescan);
+    assert_eq!(rescan.objects as usize, kept.len());
+    let json = crashdsr_erase::purge_receipt_json(&plan, "x", &outcome, &rescan);
     assert_eq!(json["counts"]["deleted"], older.len());
-    let receipt = crashdsr_erase::receipt(&json, &plan, &outcome, &rescan).unwrap();
+    let receipt = crashdsr_erase::purge_receipt(&json, &plan, &outcome, &rescan).unwrap();
     let w = receipt.write(&tmp.path().join("r.zip"), false).unwrap();
-    assert!(w.files.contains_key("erasure.json") && w.files.contains_key("erasure.html"));
+    for f in [
+        "erasure.json",
+        "erasure.html",
+        "deleted.jsonl",
+        "left-alone.jsonl",
+    ] {
+        assert!(w.files.contains_key(f), "{f}");
+    }
     assert!(crashdsr_package::verify(&w.path).unwrap().ok());
+    // A second run is a no-op that lists the same.
+    let again = apply_purge(&plan, &store, &ApplyOptions::default(), &spool, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again.deleted, outcome.deleted);
+    assert_eq!(snapshot(&root), after);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

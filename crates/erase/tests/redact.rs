@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use crashdsr_emulator::testing::{TempDir, decoded_texts};
+use crashdsr_emulator::testing::{TempDir, decoded_texts, gzip, put};
 use crashdsr_erase::{ApplyOptions, Error, Plan, Unredactable, apply, plan_erase};
 use crashdsr_search::{SearchOptions, Subject, search};
 use crashdsr_state::StateStore as Store;
@@ -38,18 +38,6 @@ fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
     walk(root, root, &mut out);
     out
-}
-
-fn put(root: &Path, path: &str, bytes: &[u8]) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, bytes).unwrap();
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 fn crash(id: &str, user: &str, message: &str) -> Vec<u8> {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::testing::{TempDir, gzip, put};
 use crashdsr_search::{Limits, Owner, SearchOptions, SearchReport, Subject, search};
 use crashdsr_store::Store;
 use serde_json::{Value, json};
@@ -14,18 +14,6 @@ use serde_json::{Value, json};
 const A: &str = "2026/11/30/12/05/";
 const B: &str = "2026/11/30/12/07/";
 const EMAIL: &str = "jane.doe@example.com";
-
-fn put(root: &Path, path: &str, bytes: &[u8]) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, bytes).unwrap();
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
 
 fn crash(id: &str, install: &str, message: &str) -> Vec<u8> {
     format!(

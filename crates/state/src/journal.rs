@@ -102,9 +102,19 @@ impl StateStore {
     /// Every journaled step of a plan, in order. A state this version does
     /// not know is an error, not a step silently redone.
     pub async fn journaled(&self, plan_id: &str) -> Result<Vec<Step>> {
+        self.journaled_range(plan_id, 0..i64::MAX).await
+    }
+
+    /// The journaled steps of a plan numbered within `steps`, in order: a
+    /// large plan is replayed a range at a time.
+    pub async fn journaled_range(
+        &self,
+        plan_id: &str,
+        steps: std::ops::Range<i64>,
+    ) -> Result<Vec<Step>> {
         let rows: Vec<(i64, String, String)> = on_pool!(self, p => sqlx::query(
-            "SELECT step, state, detail FROM erasure_journal WHERE plan_id = $1 ORDER BY step")
-            .bind(plan_id).fetch_all(p).await
+            "SELECT step, state, detail FROM erasure_journal WHERE plan_id = $1 AND step >= $2 AND step < $3 ORDER BY step")
+            .bind(plan_id).bind(steps.start).bind(steps.end).fetch_all(p).await
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()))
         .map_err(Error::store("reading the erasure journal"))?;
         rows.into_iter()

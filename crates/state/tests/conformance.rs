@@ -336,6 +336,21 @@ async fn journal(store: &Store, tag: &str) {
             step(4, StepState::Vanished, "gone"),
         ]
     );
+    // A range, as a large plan is replayed: its start in, its end out.
+    assert_eq!(
+        store.journaled_range(&plan, 2..4).await.unwrap(),
+        [
+            step(2, StepState::Written, "ab12"),
+            step(3, StepState::Refused, "changed"),
+        ]
+    );
+    assert!(
+        store
+            .journaled_range(&plan, 5..64)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Every concern, on one store.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use crashdsr_crawl::Progress as _;
-use crashdsr_erase::{ApplyOptions, Kind, Plan, PlanSubject, Unredactable};
+use crashdsr_erase::{ApplyOptions, Kind, Plan, PlanSubject, PurgePlan, Unredactable};
 use crashdsr_search::{SearchOptions, Subject};
 
 use crate::cli::{EraseArgs, GlobalArgs, PlanApplyArgs, PurgeArgs, UnredactableArg};
@@ -80,7 +80,7 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
             Ok(ExitCode::SUCCESS)
         }
         Some(path) => {
-            let (plan, plan_sha) = read_plan(path, Kind::Erase)?;
+            let (plan, plan_sha) = read_plan(path)?;
             let mine: Vec<PlanSubject> =
                 subjects.iter().map(|s| PlanSubject::of(s, &key)).collect();
             if mine != plan.subjects {
@@ -105,7 +105,7 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
                 ),
                 (None, false) => None,
             };
-            run(global, &args.cycle, plan, plan_sha, Some(subjects), api).await
+            run(global, &args.cycle, plan, plan_sha, subjects, api).await
         }
     }
 }
@@ -128,22 +128,22 @@ pub(crate) async fn purge(global: &GlobalArgs, args: PurgeArgs) -> anyhow::Resul
             let cutoff = (as_of - chrono::Duration::days(i64::from(days)))
                 .format("%Y-%m-%dT%H:%M")
                 .to_string();
-            let plan = crashdsr_erase::plan_purge(&args.source, &cutoff).await?;
-            write_plan(&plan, &out, &args.cycle)?;
+            let plan = crashdsr_erase::plan_purge(&args.source, &cutoff, &out).await?;
             println!(
                 "Plan {}: everything before {cutoff} UTC: {} objects to delete ({} bytes). Nothing was changed.\n\
-                 Review {}, then run it with: crashdsr purge --apply {}",
+                 Review {} (JSON Lines, one object a line), then run it with: crashdsr purge --apply {}",
                 plan.plan_id,
-                plan.deletes.len(),
-                plan.deletes.iter().map(|d| d.size).sum::<u64>(),
+                plan.deletes,
+                plan.bytes,
                 out.display(),
                 out.display()
             );
             Ok(ExitCode::SUCCESS)
         }
         Some(path) => {
-            let (plan, plan_sha) = read_plan(path, Kind::Purge)?;
-            run(global, &args.cycle, plan, plan_sha, None, None).await
+            let plan = PurgePlan::open(path)?;
+            let plan_sha = crashdsr_package::sha256_file(path)?;
+            run_purge(global, &args.cycle, plan, plan_sha).await
         }
     }
 }
@@ -167,19 +167,20 @@ fn write_plan(plan: &Plan, out: &Path, cycle: &PlanApplyArgs) -> anyhow::Result<
         .with_context(|| format!("writing the plan {}", out.display()))
 }
 
-fn read_plan(path: &Path, kind: Kind) -> anyhow::Result<(Plan, String)> {
+/// Reads an erasure plan (a purge plan is refused, named).
+fn read_plan(path: &Path) -> anyhow::Result<(Plan, String)> {
+    if crashdsr_erase::is_purge_plan(path) {
+        bail!(
+            "{} is a purge plan; run it with `crashdsr purge --apply`",
+            path.display()
+        );
+    }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let plan = Plan::from_json(&bytes).with_context(|| format!("the plan {}", path.display()))?;
-    if plan.kind != kind {
+    if plan.kind != Kind::Erase {
         bail!(
-            "{} is a {:?} plan; run it with `crashdsr {}`",
-            path.display(),
-            plan.kind,
-            if plan.kind == Kind::Erase {
-                "erase"
-            } else {
-                "purge"
-            }
+            "{} is a purge plan of an older crashdsr; plan the purge again and run it with `crashdsr purge --apply`",
+            path.display()
         );
     }
     Ok((plan, crashdsr_package::sha256_file(path)?))
@@ -196,60 +197,146 @@ fn pause_for_tests(at: &str) {
     }
 }
 
-async fn run(
+/// Where the receipt goes, how it is sealed, and what an earlier run left.
+struct Receipt {
+    out: PathBuf,
+    sealing: Option<crashdsr_package::Seal>,
+    /// A receipt for this plan written by a run that stopped before the
+    /// audit (its SHA-256).
+    earlier: Option<String>,
+}
+
+/// Prepares the receipt of a plan: `Err(code)` when the plan was applied
+/// already (its receipt is there and the audit records it: nothing to do).
+/// When a receipt is there but the audit does not record it, the run that
+/// wrote it stopped before the audit, which this run completes (the
+/// journal makes the apply a no-op).
+fn prepare(
     global: &GlobalArgs,
     cycle: &PlanApplyArgs,
-    plan: Plan,
-    plan_sha: String,
-    subjects: Option<Vec<Subject>>,
-    api: Option<crashdsr_erase::ApiAccess>,
-) -> anyhow::Result<ExitCode> {
+    plan_id: &str,
+    plan_sha: &str,
+) -> anyhow::Result<Result<Receipt, ExitCode>> {
     let sealing = super::sealing(cycle.passphrase_file.as_deref(), &cycle.encrypt_to)?;
     let suffix = if sealing.is_some() {
         ".zip.age"
     } else {
         ".zip"
     };
-    let receipt_out = match &cycle.receipt_out {
+    let out = match &cycle.receipt_out {
         Some(p) => p.clone(),
         None => {
             let dir = global.work_dir.join("erasures");
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            dir.join(format!("{}{suffix}", plan.plan_id))
+            dir.join(format!("{plan_id}{suffix}"))
         }
     };
-    // A receipt already written for this plan: the plan was applied. If
-    // the audit records that receipt, there is nothing left to do; if not,
-    // the run that wrote it was stopped before the audit, which this run
-    // completes (the journal makes the apply a no-op).
-    let earlier = if receipt_out.exists() && !cycle.force {
-        let sha = crashdsr_package::sha256_file(&receipt_out)?;
+    let mut earlier = None;
+    if out.exists() && !cycle.force {
+        let sha = crashdsr_package::sha256_file(&out)?;
         let recorded = super::audit_has(&global.work_dir, |r| {
-            r["plan_id"] == plan.plan_id.as_str()
-                && r["plan_sha256"] == plan_sha.as_str()
+            r["plan_id"] == plan_id
+                && r["plan_sha256"] == plan_sha
                 && r["receipt_sha256"] == sha.as_str()
         })?;
         if recorded {
             println!(
-                "{}: the plan {} was already applied; this is its receipt (sha256 {sha}); nothing to do",
-                receipt_out.display(),
-                plan.plan_id
+                "{}: the plan {plan_id} was already applied; this is its receipt (sha256 {sha}); nothing to do",
+                out.display()
             );
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Err(ExitCode::SUCCESS));
         }
-        Some(sha)
+        earlier = Some(sha);
+    }
+    Ok(Ok(Receipt {
+        out,
+        sealing,
+        earlier,
+    }))
+}
+
+/// 0 when the run is clean (the re-scan finds nothing, nothing was left
+/// alone), 1 otherwise.
+fn exit(clean: bool) -> ExitCode {
+    if clean {
+        ExitCode::SUCCESS
     } else {
-        None
+        ExitCode::from(1)
+    }
+}
+
+/// Writes the receipt (unless an earlier run did) and its audit record:
+/// keyed hashes and counts, never identifier values.
+fn seal_and_record(
+    global: &GlobalArgs,
+    cycle: &PlanApplyArgs,
+    (plan_id, plan_sha): (&str, &str),
+    r: Receipt,
+    json: &serde_json::Value,
+    receipt: impl FnOnce() -> anyhow::Result<crashdsr_package::PackageBuilder>,
+) -> anyhow::Result<(PathBuf, String)> {
+    let out = &r.out;
+    let (path, sha) = match r.earlier {
+        Some(sha) => {
+            eprintln!(
+                "crashdsr: the plan {plan_id} was already applied; its receipt {} was written by a run that stopped before the audit record, which is written now",
+                out.display()
+            );
+            (out.to_owned(), sha)
+        }
+        None => {
+            let written = receipt()?
+                .write_sealed(out, r.sealing.as_ref(), cycle.force)
+                .with_context(|| format!("writing the receipt {}", out.display()))?;
+            (written.path, written.sha256)
+        }
+    };
+    pause_for_tests("receipt");
+    let operator = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let record = serde_json::json!({
+        "time": json["time"],
+        "operator": operator,
+        "kind": json["kind"],
+        "plan_id": plan_id,
+        "plan_sha256": plan_sha,
+        "subjects": json["subjects"],
+        "cutoff": json["cutoff"],
+        "counts": json["counts"],
+        "rescan": json["rescan"],
+        "receipt": path.display().to_string(),
+        "receipt_sha256": sha,
+    });
+    super::append_audit(&global.work_dir, &record)?;
+    Ok((path, sha))
+}
+
+fn pause_at() -> Option<u64> {
+    std::env::var("CRASHDSR_TEST_PAUSE_AT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+async fn run(
+    global: &GlobalArgs,
+    cycle: &PlanApplyArgs,
+    plan: Plan,
+    plan_sha: String,
+    subjects: Vec<Subject>,
+    api: Option<crashdsr_erase::ApiAccess>,
+) -> anyhow::Result<ExitCode> {
+    let receipt = match prepare(global, cycle, &plan.plan_id, &plan_sha)? {
+        Ok(r) => r,
+        Err(done) => return Ok(done),
     };
     let store = super::crawl::open_store(global).await?;
     let bar = Bar::new("steps", global.no_progress);
     bar.set_total(plan.steps() as u64);
     let opts = ApplyOptions {
-        pause_at: std::env::var("CRASHDSR_TEST_PAUSE_AT")
-            .ok()
-            .and_then(|v| v.parse().ok()),
+        pause_at: pause_at(),
         api,
-        subjects: subjects.clone().unwrap_or_default(),
+        subjects: subjects.clone(),
     };
     let outcome = crashdsr_erase::apply(&plan, &store, &opts, &|_, _| bar.inc(1)).await;
     bar.finish();
@@ -275,50 +362,16 @@ async fn run(
             s.source, s.object, s.why
         );
     }
-    let rescan = match subjects {
-        Some(subjects) => {
-            crashdsr_erase::rescan_erase(&plan, subjects, &SearchOptions::default()).await?
-        }
-        None => crashdsr_erase::rescan_purge(&plan).await?,
-    };
+    let rescan = crashdsr_erase::rescan_erase(&plan, subjects, &SearchOptions::default()).await?;
     let json = crashdsr_erase::receipt_json(&plan, &plan_sha, &outcome, &rescan);
-    let (receipt_path, receipt_sha) = match earlier {
-        Some(sha) => {
-            eprintln!(
-                "crashdsr: the plan {} was already applied; its receipt {} was written by a run that stopped before the audit record, which is written now",
-                plan.plan_id,
-                receipt_out.display()
-            );
-            (receipt_out.clone(), sha)
-        }
-        None => {
-            let receipt = crashdsr_erase::receipt(&json, &plan, &outcome, &rescan)?;
-            let written = receipt
-                .write_sealed(&receipt_out, sealing.as_ref(), cycle.force)
-                .with_context(|| format!("writing the receipt {}", receipt_out.display()))?;
-            (written.path, written.sha256)
-        }
-    };
-    pause_for_tests("receipt");
-
-    // The audit: keyed hashes and counts, never identifier values.
-    let operator = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let record = serde_json::json!({
-        "time": json["time"],
-        "operator": operator,
-        "kind": plan.kind,
-        "plan_id": plan.plan_id,
-        "plan_sha256": plan_sha,
-        "subjects": json["subjects"],
-        "cutoff": plan.cutoff,
-        "counts": json["counts"],
-        "rescan": json["rescan"],
-        "receipt": receipt_path.display().to_string(),
-        "receipt_sha256": receipt_sha,
-    });
-    super::append_audit(&global.work_dir, &record)?;
+    let (receipt_path, receipt_sha) = seal_and_record(
+        global,
+        cycle,
+        (&plan.plan_id, &plan_sha),
+        receipt,
+        &json,
+        || Ok(crashdsr_erase::receipt(&json, &plan, &outcome, &rescan)?),
+    )?;
     store.close().await;
     println!(
         "{}: {} objects deleted, {} log blobs rewritten, {} refused, {} gone; re-scan of {} objects: {} {}; sha256 {}",
@@ -332,10 +385,77 @@ async fn run(
         rescan.what,
         receipt_sha
     );
-    let clean = rescan.left == 0 && outcome.refused.is_empty() && outcome.vanished.is_empty();
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(exit(
+        rescan.left == 0 && outcome.refused.is_empty() && outcome.vanished.is_empty(),
+    ))
+}
+
+/// `purge --apply`: the plan streamed from its file, what was done
+/// spooled to files in the work dir, the receipt written from them.
+async fn run_purge(
+    global: &GlobalArgs,
+    cycle: &PlanApplyArgs,
+    plan: PurgePlan,
+    plan_sha: String,
+) -> anyhow::Result<ExitCode> {
+    let receipt = match prepare(global, cycle, &plan.plan_id, &plan_sha)? {
+        Ok(r) => r,
+        Err(done) => return Ok(done),
+    };
+    let spool = global
+        .work_dir
+        .join("erasures")
+        .join(format!("{}.spool", plan.plan_id));
+    std::fs::create_dir_all(&spool).with_context(|| format!("creating {}", spool.display()))?;
+    let store = super::crawl::open_store(global).await?;
+    let bar = Bar::new("objects", global.no_progress);
+    bar.set_total(plan.deletes);
+    let opts = ApplyOptions {
+        pause_at: pause_at(),
+        ..ApplyOptions::default()
+    };
+    let shown = std::cell::Cell::new(0);
+    let outcome = crashdsr_erase::apply_purge(&plan, &store, &opts, &spool, &|done, _| {
+        bar.inc(done - shown.replace(done));
     })
+    .await;
+    bar.finish();
+    let outcome = outcome?;
+    eprintln!(
+        "crashdsr: {} deleted, {} refused, {} gone (listed in {}); re-scanning",
+        outcome.deleted,
+        outcome.refused,
+        outcome.vanished,
+        outcome.left_alone_file.display()
+    );
+    let rescan = crashdsr_erase::rescan_purge(&plan).await?;
+    let json = crashdsr_erase::purge_receipt_json(&plan, &plan_sha, &outcome, &rescan);
+    let (receipt_path, receipt_sha) = seal_and_record(
+        global,
+        cycle,
+        (&plan.plan_id, &plan_sha),
+        receipt,
+        &json,
+        || {
+            Ok(crashdsr_erase::purge_receipt(
+                &json, &plan, &outcome, &rescan,
+            )?)
+        },
+    )?;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&spool);
+    println!(
+        "{}: {} objects deleted, {} refused, {} gone; re-scan of {} objects: {} {}; sha256 {}",
+        receipt_path.display(),
+        outcome.deleted,
+        outcome.refused,
+        outcome.vanished,
+        rescan.objects,
+        rescan.left,
+        rescan.what,
+        receipt_sha
+    );
+    Ok(exit(
+        rescan.left == 0 && outcome.refused == 0 && outcome.vanished == 0,
+    ))
 }
