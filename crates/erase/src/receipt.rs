@@ -36,6 +36,16 @@ code { font-size: .8rem; word-break: break-all; } .ok { color: #075; } .bad { co
 /// `left-alone.jsonl`.
 const PAGE_ROWS: usize = 100;
 
+/// A receipt holding its `erasure.json`.
+fn with_json(receipt: &Value) -> crashdsr_package::Result<PackageBuilder> {
+    let mut b = PackageBuilder::new();
+    b.add_bytes(
+        "erasure.json",
+        serde_json::to_vec_pretty(receipt).expect("JSON serialises"),
+    )?;
+    Ok(b)
+}
+
 /// Table rows: the object in code, then what.
 fn rows(items: impl IntoIterator<Item = (String, String)>) -> String {
     items
@@ -107,11 +117,7 @@ pub fn receipt(
     outcome: &Outcome,
     rescan: &Rescan,
 ) -> crashdsr_package::Result<PackageBuilder> {
-    let mut b = PackageBuilder::new();
-    b.add_bytes(
-        "erasure.json",
-        serde_json::to_vec_pretty(receipt).expect("JSON serialises"),
-    )?;
+    let mut b = with_json(receipt)?;
     let what = match plan.kind {
         Kind::Erase => format!(
             "Erasure of the data of {} ({} identifiers, recorded as keyed hashes){}.",
@@ -260,11 +266,7 @@ pub fn purge_receipt(
     rescan: &Rescan,
 ) -> crashdsr_package::Result<PackageBuilder> {
     use std::io::BufRead;
-    let mut b = PackageBuilder::new();
-    b.add_bytes(
-        "erasure.json",
-        serde_json::to_vec_pretty(receipt).expect("JSON serialises"),
-    )?;
+    let mut b = with_json(receipt)?;
     b.add_file("deleted.jsonl", &outcome.deleted_file)?;
     b.add_file("left-alone.jsonl", &outcome.left_alone_file)?;
     let rows: String = std::fs::File::open(&outcome.left_alone_file)

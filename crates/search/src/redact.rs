@@ -318,9 +318,18 @@ fn inflate(r: impl Read, c: Container, cap: u64) -> Result<Vec<u8>, Unmaskable> 
     Ok(out)
 }
 
-fn compress(mut w: impl Write, data: &[u8]) -> std::io::Result<()> {
-    w.write_all(data)?;
-    w.flush()
+/// `data` compressed again as a gzip member or a zlib stream.
+fn deflate(c: Container, data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let level = flate2::Compression::default();
+    if c == Container::Gzip {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+        e.write_all(data)?;
+        e.finish()
+    } else {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+        e.write_all(data)?;
+        e.finish()
+    }
 }
 
 fn mask_in(
@@ -336,27 +345,14 @@ fn mask_in(
         |c: Container| move |e: std::io::Error| Unmaskable::Damaged(c.name(), e.to_string());
     let rebuilt = match kind {
         None => None,
-        Some(c @ Container::Gzip) => {
-            let inner = inflate(flate2::read::MultiGzDecoder::new(bytes), c, cap)?;
+        Some(c @ (Container::Gzip | Container::Zlib)) => {
+            let inner = if c == Container::Gzip {
+                inflate(flate2::read::MultiGzDecoder::new(bytes), c, cap)?
+            } else {
+                inflate(flate2::read::ZlibDecoder::new(bytes), c, cap)?
+            };
             match mask_in(&inner, find, limits, depth + 1, spans)? {
-                Some(m) => {
-                    let mut e =
-                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                    compress(&mut e, &m).map_err(damaged(c))?;
-                    Some(e.finish().map_err(damaged(c))?)
-                }
-                None => None,
-            }
-        }
-        Some(c @ Container::Zlib) => {
-            let inner = inflate(flate2::read::ZlibDecoder::new(bytes), c, cap)?;
-            match mask_in(&inner, find, limits, depth + 1, spans)? {
-                Some(m) => {
-                    let mut e =
-                        flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-                    compress(&mut e, &m).map_err(damaged(c))?;
-                    Some(e.finish().map_err(damaged(c))?)
-                }
+                Some(m) => Some(deflate(c, &m).map_err(damaged(c))?),
                 None => None,
             }
         }
