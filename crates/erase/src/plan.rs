@@ -384,28 +384,20 @@ impl Gather {
             let records = crate::rewrite::records_in(&read.bytes);
             // Masking first tried: a record that cannot be masked is
             // dropped or left, as the operator chose.
-            let masked = match Some(how).filter(|_| !mask.is_empty()) {
-                None => Vec::new(),
-                Some(how) => {
-                    let d: Vec<u32> = drop.keys().copied().collect();
-                    let m: Vec<u32> = mask.keys().copied().collect();
-                    match crate::rewrite::rewrite(&read.bytes, &d, &m, how.find) {
-                        Ok(r) => r.masked,
-                        Err(e) => {
-                            let e = format!(
-                                "record {}: it {e}",
-                                join(
-                                    mask.keys()
-                                        .map(|i| i.to_string())
-                                        .collect::<Vec<_>>()
-                                        .iter()
-                                )
-                            );
-                            if let Some(why) = cannot(how, source, &object, &e, &mut out.kept)? {
-                                drop.extend(mask.keys().map(|i| (*i, why.clone())));
-                            }
-                            Vec::new()
+            let masked = if mask.is_empty() {
+                Vec::new()
+            } else {
+                let d: Vec<u32> = drop.keys().copied().collect();
+                let m: Vec<u32> = mask.keys().copied().collect();
+                match crate::rewrite::rewrite(&read.bytes, &d, &m, how.find) {
+                    Ok(r) => r.masked,
+                    Err(e) => {
+                        let records: Vec<String> = m.iter().map(u32::to_string).collect();
+                        let e = format!("record {}: it {e}", records.join(", "));
+                        if let Some(why) = cannot(how, source, &object, &e, &mut out.kept)? {
+                            drop.extend(m.iter().map(|i| (*i, why.clone())));
                         }
+                        Vec::new()
                     }
                 }
             };
@@ -453,13 +445,6 @@ fn join<'a>(whys: impl Iterator<Item = &'a String>) -> String {
     set.into_iter().cloned().collect::<Vec<_>>().join("; ")
 }
 
-/// The typed user fields of crashes, read from their crash blobs, error
-/// logs and archived crash logs (each log blob read once).
-#[derive(Default)]
-struct Users {
-    blobs: BTreeMap<(usize, String), Option<Vec<u8>>>,
-}
-
 /// The user keys a crash log or an error log record carries.
 const USER_KEYS: [&str; 3] = ["userId", "UserId", "user_id"];
 
@@ -477,57 +462,38 @@ fn user_fields(json: &[u8]) -> Vec<String> {
         .collect()
 }
 
-impl Users {
-    async fn read(
-        &mut self,
-        targets: &[Target],
-        source: usize,
-        object: &str,
-    ) -> Result<Option<&[u8]>> {
-        let key = (source, object.to_owned());
-        if !self.blobs.contains_key(&key) {
-            let read = targets[source]
-                .read(object)
-                .await?
-                .map(|r| r.bytes.to_vec());
-            self.blobs.insert(key.clone(), read);
-        }
-        Ok(self.blobs[&key].as_deref())
-    }
-
-    /// Every typed user field of a crash.
-    async fn of_crash(
-        &mut self,
-        targets: &[Target],
-        crash: Option<&crashdsr_search::index::CrashEntry>,
-        archived: Option<&Vec<(usize, String)>>,
-    ) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        if let Some(c) = crash {
-            for (s, blob) in &c.blobs {
-                if let Some(b) = self.read(targets, *s, blob).await? {
-                    out.extend(user_fields(b));
-                }
+/// Every typed user field of a crash: its crash blobs' `userId`, its
+/// error logs' `UserId`, its archived crash log's `userId`.
+async fn crash_users(
+    targets: &[Target],
+    crash: Option<&crashdsr_search::index::CrashEntry>,
+    archived: Option<&Vec<(usize, String)>>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(c) = crash {
+        for (s, blob) in &c.blobs {
+            if let Some(b) = targets[*s].read(blob).await? {
+                out.extend(user_fields(&b.bytes));
             }
-            for (s, object, i) in &c.records {
-                if let Some(b) = self.read(targets, *s, object).await? {
-                    let text = crashdsr_search::export::blob_text(b);
-                    let logs = crashdsr_search::export::split_device_logs(text);
-                    if let Some((_, span)) = logs.elements.iter().find(|(n, _)| *n == *i as usize) {
-                        out.extend(user_fields(&logs.text[span.clone()]));
-                    }
+        }
+        for (s, object, i) in &c.records {
+            if let Some(b) = targets[*s].read(object).await? {
+                let text = crashdsr_search::export::blob_text(&b.bytes);
+                let logs = crashdsr_search::export::split_device_logs(text);
+                if let Some((_, span)) = logs.elements.iter().find(|(n, _)| *n == *i as usize) {
+                    out.extend(user_fields(&logs.text[span.clone()]));
                 }
             }
         }
-        for (s, object) in archived.into_iter().flatten() {
-            if object.ends_with("/download.json")
-                && let Some(b) = self.read(targets, *s, object).await?
-            {
-                out.extend(user_fields(b));
-            }
-        }
-        Ok(out)
     }
+    for (s, object) in archived.into_iter().flatten() {
+        if object.ends_with("/download.json")
+            && let Some(b) = targets[*s].read(object).await?
+        {
+            out.extend(user_fields(&b.bytes));
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a user field's value is the person's: one of their identifiers
@@ -578,7 +544,6 @@ pub async fn plan_erase(
     opts.expand_install_ids = include_linked;
     let matcher = Matcher::new(subjects.clone());
     let report = crashdsr_search::search(&stores, subjects, &opts).await?;
-    let mut users = Users::default();
     if let Some((object, why)) = report.failed.first() {
         return Err(Error::Plan(format!(
             "{} object(s) could not be read, the first {object}: {why}; a plan needs every object read",
@@ -620,15 +585,14 @@ pub async fn plan_erase(
                 // Someone else's crash (its user field names another
                 // user): kept, with the person's data masked in it.
                 let theirs = !e.linked
-                    && users
-                        .of_crash(
-                            &targets,
-                            index.crash(error_id),
-                            archived.get(error_id.as_str()),
-                        )
-                        .await?
-                        .iter()
-                        .any(|u| !is_persons(&matcher, u));
+                    && crash_users(
+                        &targets,
+                        index.crash(error_id),
+                        archived.get(error_id.as_str()),
+                    )
+                    .await?
+                    .iter()
+                    .any(|u| !is_persons(&matcher, u));
                 let why = |what: &str| {
                     if theirs {
                         format!(
