@@ -290,6 +290,19 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
         };
         let covered = overall(&sources);
         let mut builder = std::mem::take(&mut found.builder);
+        let evidence: String = report
+            .evidence
+            .iter()
+            .filter(|e| e.subject == subject.label && found.kept(e))
+            .map(|e| serde_json::to_string(e).map(|s| s + "\n"))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::Request(format!("evidence: {e}")))?;
+        let evidence = match (&others, &mut redactions) {
+            (Some(o), Some(r)) => {
+                redact::redact_bytes("evidence.jsonl", evidence.into_bytes(), o, r)?
+            }
+            _ => evidence.into_bytes(),
+        };
         let meta = report::Meta {
             request_id: &request_id,
             received: &received.to_string(),
@@ -307,19 +320,6 @@ pub async fn answer(request: &Request, progress: &(dyn Fn(&str) + Sync)) -> Resu
         };
         let page = report::render(&meta, &found.view, &request.controller);
         builder.add_bytes("report.html", redact::marks_to_html(&page))?;
-        let evidence: String = report
-            .evidence
-            .iter()
-            .filter(|e| e.subject == subject.label && found.kept(e))
-            .map(|e| serde_json::to_string(e).map(|s| s + "\n"))
-            .collect::<Result<_, _>>()
-            .map_err(|e| Error::Request(format!("evidence: {e}")))?;
-        let evidence = match (&others, &mut redactions) {
-            (Some(o), Some(r)) => {
-                redact::redact_bytes("evidence.jsonl", evidence.into_bytes(), o, r)?
-            }
-            _ => evidence.into_bytes(),
-        };
         builder.add_bytes("evidence.jsonl", evidence)?;
         let manifest = json!({
             "format_version": FORMAT_VERSION,
