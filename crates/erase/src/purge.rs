@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::plan::{Delete, Kind, PLAN_FORMAT, absolute, archive_folder, minute_of, string_field};
-use crate::target::{TEMP_SUFFIX, Target, classify_store, io_error};
+use crate::target::{TEMP_SUFFIX, Target, classify_store};
 use crate::{Error, Result};
 
 /// The version of the streamed (purge) plan format.
@@ -191,51 +191,6 @@ impl<W: Write> Hashing<W> {
     }
 }
 
-/// Every object of `target`, as a stream: a directory walked a folder at
-/// a time (a folder that is not there is empty), an object store listed.
-fn paths(target: &Target) -> stream::BoxStream<'static, Result<String>> {
-    let Some(root) = target.store().dir().map(Path::to_path_buf) else {
-        return target
-            .store()
-            .list(None)
-            .map(|l| l.map(|l| l.path).map_err(|e| classify_store(&e)))
-            .boxed();
-    };
-    let start = (vec![root.clone()], Vec::<String>::new());
-    stream::unfold(start, move |(mut dirs, mut files)| {
-        let root = root.clone();
-        async move {
-            loop {
-                if let Some(f) = files.pop() {
-                    return Some((Ok(f), (dirs, files)));
-                }
-                let dir = dirs.pop()?;
-                let shown = dir.display().to_string();
-                let entries = match std::fs::read_dir(&dir) {
-                    Ok(e) => e,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Some((Err(io_error(&shown, "listing", e)), (vec![], vec![]))),
-                };
-                for e in entries {
-                    let e = match e {
-                        Ok(e) => e,
-                        Err(e) => {
-                            return Some((Err(io_error(&shown, "listing", e)), (vec![], vec![])));
-                        }
-                    };
-                    let p = e.path();
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        dirs.push(p);
-                    } else if let Ok(rel) = p.strip_prefix(&root) {
-                        files.push(rel.to_string_lossy().replace('\\', "/"));
-                    }
-                }
-            }
-        }
-    })
-    .boxed()
-}
-
 /// Calls `on` with the objects of `target` older than `cutoff`, a batch
 /// at a time, with why: the objects of a minute folder by its path, those
 /// of an archived crash by its crash log's time. Returns the objects
@@ -245,12 +200,12 @@ async fn older_than(
     cutoff: &str,
     mut on: impl AsyncFnMut(Vec<(String, String)>) -> Result<()>,
 ) -> Result<u64> {
-    let mut listing = paths(target);
+    let mut listing = target.store().paths(None);
     let mut batch = Vec::new();
     let mut folders: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut listed = 0;
     while let Some(path) = listing.next().await {
-        let path = path?;
+        let path = path.map_err(|e| classify_store(&e))?;
         listed += 1;
         if path.ends_with(TEMP_SUFFIX) {
             continue;

@@ -53,7 +53,7 @@ pub(crate) fn classify_store(e: &crashdsr_store::Error) -> Error {
     }
 }
 
-pub(crate) fn io_error(object: &str, what: &'static str, e: std::io::Error) -> Error {
+fn io_error(object: &str, what: &'static str, e: std::io::Error) -> Error {
     classify_store(&crashdsr_store::Error::from_io(what, object, e))
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::stream::{self, BoxStream};
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
@@ -64,31 +65,6 @@ fn credentials() -> Vec<(String, String)> {
 }
 
 /// `url` without a query (a SAS token) or user info, for messages.
-/// Every file under `root/prefix`, relative to `root` with `/`, sorted.
-fn walk_dir(root: &Path, prefix: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.join(prefix)];
-    while let Some(d) = stack.pop() {
-        let shown = d.display().to_string();
-        let entries = match std::fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::from_io("listing", &shown, e)),
-        };
-        for e in entries {
-            let e = e.map_err(|e| Error::from_io("listing", &shown, e))?;
-            let p = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(p);
-            } else if let Ok(rel) = p.strip_prefix(root) {
-                out.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 fn shown(url: &str) -> String {
     let base = url.split(['?', '#']).next().unwrap_or_default();
     match base.split_once("://") {
@@ -223,19 +199,56 @@ impl Store {
             .map_err(move |e| Error::from_object_store("listing", &shown, e))
     }
 
-    /// The paths under `prefix`, sorted. A directory is walked as it is
-    /// (every file, erasure's temporary copies included, which a local
-    /// object store's listing would hide; a folder that is not there is
-    /// empty), on a blocking thread.
+    /// The path of every object under `prefix`, as a stream: a directory
+    /// walked a folder at a time (every file, erasure's temporary copies
+    /// included, which a local object store's listing would hide; a folder
+    /// that is not there is empty), an object store listed.
+    pub fn paths(&self, prefix: Option<&str>) -> BoxStream<'static, Result<String>> {
+        let Some(root) = self.dir.clone() else {
+            return self.list(prefix).map_ok(|l| l.path).boxed();
+        };
+        let start = root.join(prefix.unwrap_or("").trim_end_matches('/'));
+        stream::unfold(
+            (root, vec![start], Vec::<String>::new()),
+            |(root, mut dirs, mut files)| async move {
+                loop {
+                    if let Some(f) = files.pop() {
+                        return Some((Ok(f), (root, dirs, files)));
+                    }
+                    let dir = dirs.pop()?;
+                    let shown = dir.display().to_string();
+                    let failed = |e| {
+                        Some((
+                            Err(Error::from_io("listing", &shown, e)),
+                            (root.clone(), vec![], vec![]),
+                        ))
+                    };
+                    let entries = match std::fs::read_dir(&dir) {
+                        Ok(e) => e,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return failed(e),
+                    };
+                    for e in entries {
+                        let e = match e {
+                            Ok(e) => e,
+                            Err(e) => return failed(e),
+                        };
+                        let p = e.path();
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            dirs.push(p);
+                        } else if let Ok(rel) = p.strip_prefix(&root) {
+                            files.push(rel.to_string_lossy().replace('\\', "/"));
+                        }
+                    }
+                }
+            },
+        )
+        .boxed()
+    }
+
+    /// The paths under `prefix`, sorted ([`Store::paths`]).
     pub async fn list_sorted(&self, prefix: Option<&str>) -> Result<Vec<String>> {
-        if let Some(root) = &self.dir {
-            let root = root.clone();
-            let prefix = prefix.unwrap_or("").trim_end_matches('/').to_owned();
-            return tokio::task::spawn_blocking(move || walk_dir(&root, &prefix))
-                .await
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        }
-        let mut out: Vec<String> = self.list(prefix).map_ok(|l| l.path).try_collect().await?;
+        let mut out: Vec<String> = self.paths(prefix).try_collect().await?;
         out.sort();
         Ok(out)
     }
