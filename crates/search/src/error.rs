@@ -16,6 +16,9 @@ pub enum Error {
     /// The attribution index's temporary file cannot be written or read.
     #[error("the attribution index's temporary file: {0}")]
     Index(#[from] std::io::Error),
+    /// The index that narrows the search ([`crate::Narrow`]) failed.
+    #[error("{0}")]
+    Narrow(Box<dyn std::error::Error + Send + Sync>),
     /// One object cannot be read (reported per item; the walk goes on).
     #[error("reading {path}: {message}")]
     Read {

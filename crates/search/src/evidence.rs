@@ -188,10 +188,19 @@ pub struct SearchReport {
     pub failed: Vec<(String, String)>,
     /// What each source held, by `--source` index.
     pub sources: Vec<SourceSummary>,
+    /// How much an index answered, one entry per source it covers (empty
+    /// when no index was used). With an index, `objects`, `bytes`,
+    /// `records` and `sources` are still those of the whole export (the
+    /// index counted what it vouches for); `index_entries` is of what was
+    /// read.
+    pub narrowed: Vec<crate::narrow::IndexUse>,
+    /// Why an index that was given was not used (an identifier type it
+    /// cannot answer): every object was read.
+    pub narrow_refused: Option<String>,
 }
 
 /// What one source held.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SourceSummary {
     /// Objects scanned.
     pub objects: u64,
@@ -256,7 +265,7 @@ impl SourceSummary {
     }
 
     /// Takes in another summary of the same source.
-    pub(crate) fn merge(&mut self, other: Self) {
+    pub fn merge(&mut self, other: Self) {
         self.objects += other.objects;
         self.export_objects += other.export_objects;
         self.archive_objects += other.archive_objects;

@@ -13,19 +13,29 @@ use crate::error::Result;
 use crate::evidence::{Evidence, Owner};
 use crate::index::{AttributionIndex, Resolver};
 use crate::matcher::Matcher;
+use crate::narrow::{Alternatives, Scope, flatten, keys};
 use crate::sources::{SearchOptions, scan_sources};
 use crate::subject::{IdKind, Identifier, Subject};
 
+/// What expansion did.
+#[derive(Default)]
+pub(crate) struct Expanded {
+    /// The objects the second scan could not read.
+    pub(crate) failed: Vec<(String, String)>,
+    /// What a narrowed search must also read: the installs looked for and
+    /// the keys their hits led to (`None`: the index cannot answer them).
+    pub(crate) wanted: Option<Alternatives>,
+}
+
 /// Adds the linked crashes and records of each subject to `evidence`.
-/// Returns the objects the second scan could not read.
 pub(crate) async fn expand(
     sources: &[Store],
     labels: &[String],
-    opts: &SearchOptions,
+    (opts, scope): (&SearchOptions, Option<&Scope>),
     groups: &Groups,
     (resolver, index): (Resolver, &mut AttributionIndex),
     evidence: &mut Vec<Evidence>,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Expanded> {
     let mut by_subject: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     for ((s, _), g) in groups {
         by_subject
@@ -51,16 +61,25 @@ pub(crate) async fn expand(
         })
         .collect();
     if subjects.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Expanded {
+            failed: Vec::new(),
+            wanted: Some(Alternatives::new()),
+        });
     }
     let original: Vec<usize> = subjects.iter().map(|(s, _)| *s).collect();
     let matcher = Arc::new(Matcher::new(subjects.into_iter().map(|(_, s)| s).collect()));
-    let local = scan_sources(sources, &matcher, opts, false).await?;
+    let local = scan_sources(sources, &matcher, opts, false, scope).await?;
     // The linked crashes and records need their entries too (the report's
     // index serves the package and the plan).
-    (_, *index) = resolver
+    let (resolver, resolved) = resolver
         .resolve(local.hits.iter().map(|h| &h.place))
         .await?;
+    *index = resolved;
+    let wanted = matcher.index_query().ok().map(|q| {
+        let mut all = flatten(q);
+        all.extend(keys(resolver.keys()));
+        all
+    });
     let direct: BTreeSet<(usize, &str)> = groups
         .keys()
         .filter_map(|(s, o)| o.error_id().map(|e| (*s, e)))
@@ -92,5 +111,8 @@ pub(crate) async fn expand(
         e.record = record.and_then(|r| serde_json::value::RawValue::from_string(r).ok());
         evidence.push(e);
     }
-    Ok(local.failed)
+    Ok(Expanded {
+        failed: local.failed,
+        wanted,
+    })
 }

@@ -580,6 +580,20 @@ impl IndexLog {
         self.events
     }
 
+    /// The app ids seen.
+    pub(crate) fn apps(&self) -> impl Iterator<Item = &str> {
+        self.apps.iter().map(|a| &**a)
+    }
+
+    /// App ids seen where this log did not look (what an index counted).
+    pub(crate) fn add_apps<'a>(&mut self, apps: impl Iterator<Item = &'a str>) {
+        for a in apps {
+            if !self.apps.contains(a) {
+                self.apps.insert(a.into());
+            }
+        }
+    }
+
     /// Adds what a device log says (see [`AttributionIndex::add_record`]).
     pub(crate) fn add_record(&mut self, at: (usize, &str, usize), minute: &str, log: &DeviceLog) {
         record_events(at, minute, log, |ev| self.push(ev));
@@ -765,6 +779,17 @@ impl Resolver {
     /// Events the log holds.
     pub(crate) fn events(&self) -> u64 {
         self.log.events()
+    }
+
+    /// Every key the hits so far led to: crash, attachment and install
+    /// ids, and `install` NUL `session`.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = String> + '_ {
+        let w = &self.wanted;
+        (w.crashes.iter())
+            .chain(&w.attachments)
+            .chain(&w.sessions)
+            .chain(&w.installs)
+            .map(|k| k.to_string())
     }
 
     /// The index of what `places` and every place before them need; the

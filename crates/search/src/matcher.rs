@@ -336,6 +336,64 @@ impl Matcher {
         self.longest
     }
 
+    /// What an index must hold for each identifier (by subject, then
+    /// identifier): the ways a buffer can hold it, each a set of tokens
+    /// ([`crate::tokens`]) all of which such a buffer holds. An error says
+    /// which kind of identifier the index cannot answer (never its value).
+    pub fn index_query(&self) -> Result<Vec<Vec<crate::narrow::Alternatives>>, String> {
+        use crate::tokens::{NUMBER_DIGITS, number_token, pattern_number, pattern_tokens};
+        let mut out: Vec<Vec<crate::narrow::Alternatives>> = self
+            .subjects
+            .iter()
+            .map(|s| vec![Vec::new(); s.identifiers.len()])
+            .collect();
+        if !self.regexes.is_empty() {
+            return Err("regex identifiers".into());
+        }
+        let wide = self.patterns_utf16.iter().map(|p| (p, true));
+        for (p, utf16) in self.patterns.iter().map(|p| (p, false)).chain(wide) {
+            let kind = self.subjects[p.subject].identifiers[p.identifier].kind;
+            if kind == IdKind::Text {
+                return Err("text identifiers".into());
+            }
+            let le = p.encoding == Encoding::Utf16;
+            let tokens = match (kind, utf16) {
+                (IdKind::Phone, true) => match pattern_number(&p.bytes, le) {
+                    Some(digits) => vec![number_token(&digits)],
+                    None => Vec::new(),
+                },
+                _ => pattern_tokens(&p.bytes, utf16.then_some(le)),
+            };
+            if tokens.is_empty() {
+                return Err(format!(
+                    "{} identifiers written with no ASCII letter or digit",
+                    kind.as_str()
+                ));
+            }
+            out[p.subject][p.identifier].push(tokens);
+        }
+        for (&(s, i), forms) in self.phones.iter().zip(self.phone_set_forms()) {
+            for key in forms.keys() {
+                if !NUMBER_DIGITS.contains(&key.len()) {
+                    return Err("phone numbers shorter or longer than the index keeps".into());
+                }
+                out[s][i].push(vec![number_token(&key)]);
+            }
+        }
+        for alternatives in out.iter_mut().flatten() {
+            alternatives.sort();
+            alternatives.dedup();
+        }
+        Ok(out)
+    }
+
+    fn phone_set_forms(&self) -> Vec<PhoneForms> {
+        self.phones
+            .iter()
+            .map(|&(s, i)| PhoneForms::of(&self.subjects[s].identifiers[i].value))
+            .collect()
+    }
+
     /// Every confirmed hit in `hay`.
     pub fn find(&self, hay: &[u8]) -> Vec<Found> {
         let mut out = Vec::new();

@@ -66,7 +66,7 @@ impl PhoneForms {
     }
 
     /// The digit strings that are this number.
-    fn keys(&self) -> Vec<String> {
+    pub(crate) fn keys(&self) -> Vec<String> {
         let mut keys = vec![
             self.international.clone(),
             format!("00{}", self.international),
@@ -147,6 +147,36 @@ fn separator_len(rest: &[u8]) -> usize {
     }
 }
 
+/// One run of digit groups starting at the digit at `i`, with short
+/// separator runs between them, into `groups`; returns where its last group
+/// ends.
+pub(crate) fn run(hay: &[u8], i: usize, groups: &mut Vec<(usize, usize)>) -> usize {
+    groups.clear();
+    let mut j = i;
+    loop {
+        let start = j;
+        while j < hay.len() && hay[j].is_ascii_digit() {
+            j += 1;
+        }
+        groups.push((start, j));
+        // At most two separators between groups.
+        let (mut k, mut separators) = (j, 0);
+        while separators < 3 {
+            let n = separator_len(&hay[k..]);
+            if n == 0 {
+                break;
+            }
+            k += n;
+            separators += 1;
+        }
+        if (1..=2).contains(&separators) && k < hay.len() && hay[k].is_ascii_digit() {
+            j = k;
+        } else {
+            return j;
+        }
+    }
+}
+
 /// Every `(number index, start, end)` in `hay` where one of the numbers
 /// stands.
 pub(crate) fn find(hay: &[u8], set: &PhoneSet) -> Vec<(usize, usize, usize)> {
@@ -162,33 +192,8 @@ pub(crate) fn find(hay: &[u8], set: &PhoneSet) -> Vec<(usize, usize, usize)> {
             i += 1;
             continue;
         }
-        // One run: digit groups with short separator runs between them.
-        groups.clear();
-        let mut total = 0;
-        let mut j = i;
-        loop {
-            let start = j;
-            while j < hay.len() && hay[j].is_ascii_digit() {
-                j += 1;
-            }
-            groups.push((start, j));
-            total += j - start;
-            // At most two separators between groups.
-            let (mut k, mut separators) = (j, 0);
-            while separators < 3 {
-                let n = separator_len(&hay[k..]);
-                if n == 0 {
-                    break;
-                }
-                k += n;
-                separators += 1;
-            }
-            if (1..=2).contains(&separators) && k < hay.len() && hay[k].is_ascii_digit() {
-                j = k;
-            } else {
-                break;
-            }
-        }
+        let j = run(hay, i, &mut groups);
+        let total: usize = groups.iter().map(|(s, e)| e - s).sum();
         if total >= set.shortest {
             for first in 0..groups.len() {
                 digits.clear();

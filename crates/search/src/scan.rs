@@ -133,18 +133,23 @@ impl Local {
         }
     }
 
-    pub(crate) fn merge(&mut self, other: Self) {
-        for (n, s) in other.sources.into_iter().enumerate() {
+    pub(crate) fn merge(&mut self, mut other: Self) {
+        for (n, s) in std::mem::take(&mut other.sources).into_iter().enumerate() {
             self.source(n).merge(s);
         }
+        self.objects += other.objects;
+        self.bytes += other.bytes;
+        self.records += other.records;
+        self.merge_found(other);
+    }
+
+    /// Takes in what `other` found, but not what it counted.
+    pub(crate) fn merge_found(&mut self, other: Self) {
         self.failed.extend(other.failed);
         self.hits.extend(other.hits);
         self.index.merge(other.index);
         self.errors.extend(other.errors);
         self.unread.extend(other.unread);
-        self.objects += other.objects;
-        self.bytes += other.bytes;
-        self.records += other.records;
     }
 }
 
@@ -214,7 +219,7 @@ pub(crate) struct Scanner<'m> {
     pub(crate) progress: &'m crate::Scanned,
 }
 
-fn is_json(bytes: &[u8]) -> bool {
+pub(crate) fn is_json(bytes: &[u8]) -> bool {
     bytes
         .iter()
         .find(|b| !b.is_ascii_whitespace())

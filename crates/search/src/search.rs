@@ -14,12 +14,15 @@ use crate::error::Result;
 use crate::evidence::{Evidence, Owner, SearchReport};
 use crate::index::Resolver;
 use crate::matcher::Matcher;
+use crate::narrow::{Alternatives, Narrow, Scope, flatten, keys};
 use crate::scan::{WHOLE_OBJECT_MAX, string_field};
 use crate::sources::{SearchOptions, scan_sources};
 use crate::subject::{IdKind, Subject};
 
 /// Runs the search over `sources` (each named in the report by its
-/// [`crashdsr_store::SourceId`], in this order).
+/// [`crashdsr_store::SourceId`], in this order). With
+/// [`SearchOptions::narrow`], an index narrows what is read
+/// ([`crate::narrow`]); the result is the same.
 pub async fn search(
     sources: &[Store],
     subjects: Vec<Subject>,
@@ -35,10 +38,68 @@ pub async fn search(
         })
         .collect();
     let matcher = Arc::new(Matcher::new(subjects));
+    let (mut scope, mut refused) = match opts.narrow.as_deref() {
+        Some(narrow) => match matcher.index_query() {
+            Ok(q) => (select(narrow, sources, &flatten(q)).await?, None),
+            Err(why) => (None, Some(format!("the index cannot answer {why}"))),
+        },
+        None => (None, None),
+    };
+    loop {
+        let (mut report, wanted) = pass(sources, &matcher, opts, scope.as_ref()).await?;
+        report.typed_only.clone_from(&typed_only);
+        let (Some(s), Some(narrow)) = (scope.as_mut(), opts.narrow.as_deref()) else {
+            if let Some(why) = refused {
+                tracing::warn!("{why}: every object was read.");
+                report.narrow_refused = Some(why);
+            }
+            return Ok(report);
+        };
+        s.passes += 1;
+        let Some(wanted) = wanted else {
+            refused = Some("the index cannot answer the install ids expansion looks for".into());
+            scope = None;
+            continue;
+        };
+        if !s.grow(narrow, &wanted).await? {
+            report.narrowed = s.uses();
+            return Ok(report);
+        }
+    }
+}
+
+/// What the index makes of each source.
+async fn select(
+    narrow: &dyn Narrow,
+    sources: &[Store],
+    query: &crate::narrow::Alternatives,
+) -> Result<Option<Scope>> {
+    let mut by_source = Vec::new();
+    for (n, source) in sources.iter().enumerate() {
+        by_source.push(narrow.select(n, source, query).await?);
+    }
+    Ok(by_source.iter().any(Option::is_some).then_some(Scope {
+        by_source,
+        passes: 0,
+    }))
+}
+
+/// One pass: every object of every source (or what `scope` selects)
+/// scanned while the attribution index is built, hits attributed, installs
+/// expanded. Returns the report and what attribution and expansion wanted
+/// (`None`: something an index cannot answer).
+async fn pass(
+    sources: &[Store],
+    matcher: &Arc<Matcher>,
+    opts: &SearchOptions,
+    scope: Option<&Scope>,
+) -> Result<(SearchReport, Option<Alternatives>)> {
     let labels: Vec<String> = matcher.subjects().iter().map(|s| s.label.clone()).collect();
-    let mut local = scan_sources(sources, &matcher, opts, true).await?;
-    for (path, e) in &local.errors {
-        tracing::warn!(object = %path, error = %e, "An object was not read whole; the search goes on.");
+    let mut local = scan_sources(sources, matcher, opts, true, scope).await?;
+    if scope.is_none() || !opts.expand_install_ids {
+        for (path, e) in &local.errors {
+            tracing::warn!(object = %path, error = %e, "An object was not read whole; the search goes on.");
+        }
     }
     let resolver = Resolver::new(std::mem::take(&mut local.index));
     let index_entries = resolver.events();
@@ -48,7 +109,6 @@ pub async fn search(
     let mut groups = attribute(local.hits, &index);
     archive_installs(sources, &mut groups).await;
     let mut report = SearchReport {
-        typed_only,
         objects: local.objects,
         bytes: local.bytes,
         records: local.records,
@@ -74,23 +134,26 @@ pub async fn search(
         }
         report.evidence.push(e);
     }
-    if opts.expand_install_ids {
-        let failed = crate::expand::expand(
+    let wanted = if opts.expand_install_ids {
+        let expanded = crate::expand::expand(
             sources,
             &labels,
-            opts,
+            (opts, scope),
             &groups,
             (resolver, &mut index),
             &mut report.evidence,
         )
         .await?;
-        for f in failed {
+        for f in expanded.failed {
             if !report.failed.contains(&f) {
                 report.errors.push(f.clone());
                 report.failed.push(f);
             }
         }
-    }
+        expanded.wanted
+    } else {
+        Some(keys(resolver.keys()))
+    };
     report.evidence.sort_by(|a, b| {
         (&a.subject, a.linked, &a.owner, &a.install_id).cmp(&(
             &b.subject,
@@ -100,7 +163,7 @@ pub async fn search(
         ))
     });
     report.index = index;
-    Ok(report)
+    Ok((report, wanted))
 }
 
 /// Archive crashes: the install id is in `download.json` (local or remote).

@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use crashdsr_store::Store;
+use crashdsr_store::{Listed, Store};
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::decode::Limits;
 use crate::error::{Error, Result};
 use crate::matcher::Matcher;
+use crate::narrow::{Narrow, Scope, Selection};
 use crate::scan::{CHUNK, Local, Scanner, WHOLE_OBJECT_MAX};
 use crate::stream::Big;
 
@@ -39,6 +40,8 @@ pub struct SearchOptions {
     /// Where the search counts what it listed and scanned, for a progress
     /// display that reads it while the search runs.
     pub progress: Arc<Scanned>,
+    /// An index that narrows what is read ([`crate::narrow`]).
+    pub narrow: Option<Arc<dyn Narrow>>,
 }
 
 impl Default for SearchOptions {
@@ -49,6 +52,7 @@ impl Default for SearchOptions {
             expand_install_ids: false,
             limits: Limits::default(),
             progress: Arc::default(),
+            narrow: None,
         }
     }
 }
@@ -95,17 +99,24 @@ impl Scanned {
 const READ_BUDGET: usize = 256 << 20;
 
 /// Scans every source; `index` says whether to build the attribution index.
+/// With a `scope`, a source an index covers is read only where its
+/// selection says, and counted as a scan of everything counts it.
 pub(crate) async fn scan_sources(
     sources: &[Store],
     matcher: &Arc<Matcher>,
     opts: &SearchOptions,
     index: bool,
+    scope: Option<&Scope>,
 ) -> Result<Local> {
     let threads = opts.threads.max(1);
     let mut all = Local::default();
     for (n, source) in sources.iter().enumerate() {
-        let local = match source.dir() {
-            Some(root) => {
+        let selection = scope
+            .and_then(|s| s.by_source.get(n))
+            .and_then(Option::as_ref);
+        let local = match (selection, source.dir()) {
+            (Some(sel), _) => scan_selection(source, n, matcher, opts, index, sel).await?,
+            (None, Some(root)) => {
                 let (root, matcher, limits) = (root.to_owned(), matcher.clone(), opts.limits);
                 let progress = opts.progress.clone();
                 tokio::task::spawn_blocking(move || {
@@ -115,15 +126,106 @@ pub(crate) async fn scan_sources(
                 .await
                 .map_err(|e| Error::Source(format!("the walk of {} ended: {e}", source.url())))??
             }
-            None => {
+            (None, None) => {
                 let io = opts.io.unwrap_or_else(|| source.default_io()).max(1);
-                scan_remote(source, n, matcher, opts, index, io).await?
+                let listing = source.list(None).boxed();
+                scan_remote(source, n, matcher, opts, index, io, listing).await?
             }
         };
         all.merge(local);
         all.source(n);
     }
     Ok(all)
+}
+
+/// Reads what an index selected of source `n`: the objects it cannot vouch
+/// for, counted, and its candidates, whose counts come from the index
+/// (a scan counts a log blob's records one way when it holds a hit and
+/// another when it does not, so the candidates' records are taken from the
+/// scan).
+async fn scan_selection(
+    source: &Store,
+    n: usize,
+    matcher: &Arc<Matcher>,
+    opts: &SearchOptions,
+    index: bool,
+    sel: &Selection,
+) -> Result<Local> {
+    let mut local = scan_listed(source, n, matcher, opts, index, sel.scan.clone()).await?;
+    let candidates: Vec<Listed> = sel
+        .candidates
+        .iter()
+        .map(|(path, v)| Listed {
+            path: path.clone(),
+            size: v.size,
+            version: None,
+        })
+        .collect();
+    let found = scan_listed(source, n, matcher, opts, index, candidates).await?;
+    let indexed: u64 = sel.candidates.values().map(|v| v.records).sum();
+    let vouched = &sel.vouched;
+    local.objects += vouched.objects;
+    local.bytes += vouched.bytes;
+    local.records += (vouched.records + found.records).saturating_sub(indexed);
+    local.source(n).merge(vouched.summary.clone());
+    local
+        .index
+        .add_apps(vouched.apps.iter().map(String::as_str));
+    local.merge_found(found);
+    Ok(local)
+}
+
+/// Scans the objects `listed` of source `n`.
+async fn scan_listed(
+    source: &Store,
+    n: usize,
+    matcher: &Arc<Matcher>,
+    opts: &SearchOptions,
+    index: bool,
+    listed: Vec<Listed>,
+) -> Result<Local> {
+    let Some(root) = source.dir() else {
+        let io = opts.io.unwrap_or_else(|| source.default_io()).max(1);
+        let listing = futures::stream::iter(listed.into_iter().map(Ok)).boxed();
+        return scan_remote(source, n, matcher, opts, index, io, listing).await;
+    };
+    let (root, matcher, limits) = (root.to_owned(), matcher.clone(), opts.limits);
+    let (progress, threads) = (opts.progress.clone(), opts.threads.max(1));
+    tokio::task::spawn_blocking(move || {
+        let scanner = Scanner::new(&matcher, limits, index, &progress);
+        let next = AtomicU64::new(0);
+        let locals: Vec<Local> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(listed.len()).max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (mut local, mut buf) = (Local::default(), Vec::new());
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                            let Some(l) = listed.get(i) else { break local };
+                            progress.listed_one();
+                            let path = root.join(&l.path);
+                            if let Err(e) =
+                                scan_file(&scanner, n, &path, &l.path, &mut buf, &mut local)
+                            {
+                                local.failed(l.path.clone(), e.to_string());
+                            }
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a scanning thread panicked"))
+                .collect()
+        });
+        let mut all = Local::default();
+        for l in locals {
+            all.merge(l);
+        }
+        all
+    })
+    .await
+    .map_err(|e| Error::Source(format!("the scan of {} ended: {e}", source.url())))
 }
 
 /// One walker thread's state: what it found, and its read buffer.
@@ -318,6 +420,7 @@ async fn scan_remote(
     opts: &SearchOptions,
     index: bool,
     io: usize,
+    listing: futures::stream::BoxStream<'static, crashdsr_store::Result<Listed>>,
 ) -> Result<Local> {
     let (threads, limits) = (opts.threads.max(1), opts.limits);
     let (tx, rx) = mpsc::channel::<Job>(threads * 2);
@@ -340,8 +443,7 @@ async fn scan_remote(
         })
         .collect();
     let budget = Arc::new(Semaphore::new(READ_BUDGET >> 10));
-    let reads = source
-        .list(None)
+    let reads = listing
         .map_ok(|listed| {
             let budget = budget.clone();
             opts.progress.listed_one();

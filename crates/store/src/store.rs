@@ -32,6 +32,9 @@ pub struct Listed {
     pub path: String,
     /// Its size in bytes.
     pub size: u64,
+    /// What changes whenever its bytes do: its ETag, else its time of last
+    /// modification (none when unknown).
+    pub version: Option<String>,
 }
 
 /// An object's bytes and the version to update it against.
@@ -195,6 +198,7 @@ impl Store {
             .map_ok(|m| Listed {
                 path: m.location.to_string(),
                 size: m.size,
+                version: m.e_tag.or_else(|| Some(m.last_modified.to_rfc3339())),
             })
             .map_err(move |e| Error::from_object_store("listing", &shown, e))
     }
