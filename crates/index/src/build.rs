@@ -1,0 +1,359 @@
+//! `index build` and `index update`: the source is listed and cut into
+//! segments; each sealed segment that is new, or whose objects changed, is
+//! built (every object read, tokenised as a search would read it, each
+//! distinct token hashed with the key once per segment) and written; a
+//! segment whose objects are gone is dropped; the manifest is written last.
+//!
+//! A rerun after a kill does not redo finished work: a segment file already
+//! written for exactly the objects listed is taken as it is.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crashdsr_search::Limits;
+use crashdsr_search::Tally;
+use crashdsr_store::{Listed, Store};
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::Index;
+use crate::error::{Error, Result};
+use crate::manifest::{self, Manifest, SegmentEntry, fingerprint, segment_file};
+use crate::segment::{Header, Object, Segment, sealed, segment_hour, segment_of};
+
+/// Objects larger than this are not indexed: every search reads them.
+pub const LARGEST_INDEXED: u64 = 64 << 20;
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Segments built at once (each on its own thread).
+    pub threads: usize,
+    /// Objects read at once per segment.
+    pub io: usize,
+    /// Caps on decoding, as the search's.
+    pub limits: Limits,
+    /// Rebuild every segment, even those that are current.
+    pub rebuild: bool,
+    /// Counts objects read, for a progress display.
+    pub progress: Arc<AtomicU64>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            io: 16,
+            limits: Limits::default(),
+            rebuild: false,
+            progress: Arc::default(),
+        }
+    }
+}
+
+/// What a build or update did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BuildReport {
+    /// Segments built (new or changed).
+    pub built: u64,
+    /// Segments kept as they were.
+    pub kept: u64,
+    /// Segments dropped (their objects are gone).
+    pub dropped: u64,
+    /// Segments still open (too recent to seal): searches scan them.
+    pub open: u64,
+    /// Objects read.
+    pub objects_read: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Objects not vouched for (too large, or a cap stopped their
+    /// decoding): searches read them in full.
+    pub unvouched: u64,
+    /// Objects the index holds.
+    pub objects: u64,
+    /// Bytes of the objects the index holds.
+    pub bytes: u64,
+    /// Bytes of the index's segment files.
+    pub index_bytes: u64,
+}
+
+/// The source's objects by segment, each segment's sorted by path, and the
+/// newest minute folder of the export (`yyyyMMddHHmm`).
+pub(crate) async fn list_segments(
+    source: &Store,
+) -> Result<(BTreeMap<String, Vec<Listed>>, Option<String>)> {
+    let mut by_segment: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
+    let mut newest: Option<String> = None;
+    let mut listing = std::pin::pin!(source.list(None));
+    while let Some(l) = listing.try_next().await? {
+        if let Some(t) = crashdsr_store::export::classify(&l.path).and_then(|b| b.time()) {
+            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+            if newest.as_ref().is_none_or(|n| digits > *n) {
+                newest = Some(digits);
+            }
+        }
+        by_segment.entry(segment_of(&l.path)).or_default().push(l);
+    }
+    for objects in by_segment.values_mut() {
+        objects.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    Ok((by_segment, newest))
+}
+
+/// Whether segment `name` is sealed, given the export's newest minute.
+pub(crate) fn is_sealed(name: &str, newest: Option<&str>) -> bool {
+    segment_hour(name).is_none_or(|hour| sealed(&hour, newest))
+}
+
+/// Builds what is new or changed in `source`'s index, drops what is gone,
+/// and writes the manifest.
+pub async fn update(index: &Index, source: &Store, opts: &BuildOptions) -> Result<BuildReport> {
+    let old = index.manifest().await?;
+    let identity = crate::source_identity(source);
+    if let Some(m) = &old
+        && m.source != identity
+    {
+        return Err(Error::Index(format!(
+            "{} indexes another source ({}); give that source, or another index",
+            index.url(),
+            m.source
+        )));
+    }
+    let tokeniser = crashdsr_search::tokens::VERSION;
+    let mut kept: BTreeMap<String, SegmentEntry> = BTreeMap::new();
+    let mut report = BuildReport::default();
+    let (listed, newest) = list_segments(source).await?;
+    // A segment is kept only while its file is there, whole: one that went
+    // missing or changed size is built again (`index verify` reads every
+    // file through).
+    let files: HashMap<String, u64> = index
+        .store
+        .list(Some("segments"))
+        .map_ok(|l| (l.path, l.size))
+        .try_collect()
+        .await?;
+    let mut todo = Vec::new();
+    for (name, objects) in listed {
+        if !is_sealed(&name, newest.as_deref()) {
+            report.open += 1;
+            continue;
+        }
+        let print = fingerprint(&objects);
+        let current = old.as_ref().and_then(|m| {
+            (m.tokeniser == tokeniser && !opts.rebuild)
+                .then(|| m.segments.get(&name))
+                .flatten()
+                .filter(|e| e.objects_sha256 == print)
+                .filter(|e| files.get(&e.file) == Some(&e.file_bytes))
+        });
+        match current {
+            Some(e) => {
+                kept.insert(name, e.clone());
+                report.kept += 1;
+            }
+            None => todo.push((name, objects, print)),
+        }
+    }
+    let built: Vec<(String, SegmentEntry, BuildReport)> = futures::stream::iter(todo)
+        .map(|(name, objects, print)| build_segment(index, source, name, objects, print, opts))
+        .buffer_unordered(opts.threads.max(1))
+        .try_collect()
+        .await?;
+    for (name, entry, r) in built {
+        report.built += 1;
+        report.objects_read += r.objects_read;
+        report.bytes_read += r.bytes_read;
+        report.unvouched += r.unvouched;
+        kept.insert(name, entry);
+    }
+    if let Some(m) = &old {
+        for (name, e) in &m.segments {
+            if !kept.contains_key(name) {
+                report.dropped += 1;
+                index.store.delete(&e.file).await?;
+            }
+        }
+    }
+    for e in kept.values() {
+        report.objects += e.objects;
+        report.bytes += e.bytes;
+        report.index_bytes += e.file_bytes;
+    }
+    index
+        .put_manifest(&Manifest {
+            format: manifest::FORMAT,
+            tokeniser,
+            key_check: index.key.check(),
+            source: identity,
+            updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            segments: kept,
+        })
+        .await?;
+    Ok(report)
+}
+
+/// Builds one segment (or takes the file a killed run left, when it is of
+/// exactly these objects) and writes its file.
+async fn build_segment(
+    index: &Index,
+    source: &Store,
+    name: String,
+    objects: Vec<Listed>,
+    print: String,
+    opts: &BuildOptions,
+) -> Result<(String, SegmentEntry, BuildReport)> {
+    let file = segment_file(&name);
+    let tokeniser = crashdsr_search::tokens::VERSION;
+    if !opts.rebuild
+        && let Some(got) = index.store.get(&file).await?
+        && let Ok(seg) = Segment::decode(&got.bytes)
+        && seg.header.tokeniser == tokeniser
+        && seg.header.key_check == index.key.check()
+        && listed_of(&seg.header.objects) == objects
+    {
+        let entry = entry_of(&file, &seg, &got.bytes, print);
+        return Ok((name, entry, BuildReport::default()));
+    }
+    // Reads run ahead of the thread that tokenises, `io` at a time.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(opts.io.max(1));
+    let reader = {
+        let (source, objects) = (source.clone(), objects.clone());
+        let io = opts.io.max(1);
+        tokio::spawn(async move {
+            let mut reads = std::pin::pin!(
+                futures::stream::iter(objects)
+                    .map(|l| {
+                        let source = source.clone();
+                        async move {
+                            let bytes = if l.size > LARGEST_INDEXED {
+                                None
+                            } else {
+                                Some(source.read(&l.path, LARGEST_INDEXED).await)
+                            };
+                            (l, bytes)
+                        }
+                    })
+                    .buffered(io)
+            );
+            while let Some(r) = reads.next().await {
+                if tx.send(r).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let (key, limits, progress) = (index.key.clone(), opts.limits, opts.progress.clone());
+    let seg_name = name.clone();
+    let built = tokio::task::spawn_blocking(move || -> Result<(Segment, BuildReport)> {
+        let mut report = BuildReport::default();
+        let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut per_object: Vec<Vec<u32>> = Vec::new();
+        let mut headers = Vec::new();
+        let mut tally = Tally::default();
+        while let Some((listed, bytes)) = rx.blocking_recv() {
+            let mut seen: Vec<u32> = Vec::new();
+            let mut object = Object {
+                path: listed.path.clone(),
+                size: listed.size,
+                version: listed.version.clone(),
+                records: 0,
+                unvouched: None,
+            };
+            match bytes {
+                None => object.unvouched = Some(format!("larger than {LARGEST_INDEXED} bytes")),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(bytes)) => {
+                    progress.fetch_add(1, Ordering::Relaxed);
+                    report.objects_read += 1;
+                    report.bytes_read += bytes.len() as u64;
+                    if bytes.len() as u64 != listed.size {
+                        return Err(Error::Index(format!(
+                            "{} changed while it was indexed; run the update again",
+                            listed.path
+                        )));
+                    }
+                    let mut one = Tally::default();
+                    let (records, unread) = crashdsr_search::narrow::index_object(
+                        &listed.path,
+                        &bytes,
+                        limits,
+                        &mut one,
+                        &mut |t| {
+                            let next = ids.len() as u32;
+                            let id = *ids.entry(t.to_vec()).or_insert(next);
+                            seen.push(id);
+                        },
+                    );
+                    object.records = records;
+                    match unread {
+                        Some(why) => {
+                            object.unvouched = Some(why);
+                            seen.clear();
+                        }
+                        None => tally.merge(one),
+                    }
+                }
+            }
+            if object.unvouched.is_some() {
+                report.unvouched += 1;
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            per_object.push(seen);
+            headers.push(object);
+        }
+        let mut hashes = vec![0u32; ids.len()];
+        for (token, id) in ids {
+            hashes[id as usize] = key.token(&token);
+        }
+        let tokens: Vec<Vec<u32>> = per_object
+            .into_iter()
+            .map(|ids| ids.into_iter().map(|i| hashes[i as usize]).collect())
+            .collect();
+        let header = Header {
+            segment: seg_name,
+            tokeniser,
+            key_check: key.check(),
+            objects: headers,
+            tally,
+        };
+        Ok((Segment::new(header, &tokens), report))
+    })
+    .await
+    .map_err(|e| Error::Index(format!("building segment {name} ended: {e}")))?;
+    let _ = reader.await;
+    let (seg, report) = built?;
+    if listed_of(&seg.header.objects) != objects {
+        return Err(Error::Index(format!(
+            "reading segment {name} stopped early"
+        )));
+    }
+    let bytes = seg.encode();
+    index.store.put(&file, bytes.clone()).await?;
+    Ok((name, entry_of(&file, &seg, &bytes, print), report))
+}
+
+fn listed_of(objects: &[Object]) -> Vec<Listed> {
+    objects
+        .iter()
+        .map(|o| Listed {
+            path: o.path.clone(),
+            size: o.size,
+            version: o.version.clone(),
+        })
+        .collect()
+}
+
+fn entry_of(file: &str, seg: &Segment, bytes: &[u8], print: String) -> SegmentEntry {
+    SegmentEntry {
+        file: file.to_owned(),
+        sha256: hex::encode(Sha256::digest(bytes)),
+        objects_sha256: print,
+        objects: seg.header.objects.len() as u64,
+        bytes: seg.header.objects.iter().map(|o| o.size).sum(),
+        tokens: seg.tokens() as u64,
+        file_bytes: bytes.len() as u64,
+    }
+}

@@ -1,0 +1,70 @@
+//! The manifest, `index.json`: what the index holds and how to trust it.
+
+use std::collections::BTreeMap;
+
+use crashdsr_store::Listed;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The manifest's name under the index.
+pub(crate) const MANIFEST: &str = "index.json";
+
+/// The format of manifest and segments this version reads and writes.
+pub(crate) const FORMAT: u32 = 1;
+
+/// The manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Its format.
+    pub format: u32,
+    /// The tokeniser's version ([`crashdsr_search::tokens::VERSION`]).
+    pub tokeniser: u32,
+    /// The key's check value ([`crate::Key::check`]).
+    pub key_check: String,
+    /// The source indexed ([`crate::source_identity`]).
+    pub source: String,
+    /// When it was last built or updated (UTC, RFC 3339).
+    pub updated: String,
+    /// Every segment built, by name.
+    pub segments: BTreeMap<String, SegmentEntry>,
+}
+
+/// One segment in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    /// Its file under the index.
+    pub file: String,
+    /// The file's SHA-256.
+    pub sha256: String,
+    /// Its objects' fingerprint ([`fingerprint`]): the segment is trusted
+    /// only while the source's listing gives the same.
+    pub objects_sha256: String,
+    /// Objects.
+    pub objects: u64,
+    /// Bytes of its objects, as stored.
+    pub bytes: u64,
+    /// Tokens.
+    pub tokens: u64,
+    /// The file's size.
+    pub file_bytes: u64,
+}
+
+/// The file of segment `name`.
+pub(crate) fn segment_file(name: &str) -> String {
+    format!("segments/{name}.seg")
+}
+
+/// The fingerprint of a segment's objects (sorted by path): their paths,
+/// sizes and versions.
+pub(crate) fn fingerprint<'a>(objects: impl IntoIterator<Item = &'a Listed>) -> String {
+    let mut h = Sha256::new();
+    for o in objects {
+        h.update(o.path.as_bytes());
+        h.update(b"\t");
+        h.update(o.size.to_string().as_bytes());
+        h.update(b"\t");
+        h.update(o.version.as_deref().unwrap_or("").as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}

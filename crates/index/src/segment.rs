@@ -1,0 +1,402 @@
+//! Segments: the unit the index is cut into, built, trusted and rebuilt.
+//!
+//! An export's segment is one hour of minute folders of one app (path
+//! format `[appId/]yyyy/MM/dd/HH/`); an archive's is the crashes of one app
+//! whose error ids start with the same two characters; any other object
+//! belongs to the segment of its folder.
+//!
+//! A segment file (`segments/{segment}.seg` under the index) is written
+//! once and never changed in place:
+//!
+//! ```text
+//! "CDSRSEG1"                     magic and format version
+//! u32 LE, gzip JSON              the header: segment, tokeniser version,
+//!                                key check, every object (path, size,
+//!                                version, records, why not vouched for),
+//!                                what a scan counts of the vouched ones
+//! u32 LE n                       tokens
+//! n × u32 LE                     their keyed hashes, ascending
+//! (n + 1) × u32 LE               where each one's postings start (and end)
+//! postings                       ascending object numbers, LEB128 deltas
+//! 32 bytes                       SHA-256 of everything before
+//! ```
+
+use std::collections::BTreeMap;
+
+use crashdsr_search::{Tally, Vouched};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"CDSRSEG1";
+
+/// The segment of the object at `path`.
+pub fn segment_of(path: &str) -> String {
+    if let Some(blob) = crashdsr_store::export::classify(path) {
+        let minute = blob.minute.trim_end_matches('/');
+        let hour = minute.rsplit_once('/').map_or(minute, |(h, _)| h);
+        return format!("export/{hour}");
+    }
+    if let Some(c) = crashdsr_store::archive::CrashObject::parse(path) {
+        let before = c.folder.trim_end_matches('/');
+        let before = before.rsplit_once('/').map_or("", |(b, _)| b);
+        let shard: String = c
+            .error_id
+            .chars()
+            .take(2)
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() {
+                    ch.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        return format!("archive/{before}/{shard}");
+    }
+    match path.rsplit_once('/') {
+        Some((dir, _)) => format!("other/{dir}"),
+        None => "other".to_owned(),
+    }
+}
+
+/// The hour (`yyyyMMddHH`) an export segment covers.
+pub fn segment_hour(segment: &str) -> Option<String> {
+    let rest = segment.strip_prefix("export/")?;
+    let parts: Vec<&str> = rest.rsplit('/').take(4).collect();
+    match parts[..] {
+        [h, d, mo, y] => Some(format!("{y}{mo}{d}{h}")),
+        _ => None,
+    }
+}
+
+/// Minutes past the end of an export segment's hour that the export must
+/// have moved on by before the segment is sealed and indexed: until then
+/// App Center may still write into its minute folders.
+pub const SEAL_MARGIN_MINUTES: i64 = 60;
+
+/// Whether the export segment covering `hour` (`yyyyMMddHH`) is sealed when
+/// the newest minute folder of the export is `newest` (`yyyyMMddHHmm`).
+pub fn sealed(hour: &str, newest: Option<&str>) -> bool {
+    let Some(newest) = newest else { return false };
+    let Ok(start) = chrono::NaiveDateTime::parse_from_str(&format!("{hour}00"), "%Y%m%d%H%M")
+    else {
+        // Not a time: nothing will ever be written after it.
+        return true;
+    };
+    let seal = start + chrono::Duration::minutes(60 + SEAL_MARGIN_MINUTES);
+    newest >= seal.format("%Y%m%d%H%M").to_string().as_str()
+}
+
+/// One object of a segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    /// Its path in the source.
+    pub path: String,
+    /// Bytes, as stored.
+    pub size: u64,
+    /// Its ETag or modification time when indexed.
+    pub version: Option<String>,
+    /// Device-log records a scan counts in it.
+    pub records: u64,
+    /// Why it is not vouched for (a cap stopped its decoding, too large
+    /// to index): it is read in full by every search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unvouched: Option<String>,
+}
+
+impl Object {
+    /// What the index vouches of it.
+    pub fn vouched(&self) -> Vouched {
+        Vouched {
+            size: self.size,
+            records: self.records,
+        }
+    }
+}
+
+/// A segment's header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// The segment.
+    pub segment: String,
+    /// The tokeniser's version ([`crashdsr_search::tokens::VERSION`]).
+    pub tokeniser: u32,
+    /// The key's check value.
+    pub key_check: String,
+    /// Its objects, by path; an object's number is its place here.
+    pub objects: Vec<Object>,
+    /// What a scan counts of the objects it vouches for.
+    pub tally: Tally,
+}
+
+/// A segment: its header and its tokens' postings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The header.
+    pub header: Header,
+    hashes: Vec<u32>,
+    starts: Vec<u32>,
+    postings: Vec<u8>,
+}
+
+impl Segment {
+    /// A segment from its header and, per object number, the keyed hashes
+    /// of its tokens.
+    pub fn new(header: Header, tokens: &[Vec<u32>]) -> Self {
+        let mut by_hash: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for (n, hashes) in tokens.iter().enumerate() {
+            for h in hashes {
+                let list = by_hash.entry(*h).or_default();
+                if list.last() != Some(&(n as u32)) {
+                    list.push(n as u32);
+                }
+            }
+        }
+        let (mut hashes, mut starts, mut postings) = (Vec::new(), Vec::new(), Vec::new());
+        for (h, objects) in by_hash {
+            hashes.push(h);
+            starts.push(postings.len() as u32);
+            let mut last = 0u32;
+            for (i, o) in objects.into_iter().enumerate() {
+                leb128(&mut postings, if i == 0 { o } else { o - last });
+                last = o;
+            }
+        }
+        starts.push(postings.len() as u32);
+        Self {
+            header,
+            hashes,
+            starts,
+            postings,
+        }
+    }
+
+    /// The objects (by number) that hold the token with keyed hash `h`.
+    pub fn postings(&self, h: u32) -> Vec<u32> {
+        let Ok(i) = self.hashes.binary_search(&h) else {
+            return Vec::new();
+        };
+        let mut bytes = &self.postings[self.starts[i] as usize..self.starts[i + 1] as usize];
+        let mut out = Vec::new();
+        let mut last = 0u32;
+        while !bytes.is_empty() {
+            let (delta, rest) = read_leb128(bytes);
+            bytes = rest;
+            last = if out.is_empty() { delta } else { last + delta };
+            out.push(last);
+        }
+        out
+    }
+
+    /// The objects (by number) that hold every token of one of `any`.
+    pub fn holding(&self, any: &[Vec<u32>]) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for all in any {
+            let mut lists: Vec<Vec<u32>> = all.iter().map(|h| self.postings(*h)).collect();
+            lists.sort_by_key(Vec::len);
+            let Some((first, rest)) = lists.split_first() else {
+                continue;
+            };
+            out.extend(
+                first
+                    .iter()
+                    .filter(|o| rest.iter().all(|l| l.binary_search(o).is_ok())),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Tokens held.
+    pub fn tokens(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// The file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let header = {
+            use std::io::Write as _;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+            serde_json::to_writer(&mut gz, &self.header).expect("a header serialises");
+            gz.flush()
+                .and_then(|()| gz.finish())
+                .expect("writing to memory")
+        };
+        let mut out =
+            Vec::with_capacity(64 + header.len() + self.hashes.len() * 12 + self.postings.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
+        for h in &self.hashes {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        for s in &self.starts {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out.extend_from_slice(&self.postings);
+        let sum = Sha256::digest(&out);
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    /// A segment from its file's bytes; an error when they are damaged.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let damaged = |what: &str| Error::Index(format!("a damaged segment file: {what}"));
+        if bytes.len() < MAGIC.len() + 32 || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(damaged("not a segment of this format"));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 32);
+        if Sha256::digest(body)[..] != *sum {
+            return Err(damaged("its checksum does not match"));
+        }
+        let mut r = Reader(&body[MAGIC.len()..]);
+        let header_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
+        let gz = r.take(header_len).ok_or_else(|| damaged("header cut"))?;
+        let header: Header = serde_json::from_reader(flate2::read::GzDecoder::new(gz))
+            .map_err(|e| damaged(&format!("its header: {e}")))?;
+        let n = r.u32().ok_or_else(|| damaged("no token count"))? as usize;
+        let hashes: Vec<u32> = r
+            .take(n * 4)
+            .ok_or_else(|| damaged("tokens cut"))?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let starts: Vec<u32> = r
+            .take((n + 1) * 4)
+            .ok_or_else(|| damaged("postings table cut"))?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let postings = r.0.to_vec();
+        if starts.windows(2).any(|w| w[0] > w[1])
+            || starts.last().is_some_and(|l| *l as usize != postings.len())
+            || hashes.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(damaged("its tables are out of order"));
+        }
+        Ok(Self {
+            header,
+            hashes,
+            starts,
+            postings,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    }
+}
+
+fn leb128(out: &mut Vec<u8>, mut v: u32) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn read_leb128(bytes: &[u8]) -> (u32, &[u8]) {
+    let (mut v, mut shift) = (0u32, 0);
+    for (i, b) in bytes.iter().enumerate() {
+        v |= u32::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 || shift >= 28 {
+            return (v, &bytes[i + 1..]);
+        }
+        shift += 7;
+    }
+    (v, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(objects: usize) -> Header {
+        Header {
+            segment: "export/2026/12/05/10".into(),
+            tokeniser: 1,
+            key_check: "00".into(),
+            objects: (0..objects)
+                .map(|n| Object {
+                    path: format!("2026/12/05/10/00/o{n}"),
+                    size: 10,
+                    version: Some("v".into()),
+                    records: 1,
+                    unvouched: None,
+                })
+                .collect(),
+            tally: Tally::default(),
+        }
+    }
+
+    #[test]
+    fn segments_read_back_and_answer_conjunctions() {
+        let tokens = vec![vec![1, 2, 300], vec![2], vec![300, 1, 1], vec![u32::MAX]];
+        let seg = Segment::new(header(4), &tokens);
+        let back = Segment::decode(&seg.encode()).unwrap();
+        assert_eq!(back, seg);
+        assert_eq!(back.postings(1), [0, 2]);
+        assert_eq!(back.postings(2), [0, 1]);
+        assert_eq!(back.postings(7), Vec::<u32>::new());
+        assert_eq!(back.holding(&[vec![1, 300]]), [0, 2]);
+        assert_eq!(back.holding(&[vec![1, 2], vec![u32::MAX]]), [0, 3]);
+        assert_eq!(back.holding(&[vec![2, 300, 9]]), Vec::<u32>::new());
+        let mut bytes = seg.encode();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        assert!(Segment::decode(&bytes).is_err());
+        assert!(Segment::decode(&bytes[..20]).is_err());
+    }
+
+    #[test]
+    fn paths_fall_into_hours_crash_shards_and_folders() {
+        assert_eq!(
+            segment_of("2026/12/05/10/59/logs.v1.data"),
+            "export/2026/12/05/10"
+        );
+        assert_eq!(
+            segment_of("app-1/2026/12/05/10/59/crashes/e.json"),
+            "export/app-1/2026/12/05/10"
+        );
+        assert_eq!(
+            segment_of("apps/o/a/errors/AB12/download.json"),
+            "archive/apps/o/a/errors/ab"
+        );
+        assert_eq!(
+            segment_of("apps/o/a/groups/g/stacktrace.json"),
+            "other/apps/o/a/groups/g"
+        );
+        assert_eq!(segment_of("README"), "other");
+        assert_eq!(
+            segment_hour("export/app-1/2026/12/05/10").as_deref(),
+            Some("2026120510")
+        );
+        // The hour ends at 11:00; sixty minutes later it is sealed.
+        assert!(!sealed("2026120510", Some("202612051159")));
+        assert!(sealed("2026120510", Some("202612051200")));
+        assert!(sealed("2026120510", Some("202701010000")));
+        assert!(!sealed("2026120510", None));
+    }
+}

@@ -1,0 +1,292 @@
+//! A search narrowed by the index gives exactly the full scan's answer: the
+//! same evidence, unread objects, counts, source summaries and attribution
+//! index, on the emulator's export in both styles and path formats, with
+//! and without install expansion; after new minute folders arrive (before
+//! and after `update`); after an object is changed behind the index's
+//! back; with a segment file damaged or missing. And the index holds none
+//! of the subjects' identifiers in clear, and refuses a wrong key.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crashdsr_appcenter::Timestamp;
+use crashdsr_appcenter::models::BlobPathFormatKind;
+use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
+use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::{Dataset, DatasetConfig, Truth};
+use crashdsr_index::{BuildOptions, Index, Key, Narrowing, update};
+use crashdsr_search::{SearchOptions, SearchReport, Subject, search};
+use crashdsr_store::Store;
+
+async fn export(seed: u64, format: BlobPathFormatKind, style: ExportStyle) -> (TempDir, Dataset) {
+    let mut cfg = DatasetConfig::new(seed);
+    cfg.errors_per_app = 600;
+    let data = Dataset::new(cfg.clone());
+    let dir = TempDir::new(&format!("index-eq-{seed}"));
+    let plan = ExportPlan {
+        app: 0,
+        since: Timestamp(cfg.now - chrono::Duration::days(28)),
+        entities: vec![],
+        path_format: format,
+        style,
+    };
+    let store = open_target(&Target::Dir(dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    write(&data, &plan, store, |_| true).await.unwrap();
+    (dir, data)
+}
+
+fn subjects_of(truth: &Truth) -> Vec<Subject> {
+    truth
+        .subjects
+        .iter()
+        .map(|s| Subject::from_specs(&s.label, &s.specs()).unwrap())
+        .collect()
+}
+
+/// Everything a search answers, as text to compare.
+fn answer(r: &SearchReport) -> String {
+    let evidence: Vec<String> = r
+        .evidence
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    let unread: Vec<String> = r.unread.iter().map(|u| format!("{u:?}")).collect();
+    let mut failed = r.failed.clone();
+    failed.sort();
+    format!(
+        "{}\n--unread\n{}\n--counts {} {} {}\n--sources {}\n--index {:?}\n--apps {:?}\n--failed {failed:?}",
+        evidence.join("\n"),
+        unread.join("\n"),
+        r.objects,
+        r.bytes,
+        r.records,
+        serde_json::to_string(&r.sources).unwrap(),
+        r.index.attachments_by_crash(),
+        r.index.apps(),
+    )
+}
+
+fn key() -> Key {
+    Key::new(&[7u8; 32]).unwrap()
+}
+
+async fn both(
+    source: &Store,
+    index: &Index,
+    subjects: &[Subject],
+    expand: bool,
+) -> (SearchReport, SearchReport) {
+    let mut opts = SearchOptions {
+        expand_install_ids: expand,
+        ..SearchOptions::default()
+    };
+    let full = search(std::slice::from_ref(source), subjects.to_vec(), &opts)
+        .await
+        .unwrap();
+    opts.narrow = Some(Arc::new(Narrowing::new(index.clone())));
+    let narrowed = search(std::slice::from_ref(source), subjects.to_vec(), &opts)
+        .await
+        .unwrap();
+    (full, narrowed)
+}
+
+/// The narrowed search equals the full one, for all subjects at once and
+/// for each alone; returns how many objects the index vouched for.
+async fn same(source: &Store, index: &Index, subjects: &[Subject], what: &str) -> u64 {
+    let mut vouched = 0;
+    for expand in [false, true] {
+        let (full, narrowed) = both(source, index, subjects, expand).await;
+        assert!(
+            !full.evidence.is_empty(),
+            "{what}: the corpus holds the subjects"
+        );
+        assert_eq!(answer(&narrowed), answer(&full), "{what}, expand {expand}");
+        assert_eq!(full.narrowed, Vec::new());
+        let used = &narrowed.narrowed[0];
+        assert!(
+            used.candidates < full.objects / 2,
+            "{what}: the index narrows ({} of {} objects)",
+            used.candidates,
+            full.objects
+        );
+        vouched = used.objects_vouched;
+    }
+    for s in subjects.iter().take(4) {
+        let (full, narrowed) = both(source, index, std::slice::from_ref(s), true).await;
+        assert_eq!(
+            answer(&narrowed),
+            answer(&full),
+            "{what}, subject {}",
+            s.label
+        );
+    }
+    vouched
+}
+
+fn index_at(dir: &Path) -> Index {
+    Index::open(dir.to_str().unwrap(), key()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_narrowed_search_equals_a_full_scan() {
+    for (seed, format, style) in [
+        (3, BlobPathFormatKind::WithoutAppId, ExportStyle::Tidy),
+        (5, BlobPathFormatKind::WithAppId, ExportStyle::Dotnet),
+    ] {
+        let what = format!("{style:?} {format:?}");
+        let (dir, data) = export(seed, format, style).await;
+        let truth = data.truth();
+        let subjects = subjects_of(&truth);
+        let source = Store::open(dir.path().to_str().unwrap()).unwrap();
+        let index_dir = TempDir::new("index-eq-index");
+        let index = index_at(index_dir.path());
+        let built = update(&index, &source, &BuildOptions::default())
+            .await
+            .unwrap();
+        assert!(built.built > 10, "{what}: {built:?}");
+        let vouched = same(&source, &index, &subjects, &what).await;
+        assert!(vouched > 0);
+
+        // No identifier of any subject is in the index in clear.
+        let mut index_bytes = Vec::new();
+        for f in crashdsr_emulator::testing::files(index_dir.path()) {
+            index_bytes.extend(std::fs::read(index_dir.path().join(f)).unwrap());
+        }
+        for s in &truth.subjects {
+            for spec in s.specs() {
+                let value = spec.split_once('=').unwrap().1;
+                if value.len() < 8 && value.bytes().all(|b| b.is_ascii_digit()) {
+                    // A short number is in any file by chance (sizes and
+                    // counts of the manifest).
+                    continue;
+                }
+                let lower = value.to_lowercase();
+                for form in [
+                    value.to_owned(),
+                    lower.clone(),
+                    lower.replace('@', "\\u0040"),
+                ] {
+                    if form.len() >= 4 {
+                        let wide: Vec<u8> =
+                            form.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                        for needle in [form.as_bytes(), &wide[..]] {
+                            assert!(
+                                memchr::memmem::find(&index_bytes, needle).is_none(),
+                                "{what}: an identifier of {} ({}) is in the index in clear",
+                                s.label,
+                                spec.split_once('=').unwrap().0
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        // A wrong key is refused.
+        let wrong = Index::open(
+            index_dir.path().to_str().unwrap(),
+            Key::new(&[8u8; 32]).unwrap(),
+        )
+        .unwrap();
+        let err = update(&wrong, &source, &BuildOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not the key"), "{err}");
+
+        // An object changed behind the index's back, and a segment damaged:
+        // both scanned, the answer unchanged.
+        let files = crashdsr_emulator::testing::files(dir.path());
+        let crash = files
+            .iter()
+            .find(|f| f.contains("/crashes/"))
+            .unwrap()
+            .clone();
+        let mut bytes = std::fs::read(dir.path().join(&crash)).unwrap();
+        let email = truth.subjects[0]
+            .specs()
+            .into_iter()
+            .find_map(|s| s.strip_prefix("email=").map(str::to_owned))
+            .unwrap();
+        let at = bytes.iter().rposition(|b| *b == b'}').unwrap();
+        bytes.splice(at..at, format!(",\"note\":\"mail {email}\"").into_bytes());
+        std::fs::write(dir.path().join(&crash), &bytes).unwrap();
+        let seg_files = crashdsr_emulator::testing::files(&index_dir.path().join("segments"));
+        let damaged = index_dir
+            .path()
+            .join("segments")
+            .join(&seg_files[seg_files.len() / 2]);
+        let mut seg = std::fs::read(&damaged).unwrap();
+        let mid = seg.len() / 2;
+        seg[mid] ^= 0x55;
+        std::fs::write(&damaged, seg).unwrap();
+        let (full, narrowed) = both(&source, &index, &subjects, true).await;
+        assert_eq!(
+            answer(&narrowed),
+            answer(&full),
+            "{what}: changed and damaged"
+        );
+        let warnings = narrowed.narrowed[0].warnings.join("\n");
+        assert!(
+            warnings.contains("damaged") && warnings.contains("changed"),
+            "{warnings}"
+        );
+        std::fs::remove_file(&damaged).unwrap();
+        let (full, narrowed) = both(&source, &index, &subjects, true).await;
+        assert_eq!(answer(&narrowed), answer(&full), "{what}: missing segment");
+        assert!(narrowed.narrowed[0].warnings.join("\n").contains("missing"));
+
+        // New minute folders, a day later: scanned before the update,
+        // indexed after it; the answer is the same either way.
+        let mut moved = 0;
+        for f in files.iter().filter(|f| f.contains("/00/")).take(40) {
+            let later = f.replacen("/00/", "/59/", 1);
+            let later = bump_day(&later);
+            crashdsr_emulator::testing::put(
+                dir.path(),
+                &later,
+                &std::fs::read(dir.path().join(f)).unwrap(),
+            );
+            moved += 1;
+        }
+        assert!(moved > 0);
+        same(&source, &index, &subjects, &format!("{what}, new folders")).await;
+        let again = update(&index, &source, &BuildOptions::default())
+            .await
+            .unwrap();
+        assert!(again.built >= 1 && again.kept > 0, "{what}: {again:?}");
+        same(&source, &index, &subjects, &format!("{what}, updated")).await;
+        let verify = crashdsr_index::verify(&index, &source).await.unwrap();
+        assert!(verify.intact() && verify.stale.is_empty(), "{verify:?}");
+        let noop = update(&index, &source, &BuildOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            (noop.built, noop.dropped, noop.objects_read),
+            (0, 0, 0),
+            "{noop:?}"
+        );
+    }
+}
+
+/// `yyyy/MM/dd/…` with the day moved on by one (the 28th at most, so it
+/// stays a date).
+fn bump_day(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    let at = parts
+        .windows(3)
+        .position(|w| {
+            w[0].len() == 4
+                && w[1].len() == 2
+                && w[2].len() == 2
+                && w.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .unwrap();
+    let mut owned: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+    let day: u32 = owned[at + 2].parse().unwrap();
+    owned[at + 2] = format!("{:02}", (day % 28) + 1);
+    owned[at + 1] = "12".into();
+    owned[at] = "2099".into();
+    owned.join("/")
+}
