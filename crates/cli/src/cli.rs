@@ -95,10 +95,87 @@ pub(crate) enum Command {
     /// Checks a DSR package: every file against SHA256SUMS and the
     /// manifest; exit 0 when intact, 2 with one line per problem.
     Verify(VerifyArgs),
+    /// A keyed-hash index of an export, so repeated requests read only the
+    /// objects that can hold the person's data (same answer as a scan).
+    #[command(subcommand)]
+    Index(IndexCommand),
     /// Reads a continuous export end to end and reports what it holds and
     /// which objects are damaged.
     #[command(name = "export-read")]
     ExportRead(ExportReadArgs),
+}
+
+/// `--index` and its key, for search, request and erase.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct UseIndexArgs {
+    /// Narrow the search with this index (a directory, az:// or s3://):
+    /// only the objects it names, and whatever it cannot vouch for, are
+    /// read. The answer is the full scan's.
+    #[arg(long)]
+    pub(crate) index: Option<String>,
+    /// The index's key (see `crashdsr index build`).
+    #[arg(long, env = "CRASHDSR_INDEX_KEY_FILE", requires = "index")]
+    pub(crate) key_file: Option<PathBuf>,
+}
+
+/// The index's commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum IndexCommand {
+    /// Builds the index of a source from scratch (every sealed segment).
+    Build(IndexBuildArgs),
+    /// Brings the index up to date: builds new and changed segments, drops
+    /// those whose objects are gone, keeps the rest. Cheap to run hourly.
+    Update(IndexBuildArgs),
+    /// Checks every segment file against the manifest and every segment's
+    /// objects against the source. Exit 0 when current, 1 when an update
+    /// is due, 2 when a segment file is damaged or missing.
+    Verify(IndexVerifyArgs),
+    /// Writes a new random index key to FILE (mode 0600; never replaces
+    /// one). Keep it apart from the index, e.g. in a vault.
+    Keygen {
+        /// Where to write the key.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IndexBuildArgs {
+    /// The source to index: a directory, az://container/prefix or
+    /// s3://bucket/prefix.
+    #[arg(long)]
+    pub(crate) source: String,
+    /// Where the index lives: a directory, az:// or s3://.
+    #[arg(long)]
+    pub(crate) index: String,
+    /// The index's key: a file of at least 32 bytes (`crashdsr index
+    /// keygen`), never stored beside the index.
+    #[arg(long, env = "CRASHDSR_INDEX_KEY_FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+    /// Segments built at once; default: one per core.
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Objects read at once per segment.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) io: usize,
+    /// One JSON object with what was done.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IndexVerifyArgs {
+    /// The source the index is of.
+    #[arg(long)]
+    pub(crate) source: String,
+    /// Where the index lives.
+    #[arg(long)]
+    pub(crate) index: String,
+    /// The index's key.
+    #[arg(long, env = "CRASHDSR_INDEX_KEY_FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+    /// One JSON object with what was found.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +219,8 @@ pub(crate) struct SearchArgs {
     /// (`256MiB`, `1G`, `500000`); past it the object is reported unread.
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     pub(crate) max_expand: u64,
+    #[command(flatten)]
+    pub(crate) index: UseIndexArgs,
 }
 
 /// `500000`, `64K`, `256MiB`, `1G` (powers of 1024).
@@ -232,6 +311,8 @@ pub(crate) struct RequestArgs {
     /// mode); send the passphrase by another channel.
     #[arg(long)]
     pub(crate) passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) index: UseIndexArgs,
 }
 
 /// What `erase` and `purge` share: the plan, apply and receipt cycle.
@@ -306,6 +387,8 @@ pub(crate) struct EraseArgs {
     #[arg(long, value_parser = parse_app, requires = "api")]
     pub(crate) app: Option<(String, String)>,
     #[command(flatten)]
+    pub(crate) index: UseIndexArgs,
+    #[command(flatten)]
     pub(crate) cycle: PlanApplyArgs,
 }
 
@@ -321,6 +404,8 @@ pub(crate) struct PurgeArgs {
     /// YYYY-MM-DD.
     #[arg(long)]
     pub(crate) as_of: Option<String>,
+    #[command(flatten)]
+    pub(crate) index: UseIndexArgs,
     #[command(flatten)]
     pub(crate) cycle: PlanApplyArgs,
 }

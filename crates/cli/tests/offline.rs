@@ -63,7 +63,7 @@ fn an_export_alone_answers_with_everything_it_holds() {
     let out = tmp.path().join("out");
     let base = closed_port();
     let app_name = format!("{}=contoso/demo-app", data.app_id(0));
-    let run = |force: bool| {
+    let run = |force: bool, extra: &[&str]| {
         let mut c = common::crashdsr(&base, tmp.path(), "t");
         c.args([
             "request",
@@ -73,13 +73,14 @@ fn an_export_alone_answers_with_everything_it_holds() {
             &app_name,
         ])
         .args(["--source", &source, "--subjects", &file])
-        .args(["--out", out.to_str().unwrap(), "--received", "2026-11-30"]);
+        .args(["--out", out.to_str().unwrap(), "--received", "2026-11-30"])
+        .args(extra);
         if force {
             c.arg("--force");
         }
         c.output().unwrap()
     };
-    let first = run(false);
+    let first = run(false, &[]);
     let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
     ok(first);
     assert!(
@@ -197,15 +198,140 @@ fn an_export_alone_answers_with_everything_it_holds() {
         .iter()
         .map(|s| std::fs::read(out.join(format!("{}.zip", s.label))).unwrap())
         .collect();
-    ok(run(true));
-    for (s, b) in truth.subjects.iter().zip(before) {
+    ok(run(true, &[]));
+    for (s, b) in truth.subjects.iter().zip(&before) {
         assert_eq!(
-            std::fs::read(out.join(format!("{}.zip", s.label))).unwrap(),
+            &std::fs::read(out.join(format!("{}.zip", s.label))).unwrap(),
             b,
             "{}: a second run changed the package",
             s.label
         );
     }
+
+    // With an index: the same packages, byte for byte, and the same search
+    // lines, while reading a fraction of the objects.
+    let key = tmp.path().join("index.key");
+    let index = tmp.path().join("index");
+    let index = index.to_str().unwrap();
+    ok(common::crashdsr(&base, tmp.path(), "t")
+        .args(["index", "keygen", key.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let built = common::crashdsr(&base, tmp.path(), "t")
+        .args([
+            "index", "build", "--source", &source, "--index", index, "--json",
+        ])
+        .env("CRASHDSR_INDEX_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    let built: serde_json::Value = serde_json::from_str(&ok(built)).unwrap();
+    assert!(built["built"].as_u64().unwrap() > 0, "{built}");
+    let with_index = ["--index", index, "--key-file", key.to_str().unwrap()];
+    ok(run(true, &with_index));
+    for (s, b) in truth.subjects.iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read(out.join(format!("{}.zip", s.label))).unwrap(),
+            b,
+            "{}: the index changed the package",
+            s.label
+        );
+    }
+    let search = |extra: &[&str]| {
+        let o = common::crashdsr(&base, tmp.path(), "t")
+            .args([
+                "search",
+                "--source",
+                &source,
+                "--subjects",
+                &file,
+                "--json",
+                "--expand",
+                "install-id",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(o.stderr.clone()).unwrap();
+        let lines: Vec<serde_json::Value> = ok(o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (lines, stderr)
+    };
+    let (full, _) = search(&[]);
+    let (mut narrowed, stderr) = search(&with_index);
+    let used: Vec<serde_json::Value> = narrowed
+        .iter()
+        .filter(|l| l["kind"] == "index")
+        .cloned()
+        .collect();
+    narrowed.retain(|l| l["kind"] != "index");
+    assert_eq!(narrowed, full, "the index changed the search's lines");
+    assert_eq!(used.len(), 1, "one index line: {used:?}");
+    assert!(
+        used[0]["candidates"].as_u64().unwrap() * 4 < used[0]["objects_vouched"].as_u64().unwrap()
+    );
+    assert!(
+        stderr.contains("segments answered from the index"),
+        "{stderr}"
+    );
+    // Without the key, or with another, the index is refused.
+    let o = common::crashdsr(&base, tmp.path(), "t")
+        .args([
+            "search",
+            "--source",
+            &source,
+            "--subjects",
+            &file,
+            "--index",
+            index,
+        ])
+        .env_remove("CRASHDSR_INDEX_KEY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--key-file"));
+    let other = tmp.path().join("other.key");
+    std::fs::write(&other, [9u8; 32]).unwrap();
+    let o = common::crashdsr(&base, tmp.path(), "t")
+        .args([
+            "search",
+            "--source",
+            &source,
+            "--subjects",
+            &file,
+            "--index",
+            index,
+        ])
+        .arg("--key-file")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not the key"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = common::crashdsr(&base, tmp.path(), "t")
+        .args([
+            "index",
+            "verify",
+            "--source",
+            &source,
+            "--index",
+            index,
+            "--key-file",
+        ])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 #[test]

@@ -47,6 +47,38 @@ fn with_json(receipt: &Value) -> crashdsr_package::Result<PackageBuilder> {
 }
 
 /// Table rows: the object in code, then what.
+/// The receipt's index section, when the run brought an index up to date
+/// (`receipt["index"]`: its location and the segments rebuilt and dropped,
+/// the segments that held the people's objects).
+fn index_section(receipt: &Value) -> String {
+    let Some(index) = receipt.get("index") else {
+        return String::new();
+    };
+    let names = |k: &str| -> Vec<String> {
+        index[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (rebuilt, dropped) = (names("segments_rebuilt"), names("segments_dropped"));
+    format!(
+        "<h2>Index</h2><p id=\"index\">The index <code>{}</code> was brought up to date: {} segments whose objects changed were rebuilt, {} whose objects are gone were dropped. It no longer holds the tokens of what was erased.</p><table><tr><th>Segment</th><th>Now</th></tr>{}</table>",
+        esc(index["url"].as_str().unwrap_or("")),
+        rebuilt.len(),
+        dropped.len(),
+        rows(
+            rebuilt
+                .into_iter()
+                .map(|n| (n, "rebuilt".to_owned()))
+                .chain(dropped.into_iter().map(|n| (n, "dropped".to_owned())))
+        )
+    )
+}
+
 fn rows(items: impl IntoIterator<Item = (String, String)>) -> String {
     items
         .into_iter()
@@ -155,6 +187,7 @@ pub fn receipt(
 <h2>Rewritten</h2><table><tr><th>Object</th><th>SHA-256 before → after</th></tr>{rew_rows}</table>
 <h2>Masked in someone else's crash</h2><table><tr><th>Object</th><th>SHA-256 before → after</th></tr>{red_rows}</table>
 <h2>Left alone</h2><table><tr><th>Object</th><th>Why</th></tr>{skip_rows}</table>
+{index}
 <p><code>erasure.json</code> holds the same with the keyed hashes of the identifiers; <code>SHA256SUMS</code> the checksums.</p>
 </body></html>
 "#,
@@ -162,6 +195,7 @@ pub fn receipt(
         plan_sha = esc(receipt["plan_sha256"].as_str().unwrap_or("")),
         time = esc(receipt["time"].as_str().unwrap_or("")),
         class = if ok { "ok" } else { "bad" },
+        index = index_section(receipt),
         deleted = outcome.deleted.len(),
         rewritten = outcome.rewritten.len(),
         dropped = outcome
@@ -298,10 +332,12 @@ pub fn purge_receipt(
 Re-scan of {objects} objects afterwards: <strong id="left">{rescan_left}</strong> {left_what}.</p>
 <p>Every object deleted is listed in <code>deleted.jsonl</code> with its SHA-256, every object left alone in <code>left-alone.jsonl</code> with why{first}.</p>
 <h2>Left alone</h2><table><tr><th>Object</th><th>Why</th></tr>{rows}</table>
+{index}
 <p><code>erasure.json</code> holds the counts; <code>SHA256SUMS</code> the checksums.</p>
 </body></html>
 "#,
         id = esc(&plan.plan_id),
+        index = index_section(receipt),
         cutoff = esc(&plan.cutoff),
         plan_sha = esc(receipt["plan_sha256"].as_str().unwrap_or("")),
         time = esc(receipt["time"].as_str().unwrap_or("")),

@@ -77,6 +77,10 @@ pub struct BuildReport {
     pub bytes: u64,
     /// Bytes of the index's segment files.
     pub index_bytes: u64,
+    /// The segments built, by name.
+    pub segments_built: Vec<String>,
+    /// The segments dropped, by name.
+    pub segments_dropped: Vec<String>,
 }
 
 /// The source's objects by segment, each segment's sorted by path, and the
@@ -163,6 +167,7 @@ pub async fn update(index: &Index, source: &Store, opts: &BuildOptions) -> Resul
         .await?;
     for (name, entry, r) in built {
         report.built += 1;
+        report.segments_built.push(name.clone());
         report.objects_read += r.objects_read;
         report.bytes_read += r.bytes_read;
         report.unvouched += r.unvouched;
@@ -172,10 +177,12 @@ pub async fn update(index: &Index, source: &Store, opts: &BuildOptions) -> Resul
         for (name, e) in &m.segments {
             if !kept.contains_key(name) {
                 report.dropped += 1;
+                report.segments_dropped.push(name.clone());
                 index.store.delete(&e.file).await?;
             }
         }
     }
+    report.segments_built.sort();
     for e in kept.values() {
         report.objects += e.objects;
         report.bytes += e.bytes;

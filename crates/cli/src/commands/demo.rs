@@ -74,6 +74,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
         targeted: false,
         encrypt_to: Vec::new(),
         passphrase_file: None,
+        index: crate::cli::UseIndexArgs {
+            index: None,
+            key_file: None,
+        },
     };
     println!(
         "Request: subject {:?} ({}) of {}",

@@ -28,12 +28,16 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
                 (true, Some((owner, app))) => Some(super::client(global)?.app(owner, app)),
             };
             eprintln!("crashdsr: searching {} source(s)", args.source.len());
+            let opts = SearchOptions {
+                narrow: super::index::narrowing(&args.index)?,
+                ..SearchOptions::default()
+            };
             let plan = crashdsr_erase::plan_erase(
                 &args.source,
                 subjects,
                 args.include_linked,
                 &key,
-                &SearchOptions::default(),
+                &opts,
                 api.as_ref(),
                 match args.unredactable {
                     None => Unredactable::Refuse,
@@ -105,7 +109,7 @@ pub(crate) async fn erase(global: &GlobalArgs, args: EraseArgs) -> anyhow::Resul
                 ),
                 (None, false) => None,
             };
-            run(global, &args.cycle, plan, plan_sha, subjects, api).await
+            run(global, &args, plan, plan_sha, subjects, api).await
         }
     }
 }
@@ -143,7 +147,7 @@ pub(crate) async fn purge(global: &GlobalArgs, args: PurgeArgs) -> anyhow::Resul
         Some(path) => {
             let plan = PurgePlan::open(path)?;
             let plan_sha = crashdsr_package::sha256_file(path)?;
-            run_purge(global, &args.cycle, plan, plan_sha).await
+            run_purge(global, &args.cycle, &args.index, plan, plan_sha).await
         }
     }
 }
@@ -320,12 +324,13 @@ fn pause_at() -> Option<u64> {
 
 async fn run(
     global: &GlobalArgs,
-    cycle: &PlanApplyArgs,
+    args: &EraseArgs,
     plan: Plan,
     plan_sha: String,
     subjects: Vec<Subject>,
     api: Option<crashdsr_erase::ApiAccess>,
 ) -> anyhow::Result<ExitCode> {
+    let cycle = &args.cycle;
     let receipt = match prepare(global, cycle, &plan.plan_id, &plan_sha)? {
         Ok(r) => r,
         Err(done) => return Ok(done),
@@ -362,8 +367,16 @@ async fn run(
             s.source, s.object, s.why
         );
     }
-    let rescan = crashdsr_erase::rescan_erase(&plan, subjects, &SearchOptions::default()).await?;
-    let json = crashdsr_erase::receipt_json(&plan, &plan_sha, &outcome, &rescan);
+    let index = super::index::after_change(&args.index, &plan.sources).await?;
+    let opts = SearchOptions {
+        narrow: super::index::narrowing(&args.index)?,
+        ..SearchOptions::default()
+    };
+    let rescan = crashdsr_erase::rescan_erase(&plan, subjects, &opts).await?;
+    let mut json = crashdsr_erase::receipt_json(&plan, &plan_sha, &outcome, &rescan);
+    if let Some(i) = index {
+        json["index"] = i;
+    }
     let (receipt_path, receipt_sha) = seal_and_record(
         global,
         cycle,
@@ -395,6 +408,7 @@ async fn run(
 async fn run_purge(
     global: &GlobalArgs,
     cycle: &PlanApplyArgs,
+    index: &crate::cli::UseIndexArgs,
     plan: PurgePlan,
     plan_sha: String,
 ) -> anyhow::Result<ExitCode> {
@@ -428,8 +442,12 @@ async fn run_purge(
         outcome.vanished,
         outcome.left_alone_file.display()
     );
+    let index = super::index::after_change(index, &plan.sources).await?;
     let rescan = crashdsr_erase::rescan_purge(&plan).await?;
-    let json = crashdsr_erase::purge_receipt_json(&plan, &plan_sha, &outcome, &rescan);
+    let mut json = crashdsr_erase::purge_receipt_json(&plan, &plan_sha, &outcome, &rescan);
+    if let Some(i) = index {
+        json["index"] = i;
+    }
     let (receipt_path, receipt_sha) = seal_and_record(
         global,
         cycle,

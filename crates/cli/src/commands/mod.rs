@@ -5,6 +5,7 @@ mod demo;
 mod emulator;
 mod erase;
 mod export_config;
+mod index;
 mod request;
 mod retention;
 mod search;
@@ -28,6 +29,7 @@ pub(crate) async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportRead(a) => export_config::read(a).await,
         Command::Search(a) => search::run(&args.global, a).await,
         Command::Verify(a) => verify(&a),
+        Command::Index(c) => index::run(&args.global, c).await,
         Command::Request(a) => request::run(&args.global, a).await,
         Command::Erase(a) => erase::erase(&args.global, a).await,
         Command::Purge(a) => erase::purge(&args.global, a).await,

@@ -209,7 +209,10 @@ pub(crate) async fn answer(
         controller,
         key,
         staging: staging.clone(),
-        search: SearchOptions::default(),
+        search: SearchOptions {
+            narrow: super::index::narrowing(&args.index)?,
+            ..SearchOptions::default()
+        },
         coverage_note,
         redact_others: args.redact_others,
     };

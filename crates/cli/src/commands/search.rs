@@ -30,6 +30,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result
         opts.threads = t.max(1);
     }
     opts.io = args.io.map(|n| n.max(1));
+    opts.narrow = super::index::narrowing(&args.index)?;
     let labels: Vec<String> = subjects.iter().map(|s| s.label.clone()).collect();
     // Objects scanned against objects listed so far (a remote listing runs
     // ahead of the scan), on a bar or in a log line every few seconds.
@@ -55,6 +56,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result
     for (object, why) in &report.errors {
         eprintln!("crashdsr: warning: {object}: {why}");
     }
+    super::index::tell(&report);
     let mut out = std::io::stdout().lock();
     if args.json {
         for e in &report.evidence {
@@ -65,6 +67,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result
                 ..e.clone()
             };
             writeln!(out, "{}", serde_json::to_string(&shown)?)?;
+        }
+        for line in super::index::json_lines(&report) {
+            writeln!(out, "{line}")?;
         }
         for u in &report.unread {
             writeln!(
@@ -117,6 +122,9 @@ pub(crate) async fn run(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result
                 "note: {label}'s {} is too short for free text; it was matched in typed fields only",
                 kind.as_str()
             )?;
+        }
+        for line in super::index::json_lines(&report) {
+            writeln!(out, "{line}")?;
         }
         for u in &report.unread {
             writeln!(
