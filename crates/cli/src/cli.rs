@@ -114,7 +114,7 @@ pub(crate) struct UseIndexArgs {
     #[arg(long)]
     pub(crate) index: Option<String>,
     /// The index's key (see `crashdsr index build`).
-    #[arg(long, env = "CRASHDSR_INDEX_KEY_FILE", requires = "index")]
+    #[arg(long, env = "CRASHDSR_INDEX_KEY_FILE")]
     pub(crate) key_file: Option<PathBuf>,
 }
 

@@ -10,9 +10,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crashdsr_search::Limits;
 use crashdsr_search::Tally;
+use crashdsr_state::SegmentTask;
 use crashdsr_store::{Listed, Store};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -90,8 +92,7 @@ pub(crate) async fn list_segments(
 ) -> Result<(BTreeMap<String, Vec<Listed>>, Option<String>)> {
     let mut by_segment: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
     let mut newest: Option<String> = None;
-    let mut listing = std::pin::pin!(source.list(None));
-    while let Some(l) = listing.try_next().await? {
+    for l in list_source(source).await? {
         if let Some(t) = crashdsr_store::export::classify(&l.path).and_then(|b| b.time()) {
             let digits: String = t.chars().filter(char::is_ascii_digit).collect();
             if newest.as_ref().is_none_or(|n| digits > *n) {
@@ -106,14 +107,147 @@ pub(crate) async fn list_segments(
     Ok((by_segment, newest))
 }
 
+/// Every object of `source` with its size and version: a directory walked
+/// in parallel as a search walks it (every file; the version is the
+/// modification time and size), an object store listed (the version is the
+/// ETag).
+async fn list_source(source: &Store) -> Result<Vec<Listed>> {
+    let Some(root) = source.dir() else {
+        return Ok(source.list(None).try_collect().await?);
+    };
+    let root = root.to_owned();
+    tokio::task::spawn_blocking(move || walk_dir(&root))
+        .await
+        .map_err(|e| Error::Index(format!("listing the source ended: {e}")))?
+}
+
+/// Every file under `root`, on every core: each thread takes a folder,
+/// reads it, stats its files through the folder (no path lookup per file)
+/// and queues its subfolders.
+fn walk_dir(root: &std::path::Path) -> Result<Vec<Listed>> {
+    use std::sync::{Condvar, Mutex};
+    struct Work {
+        dirs: Vec<std::path::PathBuf>,
+        busy: usize,
+        failed: Option<String>,
+    }
+    let work = Mutex::new(Work {
+        dirs: vec![root.to_owned()],
+        busy: 0,
+        failed: None,
+    });
+    let wake = Condvar::new();
+    let found = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let one_dir = |dir: &std::path::Path,
+                   files: &mut Vec<Listed>,
+                   subdirs: &mut Vec<std::path::PathBuf>|
+     -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                subdirs.push(entry.path());
+            } else if kind.is_file() {
+                let meta = entry.metadata()?;
+                let path = entry.path();
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                files.push(Listed {
+                    path: rel.to_string_lossy().replace('\\', "/"),
+                    size: meta.len(),
+                    version: Some(format!("{mtime:x}-{:x}", meta.len())),
+                });
+            }
+        }
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut files = Vec::new();
+                loop {
+                    let dir = {
+                        let mut w = work.lock().expect("lock");
+                        loop {
+                            if w.failed.is_some() {
+                                break None;
+                            }
+                            if let Some(d) = w.dirs.pop() {
+                                w.busy += 1;
+                                break Some(d);
+                            }
+                            if w.busy == 0 {
+                                break None;
+                            }
+                            w = wake.wait(w).expect("lock");
+                        }
+                    };
+                    let Some(dir) = dir else { break };
+                    let mut subdirs = Vec::new();
+                    let outcome = match one_dir(&dir, &mut files, &mut subdirs) {
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir != root => Ok(()),
+                        other => other,
+                    };
+                    let mut w = work.lock().expect("lock");
+                    w.busy -= 1;
+                    if let Err(e) = outcome {
+                        w.failed.get_or_insert(format!("{}: {e}", dir.display()));
+                    }
+                    w.dirs.append(&mut subdirs);
+                    wake.notify_all();
+                }
+                found.lock().expect("lock").append(&mut files);
+            });
+        }
+    });
+    if let Some(e) = work.into_inner().expect("lock").failed {
+        return Err(Error::Index(format!("listing the source: {e}")));
+    }
+    Ok(found.into_inner().expect("lock"))
+}
+
 /// Whether segment `name` is sealed, given the export's newest minute.
 pub(crate) fn is_sealed(name: &str, newest: Option<&str>) -> bool {
     segment_hour(name).is_none_or(|hour| sealed(&hour, newest))
 }
 
+/// The shared work queue of segment tasks (the state store), for builds by
+/// many workers.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    /// The state store (PostgreSQL for many machines).
+    pub state: crashdsr_state::StateStore,
+    /// This worker's name (`host:pid` by default).
+    pub worker: String,
+    /// How long a claimed segment stays this worker's without renewal.
+    pub lease: Duration,
+}
+
+impl Queue {
+    /// A queue in `state` for this process, with a 10-minute lease.
+    pub fn new(state: crashdsr_state::StateStore) -> Self {
+        Self {
+            state,
+            worker: crashdsr_state::leases::default_worker(),
+            lease: Duration::from_secs(600),
+        }
+    }
+}
+
 /// Builds what is new or changed in `source`'s index, drops what is gone,
-/// and writes the manifest.
-pub async fn update(index: &Index, source: &Store, opts: &BuildOptions) -> Result<BuildReport> {
+/// and writes the manifest. With a `queue`, the segments to build are
+/// shared with every other worker on the same queue, source and index.
+pub async fn update(
+    index: &Index,
+    source: &Store,
+    opts: &BuildOptions,
+    queue: Option<&Queue>,
+) -> Result<BuildReport> {
     let old = index.manifest().await?;
     let identity = crate::source_identity(source);
     if let Some(m) = &old
@@ -160,11 +294,22 @@ pub async fn update(index: &Index, source: &Store, opts: &BuildOptions) -> Resul
             None => todo.push((name, objects, print)),
         }
     }
-    let built: Vec<(String, SegmentEntry, BuildReport)> = futures::stream::iter(todo)
-        .map(|(name, objects, print)| build_segment(index, source, name, objects, print, opts))
-        .buffer_unordered(opts.threads.max(1))
-        .try_collect()
-        .await?;
+    let built: Vec<(String, SegmentEntry, BuildReport)> = match queue {
+        None => {
+            futures::stream::iter(todo)
+                .map(|(name, objects, print)| {
+                    build_segment(index, source, name, objects, print, opts)
+                })
+                .buffer_unordered(opts.threads.max(1))
+                .try_collect()
+                .await?
+        }
+        Some(q) => {
+            let (mine, theirs) = build_queued(index, source, opts, q, todo).await?;
+            kept.extend(theirs);
+            mine
+        }
+    };
     for (name, entry, r) in built {
         report.built += 1;
         report.segments_built.push(name.clone());
@@ -194,11 +339,118 @@ pub async fn update(index: &Index, source: &Store, opts: &BuildOptions) -> Resul
             tokeniser,
             key_check: index.key.check(),
             source: identity,
-            updated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            newest_minute: newest,
             segments: kept,
         })
         .await?;
     Ok(report)
+}
+
+/// Builds `todo` with the other workers of `queue`: queues it, then claims
+/// and builds one segment at a time (`opts.threads` at once) until nothing
+/// is left to claim and nothing is leased. Returns the segments this worker
+/// built and what the others recorded of the rest.
+async fn build_queued(
+    index: &Index,
+    source: &Store,
+    opts: &BuildOptions,
+    q: &Queue,
+    todo: Vec<(String, Vec<Listed>, String)>,
+) -> Result<(
+    Vec<(String, SegmentEntry, BuildReport)>,
+    Vec<(String, SegmentEntry)>,
+)> {
+    let id = crate::source_identity(&index.store);
+    let tasks: Vec<SegmentTask> = todo
+        .iter()
+        .map(|(name, _, print)| SegmentTask {
+            segment: name.clone(),
+            fingerprint: print.clone(),
+        })
+        .collect();
+    q.state.queue_segments(&id, &tasks).await?;
+    let wanted: std::collections::BTreeSet<String> = todo.iter().map(|t| t.0.clone()).collect();
+    let mut objects_of: HashMap<String, (Vec<Listed>, String)> = todo
+        .into_iter()
+        .map(|(name, objects, print)| (name, (objects, print)))
+        .collect();
+    let objects_of = std::sync::Mutex::new(std::mem::take(&mut objects_of));
+    let renew = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(q.lease / 10).await;
+                if let Err(e) = q.state.renew_segments(&q.worker, q.lease).await {
+                    tracing::warn!(error = %e, "Renewing this worker's segment leases failed; trying again.");
+                }
+            }
+        })
+    };
+    let worker = || async {
+        let mut mine = Vec::new();
+        loop {
+            free_dead_local_leases(&q.state).await?;
+            let Some(task) = q.state.claim_segment(&id, &q.worker, q.lease).await? else {
+                let counts = q.state.segment_counts().await?;
+                let busy = counts
+                    .iter()
+                    .find(|c| c.index == id)
+                    .is_some_and(|c| c.pending + c.leased > 0);
+                if !busy {
+                    return Ok::<_, Error>(mine);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            let found = objects_of.lock().expect("lock").remove(&task.segment);
+            let entry = match found {
+                Some((objects, print)) => {
+                    let built =
+                        build_segment(index, source, task.segment.clone(), objects, print, opts)
+                            .await?;
+                    let entry = serde_json::to_string(&built.1).expect("an entry serialises");
+                    mine.push(built);
+                    entry
+                }
+                // Queued by a worker whose listing held it and this one's
+                // does not: gone since; the next update drops it.
+                None => "null".to_owned(),
+            };
+            q.state
+                .finish_segment(&id, &task.segment, &q.worker, &entry)
+                .await?;
+        }
+    };
+    let results = futures::future::join_all((0..opts.threads.max(1)).map(|_| worker())).await;
+    renew.abort();
+    let mut mine = Vec::new();
+    for r in results {
+        mine.extend(r?);
+    }
+    let built_here: std::collections::BTreeSet<String> = mine.iter().map(|m| m.0.clone()).collect();
+    let mut theirs = Vec::new();
+    for (segment, entry) in q.state.built_segments(&id).await? {
+        if !wanted.contains(&segment) || built_here.contains(&segment) {
+            continue;
+        }
+        if let Ok(Some(e)) = serde_json::from_str::<Option<SegmentEntry>>(&entry) {
+            theirs.push((segment, e));
+        }
+    }
+    Ok((mine, theirs))
+}
+
+/// Frees at once the segment leases of this host's workers whose process
+/// died; other hosts' leases keep their timeout.
+async fn free_dead_local_leases(state: &crashdsr_state::StateStore) -> Result<()> {
+    let host = crashdsr_state::leases::host();
+    for owner in state.segment_lease_owners().await? {
+        if crashdsr_state::leases::dead_here(&owner, &host) {
+            state.release_segments(&owner).await?;
+            tracing::info!(worker = %owner, "Freed the segment leases of a worker of this host whose process is gone.");
+        }
+    }
+    Ok(())
 }
 
 /// Builds one segment (or takes the file a killed run left, when it is of
@@ -216,9 +468,9 @@ async fn build_segment(
     if !opts.rebuild
         && let Some(got) = index.store.get(&file).await?
         && let Ok(seg) = Segment::decode(&got.bytes)
-        && seg.header.tokeniser == tokeniser
-        && seg.header.key_check == index.key.check()
-        && listed_of(&seg.header.objects) == objects
+        && seg.meta().tokeniser == tokeniser
+        && seg.meta().key_check == index.key.check()
+        && seg.objects().is_ok_and(|o| listed_of(o) == objects)
     {
         let entry = entry_of(&file, &seg, &got.bytes, print);
         return Ok((name, entry, BuildReport::default()));
@@ -332,7 +584,7 @@ async fn build_segment(
     .map_err(|e| Error::Index(format!("building segment {name} ended: {e}")))?;
     let _ = reader.await;
     let (seg, report) = built?;
-    if listed_of(&seg.header.objects) != objects {
+    if listed_of(seg.objects()?) != objects {
         return Err(Error::Index(format!(
             "reading segment {name} stopped early"
         )));
@@ -358,8 +610,8 @@ fn entry_of(file: &str, seg: &Segment, bytes: &[u8], print: String) -> SegmentEn
         file: file.to_owned(),
         sha256: hex::encode(Sha256::digest(bytes)),
         objects_sha256: print,
-        objects: seg.header.objects.len() as u64,
-        bytes: seg.header.objects.iter().map(|o| o.size).sum(),
+        objects: seg.meta().objects,
+        bytes: seg.objects().map_or(0, |o| o.iter().map(|o| o.size).sum()),
         tokens: seg.tokens() as u64,
         file_bytes: bytes.len() as u64,
     }

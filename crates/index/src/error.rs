@@ -12,6 +12,9 @@ pub enum Error {
     /// Reading the source or writing the index.
     #[error(transparent)]
     Store(#[from] crashdsr_store::Error),
+    /// The state store that holds the segment tasks.
+    #[error(transparent)]
+    State(#[from] crashdsr_state::Error),
     /// Reading the source for a search.
     #[error(transparent)]
     Search(#[from] crashdsr_search::Error),

@@ -25,7 +25,7 @@ mod manifest;
 pub mod query;
 pub mod segment;
 
-pub use crate::build::{BuildOptions, BuildReport, update};
+pub use crate::build::{BuildOptions, BuildReport, Queue, update};
 pub use crate::error::{Error, Result};
 pub use crate::key::Key;
 pub use crate::manifest::{Manifest, SegmentEntry};

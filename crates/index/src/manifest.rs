@@ -23,8 +23,10 @@ pub struct Manifest {
     pub key_check: String,
     /// The source indexed ([`crate::source_identity`]).
     pub source: String,
-    /// When it was last built or updated (UTC, RFC 3339).
-    pub updated: String,
+    /// The newest minute folder of the export when it was last built or
+    /// updated (`yyyyMMddHHmm`; the same for every worker of one update, so
+    /// that they all write the same manifest).
+    pub newest_minute: Option<String>,
     /// Every segment built, by name.
     pub segments: BTreeMap<String, SegmentEntry>,
 }

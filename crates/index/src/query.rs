@@ -50,17 +50,22 @@ fn hashed(key: &Key, wanted: &Alternatives) -> Vec<Vec<u32>> {
 }
 
 /// What the objects of `segments` that hold one of `wanted` are.
-fn holding(segments: &[Segment], wanted: &[Vec<u32>]) -> BTreeMap<String, Vouched> {
+fn holding(segments: &[Segment], wanted: &[Vec<u32>]) -> Result<BTreeMap<String, Vouched>> {
     let mut out = BTreeMap::new();
     for seg in segments {
-        for n in seg.holding(wanted) {
-            let o = &seg.header.objects[n as usize];
+        let found = seg.holding(wanted);
+        if found.is_empty() {
+            continue;
+        }
+        let objects = seg.objects()?;
+        for n in found {
+            let o = &objects[n as usize];
             if o.unvouched.is_none() {
                 out.insert(o.path.clone(), o.vouched());
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// A segment listed in the manifest, checked against its file.
@@ -85,7 +90,13 @@ struct Survey {
 }
 
 async fn survey(index: &Index, manifest: &Manifest, source: &Store, n: usize) -> Result<Survey> {
+    let started = std::time::Instant::now();
     let (listed, _) = list_segments(source).await?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        segments = listed.len(),
+        "Listed the source."
+    );
     let mut use_ = IndexUse {
         source: n,
         ..IndexUse::default()
@@ -128,17 +139,22 @@ async fn survey(index: &Index, manifest: &Manifest, source: &Store, n: usize) ->
             .buffer_unordered(READS)
             .collect()
             .await;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "Read the segments."
+    );
     let mut trusted = Vec::new();
     for (name, objects, seg) in loaded {
         match seg {
             Ok(seg) => {
                 use_.segments += 1;
-                let by_path: HashMap<&str, &Listed> =
-                    objects.iter().map(|l| (l.path.as_str(), l)).collect();
-                for o in &seg.header.objects {
-                    match &o.unvouched {
-                        None => use_.objects_vouched += 1,
-                        Some(_) => scan.extend(by_path.get(o.path.as_str()).map(|l| (*l).clone())),
+                let meta = seg.meta();
+                use_.objects_vouched += meta.objects - meta.unvouched.len() as u64;
+                if !meta.unvouched.is_empty() {
+                    let by_path: HashMap<&str, &Listed> =
+                        objects.iter().map(|l| (l.path.as_str(), l)).collect();
+                    for (_, path, _) in &meta.unvouched {
+                        scan.extend(by_path.get(path.as_str()).map(|l| (*l).clone()));
                     }
                 }
                 trusted.push(seg);
@@ -200,10 +216,11 @@ impl Narrow for Narrowing {
             tokio::task::spawn_blocking(move || holding(&trusted, &wanted))
                 .await
                 .map_err(|e| boxed(Error::Index(format!("looking tokens up ended: {e}"))))?
+                .map_err(boxed)?
         };
         let mut vouched = crashdsr_search::Tally::default();
         for seg in trusted.iter() {
-            vouched.merge(seg.header.tally.clone());
+            vouched.merge(seg.meta().tally.clone());
         }
         self.trusted.lock().expect("lock").insert(n, trusted);
         Ok(Some(Selection {
@@ -223,13 +240,11 @@ impl Narrow for Narrowing {
             return Ok(BTreeMap::new());
         };
         let wanted = hashed(&self.index.key, wanted);
+        let boxed = |e: Error| crashdsr_search::Error::Narrow(Box::new(e));
         tokio::task::spawn_blocking(move || holding(&trusted, &wanted))
             .await
-            .map_err(|e| {
-                crashdsr_search::Error::Narrow(Box::new(Error::Index(format!(
-                    "looking tokens up ended: {e}"
-                ))))
-            })
+            .map_err(|e| boxed(Error::Index(format!("looking tokens up ended: {e}"))))?
+            .map_err(boxed)
     }
 }
 
@@ -272,7 +287,7 @@ pub async fn verify(index: &Index, source: &Store) -> Result<VerifyReport> {
                 let print = listed.get(&name).map(fingerprint);
                 let entry = &manifest.segments[&name];
                 if print.as_deref() != Some(entry.objects_sha256.as_str())
-                    || seg.header.key_check != manifest.key_check
+                    || seg.meta().key_check != manifest.key_check
                 {
                     report.stale.push(name);
                 } else {

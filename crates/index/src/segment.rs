@@ -9,11 +9,13 @@
 //! once and never changed in place:
 //!
 //! ```text
-//! "CDSRSEG1"                     magic and format version
-//! u32 LE, gzip JSON              the header: segment, tokeniser version,
-//!                                key check, every object (path, size,
-//!                                version, records, why not vouched for),
-//!                                what a scan counts of the vouched ones
+//! "CDSRSEG2"                     magic and format version
+//! u32 LE, JSON                   meta: segment, tokeniser version, key
+//!                                check, object count, the objects not
+//!                                vouched for, what a scan counts of the
+//!                                vouched ones
+//! u32 LE, gzip JSON              every object (path, size, version,
+//!                                records, why not vouched for)
 //! u32 LE n                       tokens
 //! n × u32 LE                     their keyed hashes, ascending
 //! (n + 1) × u32 LE               where each one's postings start (and end)
@@ -29,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"CDSRSEG1";
+const MAGIC: &[u8; 8] = b"CDSRSEG2";
 
 /// The segment of the object at `path`.
 pub fn segment_of(path: &str) -> String {
@@ -116,7 +118,7 @@ impl Object {
     }
 }
 
-/// A segment's header.
+/// A segment's header, as a build makes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     /// The segment.
@@ -131,14 +133,49 @@ pub struct Header {
     pub tally: Tally,
 }
 
-/// A segment: its header and its tokens' postings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a search needs of every segment: read whole on every load (the
+/// object list is decoded only for segments that name candidates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The segment.
+    pub segment: String,
+    /// The tokeniser's version.
+    pub tokeniser: u32,
+    /// The key's check value.
+    pub key_check: String,
+    /// How many objects it has.
+    pub objects: u64,
+    /// The objects not vouched for: number, path, why.
+    pub unvouched: Vec<(u32, String, String)>,
+    /// What a scan counts of the objects it vouches for.
+    pub tally: Tally,
+}
+
+/// A segment: its meta, its objects (decoded when first asked for), its
+/// tokens' postings.
+#[derive(Debug)]
 pub struct Segment {
-    /// The header.
-    pub header: Header,
+    meta: Meta,
+    objects_gz: Vec<u8>,
+    objects: std::sync::OnceLock<std::result::Result<Vec<Object>, String>>,
     hashes: Vec<u32>,
     starts: Vec<u32>,
     postings: Vec<u8>,
+}
+
+impl PartialEq for Segment {
+    fn eq(&self, other: &Self) -> bool {
+        self.encode() == other.encode()
+    }
+}
+
+fn gzip_json<T: Serialize>(v: &T) -> Vec<u8> {
+    use std::io::Write as _;
+    let json = serde_json::to_vec(v).expect("serialises");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    gz.write_all(&json)
+        .and_then(|()| gz.finish())
+        .expect("writing to memory")
 }
 
 impl Segment {
@@ -165,12 +202,57 @@ impl Segment {
             }
         }
         starts.push(postings.len() as u32);
+        let meta = Meta {
+            segment: header.segment,
+            tokeniser: header.tokeniser,
+            key_check: header.key_check,
+            objects: header.objects.len() as u64,
+            unvouched: header
+                .objects
+                .iter()
+                .enumerate()
+                .filter_map(|(n, o)| {
+                    o.unvouched
+                        .as_ref()
+                        .map(|why| (n as u32, o.path.clone(), why.clone()))
+                })
+                .collect(),
+            tally: header.tally,
+        };
         Self {
-            header,
+            meta,
+            objects_gz: gzip_json(&header.objects),
+            objects: std::sync::OnceLock::from(Ok(header.objects)),
             hashes,
             starts,
             postings,
         }
+    }
+
+    /// What every search reads of it.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// Its objects, by number (decoded on first use).
+    pub fn objects(&self) -> Result<&[Object]> {
+        self.objects
+            .get_or_init(|| {
+                let mut json = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&self.objects_gz[..]),
+                    &mut json,
+                )
+                .map_err(|e| e.to_string())?;
+                let objects: Vec<Object> =
+                    serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+                if objects.len() as u64 != self.meta.objects {
+                    return Err("its object list is not as long as it says".into());
+                }
+                Ok(objects)
+            })
+            .as_deref()
+            .map_err(|e| Error::Index(format!("a damaged segment file: its objects: {e}")))
     }
 
     /// The objects (by number) that hold the token with keyed hash `h`.
@@ -194,6 +276,9 @@ impl Segment {
     pub fn holding(&self, any: &[Vec<u32>]) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
         for all in any {
+            if all.iter().any(|h| self.hashes.binary_search(h).is_err()) {
+                continue;
+            }
             let mut lists: Vec<Vec<u32>> = all.iter().map(|h| self.postings(*h)).collect();
             lists.sort_by_key(Vec::len);
             let Some((first, rest)) = lists.split_first() else {
@@ -217,19 +302,15 @@ impl Segment {
 
     /// The file's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let header = {
-            use std::io::Write as _;
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-            serde_json::to_writer(&mut gz, &self.header).expect("a header serialises");
-            gz.flush()
-                .and_then(|()| gz.finish())
-                .expect("writing to memory")
-        };
-        let mut out =
-            Vec::with_capacity(64 + header.len() + self.hashes.len() * 12 + self.postings.len());
+        let meta = serde_json::to_vec(&self.meta).expect("a meta serialises");
+        let mut out = Vec::with_capacity(
+            64 + meta.len() + self.objects_gz.len() + self.hashes.len() * 8 + self.postings.len(),
+        );
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
+        for part in [&meta, &self.objects_gz] {
+            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            out.extend_from_slice(part);
+        }
         out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
         for h in &self.hashes {
             out.extend_from_slice(&h.to_le_bytes());
@@ -243,7 +324,8 @@ impl Segment {
         out
     }
 
-    /// A segment from its file's bytes; an error when they are damaged.
+    /// A segment from its file's bytes; an error when they are damaged
+    /// (its object list is checked when first read).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let damaged = |what: &str| Error::Index(format!("a damaged segment file: {what}"));
         if bytes.len() < MAGIC.len() + 32 || &bytes[..MAGIC.len()] != MAGIC {
@@ -254,10 +336,15 @@ impl Segment {
             return Err(damaged("its checksum does not match"));
         }
         let mut r = Reader(&body[MAGIC.len()..]);
-        let header_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
-        let gz = r.take(header_len).ok_or_else(|| damaged("header cut"))?;
-        let header: Header = serde_json::from_reader(flate2::read::GzDecoder::new(gz))
-            .map_err(|e| damaged(&format!("its header: {e}")))?;
+        let meta_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
+        let meta: Meta =
+            serde_json::from_slice(r.take(meta_len).ok_or_else(|| damaged("header cut"))?)
+                .map_err(|e| damaged(&format!("its header: {e}")))?;
+        let objects_len = r.u32().ok_or_else(|| damaged("no object list"))? as usize;
+        let objects_gz = r
+            .take(objects_len)
+            .ok_or_else(|| damaged("object list cut"))?
+            .to_vec();
         let n = r.u32().ok_or_else(|| damaged("no token count"))? as usize;
         let hashes: Vec<u32> = r
             .take(n * 4)
@@ -279,7 +366,9 @@ impl Segment {
             return Err(damaged("its tables are out of order"));
         }
         Ok(Self {
-            header,
+            meta,
+            objects_gz,
+            objects: std::sync::OnceLock::new(),
             hashes,
             starts,
             postings,
@@ -357,6 +446,8 @@ mod tests {
         let seg = Segment::new(header(4), &tokens);
         let back = Segment::decode(&seg.encode()).unwrap();
         assert_eq!(back, seg);
+        assert_eq!(back.objects().unwrap(), seg.objects().unwrap());
+        assert_eq!(back.meta().objects, 4);
         assert_eq!(back.postings(1), [0, 2]);
         assert_eq!(back.postings(2), [0, 1]);
         assert_eq!(back.postings(7), Vec::<u32>::new());

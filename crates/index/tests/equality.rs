@@ -142,7 +142,7 @@ async fn a_narrowed_search_equals_a_full_scan() {
         let source = Store::open(dir.path().to_str().unwrap()).unwrap();
         let index_dir = TempDir::new("index-eq-index");
         let index = index_at(index_dir.path());
-        let built = update(&index, &source, &BuildOptions::default())
+        let built = update(&index, &source, &BuildOptions::default(), None)
             .await
             .unwrap();
         assert!(built.built > 10, "{what}: {built:?}");
@@ -190,7 +190,7 @@ async fn a_narrowed_search_equals_a_full_scan() {
             Key::new(&[8u8; 32]).unwrap(),
         )
         .unwrap();
-        let err = update(&wrong, &source, &BuildOptions::default())
+        let err = update(&wrong, &source, &BuildOptions::default(), None)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("not the key"), "{err}");
@@ -252,14 +252,14 @@ async fn a_narrowed_search_equals_a_full_scan() {
         }
         assert!(moved > 0);
         same(&source, &index, &subjects, &format!("{what}, new folders")).await;
-        let again = update(&index, &source, &BuildOptions::default())
+        let again = update(&index, &source, &BuildOptions::default(), None)
             .await
             .unwrap();
         assert!(again.built >= 1 && again.kept > 0, "{what}: {again:?}");
         same(&source, &index, &subjects, &format!("{what}, updated")).await;
         let verify = crashdsr_index::verify(&index, &source).await.unwrap();
         assert!(verify.intact() && verify.stale.is_empty(), "{verify:?}");
-        let noop = update(&index, &source, &BuildOptions::default())
+        let noop = update(&index, &source, &BuildOptions::default(), None)
             .await
             .unwrap();
         assert_eq!(

@@ -46,7 +46,12 @@ pub async fn search(
         None => (None, None),
     };
     loop {
+        let started = std::time::Instant::now();
         let (mut report, wanted) = pass(sources, &matcher, opts, scope.as_ref()).await?;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "A search pass ended."
+        );
         report.typed_only.clone_from(&typed_only);
         let (Some(s), Some(narrow)) = (scope.as_mut(), opts.narrow.as_deref()) else {
             if let Some(why) = refused {

@@ -10,7 +10,9 @@ module per concern, each usable alone:
   manifest digest, plus the inventory's saved cursors;
 - [`requests`]: the requests answered, for the audit;
 - [`workers`]: where each running `fetch` is, for `status`;
-- [`journal`]: the erasure journal, each step before and after it runs.
+- [`journal`]: the erasure journal, each step before and after it runs;
+- [`tasks`]: the index's segment tasks, a work queue with leases;
+- [`leases`]: worker names, and which workers of this host are dead.
 */
 #![warn(missing_docs)]
 
@@ -36,13 +38,16 @@ macro_rules! on_pool {
 pub mod crawl;
 mod error;
 pub mod journal;
+pub mod leases;
 pub mod requests;
+pub mod tasks;
 pub mod workers;
 
 pub use crate::crawl::{Claim, InventoryRun, LastError, ListedCrash, Status, StatusCount};
 pub use crate::error::{Error, Result};
 pub use crate::journal::{Step, StepState};
 pub use crate::requests::RequestRecord;
+pub use crate::tasks::{SegmentTask, TaskCounts};
 pub use crate::workers::WorkerReport;
 
 #[derive(Debug, Clone)]
@@ -109,6 +114,16 @@ const SCHEMA: &[&str] = &[
         throttled_last_minute BIGINT NOT NULL DEFAULT 0,
         eta_secs BIGINT,
         updated_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS index_tasks (
+        index_url TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL,
+        entry TEXT,
+        lease_owner TEXT,
+        lease_expires BIGINT,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (index_url, segment))",
     "CREATE TABLE IF NOT EXISTS erasure_journal (
         plan_id TEXT NOT NULL,
         step BIGINT NOT NULL,

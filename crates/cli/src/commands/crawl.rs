@@ -163,6 +163,16 @@ pub(crate) async fn status(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             println!("{line}");
         }
     }
+    let tasks = store.segment_counts().await?;
+    if !tasks.is_empty() {
+        println!("Index segment tasks:");
+        for t in tasks {
+            println!(
+                "  {}: {} pending, {} being built, {} built",
+                t.index, t.pending, t.leased, t.done
+            );
+        }
+    }
     let requests = store.open_requests().await?;
     if !requests.is_empty() {
         println!("Open requests:");

@@ -367,7 +367,7 @@ async fn run(
             s.source, s.object, s.why
         );
     }
-    let index = super::index::after_change(&args.index, &plan.sources).await?;
+    let index = super::index::after_change(global, &args.index, &plan.sources).await?;
     let opts = SearchOptions {
         narrow: super::index::narrowing(&args.index)?,
         ..SearchOptions::default()
@@ -442,7 +442,7 @@ async fn run_purge(
         outcome.vanished,
         outcome.left_alone_file.display()
     );
-    let index = super::index::after_change(index, &plan.sources).await?;
+    let index = super::index::after_change(global, index, &plan.sources).await?;
     let rescan = crashdsr_erase::rescan_purge(&plan).await?;
     let mut json = crashdsr_erase::purge_receipt_json(&plan, &plan_sha, &outcome, &rescan);
     if let Some(i) = index {

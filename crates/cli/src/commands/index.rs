@@ -35,6 +35,7 @@ pub(crate) fn narrowing(args: &UseIndexArgs) -> anyhow::Result<Option<Arc<dyn Na
 /// `args` up to date for the one it covers, so it no longer holds the
 /// tokens of what was erased. Returns what the receipt says of it.
 pub(crate) async fn after_change(
+    global: &GlobalArgs,
     args: &UseIndexArgs,
     sources: &[String],
 ) -> anyhow::Result<Option<serde_json::Value>> {
@@ -51,7 +52,9 @@ pub(crate) async fn after_change(
             continue;
         }
         eprintln!("crashdsr: bringing the index {} up to date", index.url());
-        let report = crashdsr_index::update(&index, &source, &BuildOptions::default()).await?;
+        let queue = crashdsr_index::Queue::new(super::crawl::open_store(global).await?);
+        let report =
+            crashdsr_index::update(&index, &source, &BuildOptions::default(), Some(&queue)).await?;
         return Ok(Some(serde_json::json!({
             "url": index.url(),
             "segments_rebuilt": report.segments_built,
@@ -153,10 +156,17 @@ async fn build(
             shown = now;
         }
     };
+    let queue = crashdsr_index::Queue::new(super::crawl::open_store(global).await?);
     let started = std::time::Instant::now();
     let report = tokio::select! {
-        r = crashdsr_index::update(&index, &source, &opts) => r,
+        r = crashdsr_index::update(&index, &source, &opts, Some(&queue)) => r,
         () = watch => unreachable!("the progress display never ends"),
+        _ = tokio::signal::ctrl_c() => {
+            // Others take this worker's segments over at once.
+            bar.finish();
+            queue.state.release_segments(&queue.worker).await?;
+            anyhow::bail!("interrupted; the segments this worker held are free for others");
+        }
     };
     bar.finish();
     let report = report?;

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The index against the full scan, side by side, on the corpora of
+# bench/search.sh (large: about 1 GB with padded attachments; small: 400k+
+# objects under 2 KB) and, with BIG=1, a generated export of 10 GB or more:
+#   build time against one full search (1 subject);
+#   index size against the export's;
+#   search --index against search, for 1 and 100 subjects (hyperfine);
+#   update after one more hour of data against the build.
+#
+#   bash bench/index.sh                             # corpora in a temp dir
+#   WORK=/tmp/sb RUNS=5 bash bench/index.sh         # keep and reuse them
+#   WORK=/tmp/sb BIG=1 bash bench/index.sh          # also the 10 GB export
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v hyperfine >/dev/null || { echo "needs hyperfine" >&2; exit 2; }
+cargo build --release --locked -p crashdsr >/dev/null 2>&1
+bin=$PWD/target/release/crashdsr
+work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
+source bench/lib.sh
+corpus large "${ERRORS:-40000}" "${PAD_KIB:-16}" 28
+corpus small "${ERRORS_SMALL:-105000}" 0 90
+corpora="large small"
+if [ -n "${BIG:-}" ]; then
+  corpus big "${ERRORS_BIG:-400000}" 16 90
+  corpora="$corpora big"
+fi
+key=$work/index.key
+[ -f "$key" ] || "$bin" index keygen "$key"
+export CRASHDSR_INDEX_KEY_FILE=$key
+
+for c in $corpora; do
+  src=$work/$c/export/archive
+  idx=$work/$c/index
+  python3 - "$work/$c" <<'PY'
+import json, sys
+work = sys.argv[1]
+truth = json.load(open(f"{work}/truth.json"))
+jane = next(s for s in truth["subjects"] if s["label"] == "jane")
+jane = {"label": "jane", "identifiers": [i for i in jane["identifiers"] if i["type"] in ("email", "user-id", "name")]}
+def synthetic(i):
+    return {"label": f"p{i}", "identifiers": [
+        {"type": "email", "value": f"person{i}.nobody@example.org"},
+        {"type": "user-id", "value": f"zz-{i:06d}"},
+        {"type": "name", "value": f"Nobody Person{i}"}]}
+for n in (1, 100):
+    with open(f"{work}/subjects-{n}.jsonl", "w") as f:
+        for s in [jane] + [synthetic(i) for i in range(n - 1)]:
+            f.write(json.dumps(s) + "\n")
+PY
+  # 1. Build, beside one full search.
+  rm -rf "$idx"
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  /usr/bin/time -f "%e %M" -o "$work/t-search" "$bin" search --source "$src" --subjects "$work/$c/subjects-1.jsonl" --json >/dev/null || true
+  /usr/bin/time -f "%e %M" -o "$work/t-build" "$bin" --no-progress --work-dir "$work/wd" index build --source "$src" --index "$idx" --json >"$work/$c/build.json"
+  read -r s_secs s_kib <"$work/t-search"
+  read -r b_secs b_kib <"$work/t-build"
+  export_bytes=$(du -sb "$src" | cut -f1)
+  index_bytes=$(du -sb "$idx" | cut -f1)
+  echo "$c: full search $s_secs s (peak RSS $((s_kib / 1024)) MiB); index build $b_secs s (peak RSS $((b_kib / 1024)) MiB), $(python3 -c "print(f'{$b_secs/$s_secs:.2f}')")x the search"
+  echo "$c: export $export_bytes bytes, index $index_bytes bytes: $(python3 -c "print(f'{100*$index_bytes/$export_bytes:.1f}')")% of the export"
+  echo "$c: build report: $(cat "$work/$c/build.json")"
+  # 2. Searches, side by side.
+  for n in 1 100; do
+    hyperfine --warmup 1 --runs "${RUNS:-5}" -i --export-markdown "$work/$c-index-$n.md" \
+      -n "search ($c, $n subjects)" "$bin search --source $src --subjects $work/$c/subjects-$n.jsonl --json > /dev/null" \
+      -n "search --index ($c, $n subjects)" "$bin search --source $src --subjects $work/$c/subjects-$n.jsonl --index $idx --json > /dev/null"
+    cat "$work/$c-index-$n.md"
+  done
+  "$bin" search --source "$src" --subjects "$work/$c/subjects-1.jsonl" --index "$idx" --json | grep '"kind":"index"' || true
+  # 3. One more hour of data: the newest hour's folders copied an hour on,
+  #    then an update, beside the build.
+  newest=$(cd "$src" && find . -mindepth 4 -maxdepth 4 -type d | sort | tail -1)
+  next=$(python3 -c "
+import datetime, sys
+p = sys.argv[1].lstrip('./').split('/')
+t = datetime.datetime(int(p[0]), int(p[1]), int(p[2]), int(p[3])) + datetime.timedelta(hours=3)
+print(t.strftime('%Y/%m/%d/%H'))" "$newest")
+  rm -rf "${src:?}/$next"; mkdir -p "$src/$next"
+  cp -r "$src/$newest/." "$src/$next/"
+  added=$(find "$src/$next" -type f | wc -l)
+  /usr/bin/time -f "%e %M" -o "$work/t-update" "$bin" --no-progress --work-dir "$work/wd" index update --source "$src" --index "$idx" --json >"$work/$c/update.json"
+  read -r u_secs u_kib <"$work/t-update"
+  echo "$c: update after one more hour ($added objects): $u_secs s, $(python3 -c "print(f'{$u_secs/$b_secs:.3f}')")x the build; $(cat "$work/$c/update.json")"
+  rm -rf "${src:?}/$next"
+  "$bin" --no-progress --work-dir "$work/wd" index update --source "$src" --index "$idx" --json >/dev/null
+done
+[ -n "${WORK:-}" ] || rm -rf "$work"

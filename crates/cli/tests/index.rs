@@ -1,0 +1,246 @@
+//! Many index workers: three `index build` processes share a PostgreSQL
+//! state store and an export in Azurite, one is SIGKILLed while it builds,
+//! and the index the other two leave equals a single process's, byte for
+//! byte; `status` shows the segment tasks.
+
+mod common;
+
+use common::ok;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crashdsr_emulator::testing::TempDir;
+use crashdsr_emulator::{Dataset, DatasetConfig, EmulatorConfig, serve};
+use futures::TryStreamExt as _;
+
+fn crashdsr(base: &str, work: &Path, state: &str, key: &Path) -> Command {
+    let mut c = common::crashdsr(base, work, "t");
+    c.args(["--state", state])
+        .env("CRASHDSR_INDEX_KEY_FILE", key);
+    c
+}
+
+/// Every object under `url`, by path relative to it.
+fn objects(rt: &tokio::runtime::Runtime, url: &str) -> BTreeMap<String, Vec<u8>> {
+    rt.block_on(async {
+        let store = crashdsr_store::Store::open(url).unwrap();
+        let paths: Vec<String> = store.paths(None).try_collect().await.unwrap();
+        let mut out = BTreeMap::new();
+        for p in paths {
+            let bytes = store.read(&p, u64::MAX).await.unwrap();
+            out.insert(p, bytes.to_vec());
+        }
+        out
+    })
+}
+
+#[test]
+fn three_workers_one_killed_leave_the_index_one_worker_builds() {
+    let (Ok(endpoint), Ok(postgres)) = (
+        std::env::var("CRASHDSR_TEST_AZURITE"),
+        std::env::var("CRASHDSR_TEST_POSTGRES_URL"),
+    ) else {
+        println!("skipped: CRASHDSR_TEST_AZURITE or CRASHDSR_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let account = std::env::var("AZURE_STORAGE_ACCOUNT_NAME").unwrap();
+    let account_key = std::env::var("AZURE_STORAGE_ACCOUNT_KEY").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ds = DatasetConfig::new(23);
+    ds.errors_per_app = 300;
+    let app_id = Dataset::new(ds.clone()).app_id(0).to_owned();
+    let emu = rt
+        .block_on(serve(
+            EmulatorConfig::new(ds, "t"),
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let base = emu.base_url();
+    let tmp = TempDir::new("index-workers");
+    let cs = format!(
+        "DefaultEndpointsProtocol=http;AccountName={account};AccountKey={account_key};BlobEndpoint={endpoint}"
+    );
+    let created = ok(common::crashdsr(&base, tmp.path(), "t")
+        .args([
+            "export-config",
+            "create",
+            "--app",
+            "contoso/demo-app",
+            "--custom",
+        ])
+        .args(["--path-format", "WithAppId", "--json"])
+        .env("AZURE_STORAGE_CONNECTION_STRING", &cs)
+        .output()
+        .unwrap());
+    common::wait_for_export(&base, tmp.path(), &created);
+    let key = tmp.path().join("index.key");
+    ok(common::crashdsr(&base, tmp.path(), "t")
+        .args(["index", "keygen", key.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let source = format!("az://archive/{app_id}");
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let single = format!("az://archive/index-single-{unique}");
+    let shared = format!("az://archive/index-shared-{unique}");
+
+    // One process alone.
+    let work_single = tmp.path().join("single");
+    ok(crashdsr(&base, &work_single, &postgres, &key)
+        .args([
+            "index",
+            "build",
+            "--source",
+            &source,
+            "--index",
+            &single,
+            "--threads",
+            "2",
+        ])
+        .output()
+        .unwrap());
+
+    // Three sharing the queue, one thread each; the first is killed once
+    // some segments are built and it holds a lease.
+    let work = tmp.path().join("shared");
+    let spawn = || {
+        crashdsr(&base, &work, &postgres, &key)
+            .args([
+                "index",
+                "build",
+                "--source",
+                &source,
+                "--index",
+                &shared,
+                "--threads",
+                "1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut workers: Vec<std::process::Child> = (0..3).map(|_| spawn()).collect();
+    let victim = format!(":{}", workers[0].id());
+    let started = Instant::now();
+    loop {
+        let status = ok(crashdsr(&base, &work, &postgres, &key)
+            .arg("status")
+            .output()
+            .unwrap());
+        let line = status
+            .lines()
+            .find(|l| l.contains("index-shared"))
+            .unwrap_or_default()
+            .to_owned();
+        let built: u64 = line
+            .rsplit(", ")
+            .next()
+            .and_then(|p| p.strip_suffix(" built"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        if built >= 3 {
+            assert!(
+                line.contains("pending") && line.contains("being built"),
+                "{line}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no segment built: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Kill it the moment it holds a segment's lease: mid-segment.
+    let state = rt.block_on(crashdsr_state::StateStore::open(&postgres)).unwrap();
+    let mut holds = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !holds && Instant::now() < deadline {
+        holds = rt
+            .block_on(state.segment_lease_owners())
+            .unwrap()
+            .iter()
+            .any(|o| o.ends_with(&victim));
+    }
+    workers[0].kill().unwrap();
+    workers[0].wait().unwrap();
+    for w in workers.drain(1..) {
+        let out = w.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a surviving worker failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let alone = objects(&rt, &single);
+    let together = objects(&rt, &shared);
+    assert!(
+        alone.contains_key("index.json") && alone.len() > 10,
+        "{:?}",
+        alone.keys()
+    );
+    assert_eq!(
+        alone.keys().collect::<Vec<_>>(),
+        together.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    for (path, bytes) in &alone {
+        assert!(together[path] == *bytes, "{path} differs");
+    }
+    // The killed worker held a segment when it died (else the kill tested
+    // nothing); its segment was taken over at once, not after the lease.
+    assert!(holds, "the killed worker held no lease when it was killed");
+    let status = ok(crashdsr(&base, &work, &postgres, &key)
+        .arg("status")
+        .output()
+        .unwrap());
+    assert!(
+        status
+            .lines()
+            .any(|l| l.contains("index-shared") && l.contains("0 pending, 0 being built")),
+        "{status}"
+    );
+    // And a search with it gives the full scan's lines.
+    let subjects = common::subjects_file(
+        &Dataset::new({
+            let mut d = DatasetConfig::new(23);
+            d.errors_per_app = 300;
+            d
+        })
+        .truth()
+        .subjects,
+        tmp.path(),
+    );
+    let search = |extra: &[&str]| -> Vec<String> {
+        let out = ok(crashdsr(&base, &work, &postgres, &key)
+            .args([
+                "search",
+                "--source",
+                &source,
+                "--subjects",
+                &subjects,
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap());
+        out.lines()
+            .filter(|l| !l.contains("\"kind\":\"index\""))
+            .map(str::to_owned)
+            .collect()
+    };
+    let full = search(&[]);
+    assert!(!full.is_empty());
+    assert_eq!(search(&["--index", &shared]), full);
+    rt.block_on(emu.shutdown()).unwrap();
+}
