@@ -162,7 +162,9 @@ fn three_workers_one_killed_leave_the_index_one_worker_builds() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // Kill it the moment it holds a segment's lease: mid-segment.
-    let state = rt.block_on(crashdsr_state::StateStore::open(&postgres)).unwrap();
+    let state = rt
+        .block_on(crashdsr_state::StateStore::open(&postgres))
+        .unwrap();
     let mut holds = false;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !holds && Instant::now() < deadline {
@@ -243,4 +245,158 @@ fn three_workers_one_killed_leave_the_index_one_worker_builds() {
     assert!(!full.is_empty());
     assert_eq!(search(&["--index", &shared]), full);
     rt.block_on(emu.shutdown()).unwrap();
+}
+
+/// `erase` and `purge` with `--index`: the plan is the plan without it;
+/// `--apply` brings the index up to date and the receipt names the
+/// segments rebuilt and dropped; afterwards the index is current and a
+/// search with it gives the full scan's lines.
+#[test]
+fn erase_and_purge_keep_the_index_current_and_say_so() {
+    use crashdsr_emulator::testing::busiest;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = TempDir::new("index-erase");
+    let mut cfg = DatasetConfig::new(31);
+    cfg.errors_per_app = 300;
+    cfg.span_days = 10;
+    let now = cfg.now;
+    let data = Dataset::new(cfg);
+    let source = common::export(&rt, &data, &tmp.path().join("storage"));
+    let base = common::closed_port();
+    let work = tmp.path().join("work");
+    let key = tmp.path().join("index.key");
+    let index = tmp.path().join("index");
+    let index = index.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut c = common::crashdsr(&base, &work, "t");
+        c.args(args).env("CRASHDSR_INDEX_KEY_FILE", &key);
+        c.output().unwrap()
+    };
+    ok(run(&["index", "keygen", key.to_str().unwrap()]));
+    ok(run(&[
+        "index", "build", "--source", &source, "--index", index,
+    ]));
+    // An index deleted and built again with the same state store is whole
+    // (the queue remembers segments built, not that their files are gone).
+    std::fs::remove_dir_all(index).unwrap();
+    ok(run(&[
+        "index", "update", "--source", &source, "--index", index,
+    ]));
+    let verify = run(&["index", "verify", "--source", &source, "--index", index]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let truth = data.truth();
+    let all = common::subjects_file(&truth.subjects, tmp.path());
+    let person = tmp.path().join("person.jsonl");
+    std::fs::rename(
+        common::subjects_file(&[busiest(&truth)], tmp.path()),
+        &person,
+    )
+    .unwrap();
+    let person = person.to_str().unwrap();
+    common::subjects_file(&truth.subjects, tmp.path());
+    let same_search = |what: &str| {
+        let lines = |extra: &[&str]| -> Vec<String> {
+            let mut args = vec!["search", "--source", &source, "--subjects", &all, "--json"];
+            args.extend(extra);
+            ok(run(&args))
+                .lines()
+                .filter(|l| !l.contains("\"kind\":\"index\""))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(lines(&["--index", index]), lines(&[]), "{what}");
+    };
+    let plain_plan = tmp.path().join("plain.json");
+    let indexed_plan = tmp.path().join("indexed.json");
+    for (plan, extra) in [
+        (&plain_plan, vec![]),
+        (&indexed_plan, vec!["--index", index]),
+    ] {
+        let mut args = vec!["erase", "--source", &source, "--subjects", person];
+        args.extend(["--plan-out", plan.to_str().unwrap()]);
+        args.extend(extra);
+        ok(run(&args));
+    }
+    let body = |p: &Path| {
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        for k in ["plan_id", "created"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(
+        body(&indexed_plan),
+        body(&plain_plan),
+        "the index changed the plan"
+    );
+    let receipt = tmp.path().join("erase.zip");
+    ok(run(&[
+        "erase",
+        "--subjects",
+        person,
+        "--apply",
+        indexed_plan.to_str().unwrap(),
+        "--index",
+        index,
+        "--receipt-out",
+        receipt.to_str().unwrap(),
+    ]));
+    let files = common::unzip(&receipt);
+    let json: serde_json::Value = serde_json::from_slice(&files["erasure.json"]).unwrap();
+    let rebuilt = json["index"]["segments_rebuilt"].as_array().unwrap();
+    assert!(!rebuilt.is_empty(), "{}", json["index"]);
+    let html = String::from_utf8(files["erasure.html"].clone()).unwrap();
+    assert!(html.contains("id=\"index\""));
+    let verify = run(&["index", "verify", "--source", &source, "--index", index]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    same_search("after an erasure");
+
+    // A purge of everything older than five days drops their segments.
+    let as_of = (now + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let purge_plan = tmp.path().join("purge.jsonl");
+    ok(run(&[
+        "purge",
+        "--source",
+        &source,
+        "--older-than",
+        "5d",
+        "--as-of",
+        &as_of,
+        "--plan-out",
+        purge_plan.to_str().unwrap(),
+    ]));
+    let receipt = tmp.path().join("purge.zip");
+    ok(run(&[
+        "purge",
+        "--apply",
+        purge_plan.to_str().unwrap(),
+        "--index",
+        index,
+        "--receipt-out",
+        receipt.to_str().unwrap(),
+    ]));
+    let json: serde_json::Value =
+        serde_json::from_slice(&common::unzip(&receipt)["erasure.json"]).unwrap();
+    let dropped = json["index"]["segments_dropped"].as_array().unwrap();
+    assert!(dropped.len() > 10, "{}", json["index"]);
+    let verify = run(&["index", "verify", "--source", &source, "--index", index]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    same_search("after a purge");
 }

@@ -305,7 +305,7 @@ pub async fn update(
                 .await?
         }
         Some(q) => {
-            let (mine, theirs) = build_queued(index, source, opts, q, todo).await?;
+            let (mine, theirs) = build_queued(index, source, opts, q, todo, &files).await?;
             kept.extend(theirs);
             mine
         }
@@ -356,6 +356,7 @@ async fn build_queued(
     opts: &BuildOptions,
     q: &Queue,
     todo: Vec<(String, Vec<Listed>, String)>,
+    files: &HashMap<String, u64>,
 ) -> Result<(
     Vec<(String, SegmentEntry, BuildReport)>,
     Vec<(String, SegmentEntry)>,
@@ -369,6 +370,26 @@ async fn build_queued(
         })
         .collect();
     q.state.queue_segments(&id, &tasks).await?;
+    // A segment recorded built whose file is not there (the index was
+    // deleted, or is being rebuilt) is built again.
+    let again: Vec<String> = if opts.rebuild {
+        tasks.iter().map(|t| t.segment.clone()).collect()
+    } else {
+        q.state
+            .built_segments(&id)
+            .await?
+            .into_iter()
+            .filter(|(segment, entry)| {
+                todo.iter().any(|(name, _, _)| name == segment)
+                    && serde_json::from_str::<Option<SegmentEntry>>(entry)
+                        .ok()
+                        .flatten()
+                        .is_none_or(|e| files.get(&e.file) != Some(&e.file_bytes))
+            })
+            .map(|(segment, _)| segment)
+            .collect()
+    };
+    q.state.requeue_segments(&id, &again).await?;
     let wanted: std::collections::BTreeSet<String> = todo.iter().map(|t| t.0.clone()).collect();
     let mut objects_of: HashMap<String, (Vec<Listed>, String)> = todo
         .into_iter()

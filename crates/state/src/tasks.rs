@@ -54,6 +54,22 @@ impl StateStore {
         Ok(())
     }
 
+    /// Queues `segments` of `index` again, built or not (a rebuild, or
+    /// files gone since they were built); segments being built are left to
+    /// their worker.
+    pub async fn requeue_segments(&self, index: &str, segments: &[String]) -> Result<()> {
+        let now = now_ms();
+        for segment in segments {
+            on_pool!(self, p => sqlx::query(
+                "UPDATE index_tasks SET status = 'pending', entry = NULL, updated_at = $1
+                 WHERE index_url = $2 AND segment = $3 AND status = 'done'")
+                .bind(now).bind(index).bind(segment)
+                .execute(p).await.map(drop))
+            .map_err(Error::store("queueing index segments again"))?;
+        }
+        Ok(())
+    }
+
     /// Claims one pending segment of `index` for `worker` for `lease`: one
     /// not leased, or whose lease expired, or that `worker` already held.
     pub async fn claim_segment(

@@ -353,6 +353,107 @@ async fn journal(store: &Store, tag: &str) {
     );
 }
 
+async fn counts(store: &Store, index: &str) -> (i64, i64, i64) {
+    let all = store.segment_counts().await.unwrap();
+    let c = all.into_iter().find(|c| c.index == index).unwrap();
+    (c.pending, c.leased, c.done)
+}
+
+/// The index's segment tasks: queued once per fingerprint, claimed by one
+/// worker at a time, taken over when a lease expires or is released,
+/// finished only by the lease holder, queued again on request.
+async fn segment_tasks(store: &Store, tag: &str) {
+    use crashdsr_state::SegmentTask;
+    let index = format!("{tag}-index");
+    let task = |s: &str, f: &str| SegmentTask {
+        segment: s.into(),
+        fingerprint: f.into(),
+    };
+    let lease = Duration::from_secs(600);
+    store
+        .queue_segments(&index, &[task("a", "1"), task("b", "1")])
+        .await
+        .unwrap();
+    store
+        .queue_segments(&index, &[task("a", "1")])
+        .await
+        .unwrap();
+    assert_eq!(counts(store, &index).await, (2, 0, 0));
+    let (w1, w2) = (format!("{tag}-w1"), format!("{tag}-w2"));
+    let first = store
+        .claim_segment(&index, &w1, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .claim_segment(&index, &w2, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(first.segment, second.segment);
+    assert_eq!(
+        store.claim_segment(&index, &w1, lease).await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(
+        store
+            .claim_segment(&index, &format!("{tag}-w3"), lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(counts(store, &index).await, (0, 2, 0));
+    // Only the holder finishes; a released lease is free for others.
+    store
+        .finish_segment(&index, &first.segment, &w2, "{}")
+        .await
+        .unwrap();
+    assert_eq!(counts(store, &index).await, (0, 2, 0));
+    store
+        .finish_segment(&index, &first.segment, &w1, "{\"x\":1}")
+        .await
+        .unwrap();
+    store.release_segments(&w2).await.unwrap();
+    assert_eq!(counts(store, &index).await, (1, 0, 1));
+    assert!(!store.segment_lease_owners().await.unwrap().contains(&w2));
+    let taken = store
+        .claim_segment(&index, &w1, Duration::from_millis(1))
+        .await
+        .unwrap();
+    assert_eq!(taken, Some(second.clone()));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // An expired lease is taken over.
+    assert_eq!(
+        store.claim_segment(&index, &w2, lease).await.unwrap(),
+        Some(second.clone())
+    );
+    store
+        .finish_segment(&index, &second.segment, &w2, "null")
+        .await
+        .unwrap();
+    let built = store.built_segments(&index).await.unwrap();
+    assert_eq!(
+        built,
+        [
+            ("a".to_owned(), "{\"x\":1}".to_owned()),
+            ("b".to_owned(), "null".to_owned())
+        ]
+    );
+    // The same fingerprint keeps it built; another queues it again, as
+    // does a request.
+    store
+        .queue_segments(&index, &[task("a", "1"), task("b", "2")])
+        .await
+        .unwrap();
+    assert_eq!(counts(store, &index).await, (1, 0, 1));
+    store
+        .requeue_segments(&index, &["a".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(counts(store, &index).await, (2, 0, 0));
+    store.clear_segments(&index).await.unwrap();
+}
+
 /// Every concern, on one store.
 async fn all(store: &Store, kind: &str) {
     conformance(store, &unique_app(kind)).await;
@@ -360,6 +461,7 @@ async fn all(store: &Store, kind: &str) {
     requests(store, &tag).await;
     workers(store, &tag).await;
     journal(store, &tag).await;
+    segment_tasks(store, &tag).await;
 }
 
 #[tokio::test]
