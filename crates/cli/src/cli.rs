@@ -157,6 +157,10 @@ pub(crate) struct IndexBuildArgs {
     /// Objects read at once per segment.
     #[arg(long, default_value_t = 16)]
     pub(crate) io: usize,
+    /// Bytes one object may expand to through its containers, as for
+    /// `search` (a search with other caps does not use the index).
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub(crate) max_expand: u64,
     /// One JSON object with what was done.
     #[arg(long)]
     pub(crate) json: bool,

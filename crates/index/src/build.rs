@@ -280,7 +280,9 @@ pub async fn update(
         }
         let print = fingerprint(&objects);
         let current = old.as_ref().and_then(|m| {
-            (m.tokeniser == tokeniser && !opts.rebuild)
+            (m.tokeniser == tokeniser
+                && m.limits == (opts.limits.max_expand, opts.limits.max_depth)
+                && !opts.rebuild)
                 .then(|| m.segments.get(&name))
                 .flatten()
                 .filter(|e| e.objects_sha256 == print)
@@ -339,6 +341,7 @@ pub async fn update(
             tokeniser,
             key_check: index.key.check(),
             source: identity,
+            limits: (opts.limits.max_expand, opts.limits.max_depth),
             newest_minute: newest,
             segments: kept,
         })

@@ -23,6 +23,10 @@ pub struct Manifest {
     pub key_check: String,
     /// The source indexed ([`crate::source_identity`]).
     pub source: String,
+    /// The decoding caps it read objects with (bytes one object may expand
+    /// to, containers inside containers): a search with other caps does
+    /// not use it.
+    pub limits: (u64, u32),
     /// The newest minute folder of the export when it was last built or
     /// updated (`yyyyMMddHHmm`; the same for every worker of one update, so
     /// that they all write the same manifest).

@@ -194,6 +194,7 @@ impl Narrow for Narrowing {
         n: usize,
         store: &Store,
         wanted: &Alternatives,
+        limits: &crashdsr_search::Limits,
     ) -> crashdsr_search::Result<Option<Selection>> {
         let boxed = |e: Error| crashdsr_search::Error::Narrow(Box::new(e));
         let manifest = self.index.manifest().await.map_err(boxed)?.ok_or_else(|| {
@@ -203,6 +204,14 @@ impl Narrow for Narrowing {
             )))
         })?;
         if manifest.source != crate::source_identity(store) {
+            return Ok(None);
+        }
+        let caps = (limits.max_expand, limits.max_depth);
+        if manifest.limits != caps {
+            tracing::warn!(
+                "The index was built with other decoding caps (--max-expand, nesting) than this search's: \
+                 it is not used; every object is read."
+            );
             return Ok(None);
         }
         let survey = survey(&self.index, &manifest, store, n)

@@ -102,13 +102,15 @@ pub struct IndexUse {
 #[async_trait::async_trait]
 pub trait Narrow: std::fmt::Debug + Send + Sync {
     /// What to read of source `n` (`store`) for identifiers whose tokens
-    /// are `wanted` (any alternative of any identifier); `None` when the
-    /// index does not cover that source.
+    /// are `wanted` (any alternative of any identifier), decoding with
+    /// `limits`; `None` when the index does not cover that source, or was
+    /// built with other caps (what it vouches was read under them).
     async fn select(
         &self,
         n: usize,
         store: &Store,
         wanted: &Alternatives,
+        limits: &crate::decode::Limits,
     ) -> Result<Option<Selection>>;
 
     /// The objects of source `n` the index vouches for that hold one of

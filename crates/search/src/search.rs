@@ -40,7 +40,10 @@ pub async fn search(
     let matcher = Arc::new(Matcher::new(subjects));
     let (mut scope, mut refused) = match opts.narrow.as_deref() {
         Some(narrow) => match matcher.index_query() {
-            Ok(q) => (select(narrow, sources, &flatten(q)).await?, None),
+            Ok(q) => (
+                select(narrow, sources, &flatten(q), &opts.limits).await?,
+                None,
+            ),
             Err(why) => (None, Some(format!("the index cannot answer {why}"))),
         },
         None => (None, None),
@@ -78,10 +81,11 @@ async fn select(
     narrow: &dyn Narrow,
     sources: &[Store],
     query: &crate::narrow::Alternatives,
+    limits: &crate::decode::Limits,
 ) -> Result<Option<Scope>> {
     let mut by_source = Vec::new();
     for (n, source) in sources.iter().enumerate() {
-        by_source.push(narrow.select(n, source, query).await?);
+        by_source.push(narrow.select(n, source, query, limits).await?);
     }
     Ok(by_source.iter().any(Option::is_some).then_some(Scope {
         by_source,

@@ -145,6 +145,7 @@ async fn build(
     if let Some(t) = args.threads {
         opts.threads = t.max(1);
     }
+    opts.limits.max_expand = args.max_expand;
     let bar = Bar::new("objects indexed", global.no_progress);
     let progress = opts.progress.clone();
     let watch = async {
