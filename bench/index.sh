@@ -10,6 +10,7 @@
 #   bash bench/index.sh                             # corpora in a temp dir
 #   WORK=/tmp/sb RUNS=5 bash bench/index.sh         # keep and reuse them
 #   WORK=/tmp/sb BIG=1 bash bench/index.sh          # also the 10 GB export
+#   WORK=/tmp/sb BIG=1 CORPORA= RUNS=1 bash bench/index.sh   # that one alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "needs hyperfine" >&2; exit 2; }
@@ -18,9 +19,9 @@ bin=$PWD/target/release/crashdsr
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 source bench/lib.sh
-corpus large "${ERRORS:-40000}" "${PAD_KIB:-16}" 28
-corpus small "${ERRORS_SMALL:-105000}" 0 90
-corpora="large small"
+corpora=${CORPORA-large small}
+case " $corpora " in *" large "*) corpus large "${ERRORS:-40000}" "${PAD_KIB:-16}" 28 ;; esac
+case " $corpora " in *" small "*) corpus small "${ERRORS_SMALL:-105000}" 0 90 ;; esac
 if [ -n "${BIG:-}" ]; then
   corpus big "${ERRORS_BIG:-400000}" 16 90
   corpora="$corpora big"
@@ -55,11 +56,13 @@ PY
   /usr/bin/time -f "%e %M" -o "$work/t-build" "$bin" --no-progress --work-dir "$work/wd" index build --source "$src" --index "$idx" --json >"$work/$c/build.json"
   read -r s_secs s_kib <"$work/t-search"
   read -r b_secs b_kib <"$work/t-build"
-  export_bytes=$(du -sb "$src" | cut -f1)
+  # The export's bytes are its objects' (the build counts them); du would
+  # add the folders' own blocks.
+  export_bytes=$(python3 -c "import json; print(json.load(open('$work/$c/build.json'))['bytes'])")
   index_bytes=$(du -sb "$idx" | cut -f1)
   echo "$c: full search $s_secs s (peak RSS $((s_kib / 1024)) MiB); index build $b_secs s (peak RSS $((b_kib / 1024)) MiB), $(python3 -c "print(f'{$b_secs/$s_secs:.2f}')")x the search"
-  echo "$c: export $export_bytes bytes, index $index_bytes bytes: $(python3 -c "print(f'{100*$index_bytes/$export_bytes:.1f}')")% of the export"
-  echo "$c: build report: $(cat "$work/$c/build.json")"
+  echo "$c: objects $export_bytes bytes, index $index_bytes bytes: $(python3 -c "print(f'{100*$index_bytes/$export_bytes:.1f}')")% of the export"
+  echo "$c: build report: $(python3 -c "import json; r=json.load(open('$work/$c/build.json')); r.pop('segments_built'); print(json.dumps(r))")"
   # 2. Searches, side by side.
   for n in 1 100; do
     hyperfine --warmup 1 --runs "${RUNS:-5}" -i --export-markdown "$work/$c-index-$n.md" \
@@ -81,7 +84,7 @@ print(t.strftime('%Y/%m/%d/%H'))" "$newest")
   added=$(find "$src/$next" -type f | wc -l)
   /usr/bin/time -f "%e %M" -o "$work/t-update" "$bin" --no-progress --work-dir "$work/wd" index update --source "$src" --index "$idx" --json >"$work/$c/update.json"
   read -r u_secs u_kib <"$work/t-update"
-  echo "$c: update after one more hour ($added objects): $u_secs s, $(python3 -c "print(f'{$u_secs/$b_secs:.3f}')")x the build; $(cat "$work/$c/update.json")"
+  echo "$c: update after one more hour ($added objects): $u_secs s, $(python3 -c "print(f'{$u_secs/$b_secs:.3f}')")x the build; $(python3 -c "import json; r=json.load(open('$work/$c/update.json')); print(json.dumps({k: r[k] for k in ('built', 'kept', 'objects_read', 'bytes_read')}))")"
   rm -rf "${src:?}/$next"
   "$bin" --no-progress --work-dir "$work/wd" index update --source "$src" --index "$idx" --json >/dev/null
 done
