@@ -129,7 +129,7 @@ pub(crate) enum IndexCommand {
     /// Checks every segment file against the manifest and every segment's
     /// objects against the source. Exit 0 when current, 1 when an update
     /// is due, 2 when a segment file is damaged or missing.
-    Verify(IndexVerifyArgs),
+    Verify(IndexAt),
     /// Writes a new random index key to FILE (mode 0600; never replaces
     /// one). Keep it apart from the index, e.g. in a vault.
     Keygen {
@@ -138,10 +138,10 @@ pub(crate) enum IndexCommand {
     },
 }
 
+/// An index and the source it is of.
 #[derive(Debug, Args)]
-pub(crate) struct IndexBuildArgs {
-    /// The source to index: a directory, az://container/prefix or
-    /// s3://bucket/prefix.
+pub(crate) struct IndexAt {
+    /// The source: a directory, az://container/prefix or s3://bucket/prefix.
     #[arg(long)]
     pub(crate) source: String,
     /// Where the index lives: a directory, az:// or s3://.
@@ -151,6 +151,15 @@ pub(crate) struct IndexBuildArgs {
     /// keygen`), never stored beside the index.
     #[arg(long, env = "CRASHDSR_INDEX_KEY_FILE")]
     pub(crate) key_file: Option<PathBuf>,
+    /// One JSON object with what was done or found.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IndexBuildArgs {
+    #[command(flatten)]
+    pub(crate) at: IndexAt,
     /// Segments built at once; default: one per core.
     #[arg(long)]
     pub(crate) threads: Option<usize>,
@@ -161,25 +170,6 @@ pub(crate) struct IndexBuildArgs {
     /// `search` (a search with other caps does not use the index).
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     pub(crate) max_expand: u64,
-    /// One JSON object with what was done.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct IndexVerifyArgs {
-    /// The source the index is of.
-    #[arg(long)]
-    pub(crate) source: String,
-    /// Where the index lives.
-    #[arg(long)]
-    pub(crate) index: String,
-    /// The index's key.
-    #[arg(long, env = "CRASHDSR_INDEX_KEY_FILE")]
-    pub(crate) key_file: Option<PathBuf>,
-    /// One JSON object with what was found.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,9 +6,12 @@
 //! back; with a segment file damaged or missing. And the index holds none
 //! of the subjects' identifiers in clear, and refuses a wrong key.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
+use common::answer;
 use crashdsr_appcenter::Timestamp;
 use crashdsr_appcenter::models::BlobPathFormatKind;
 use crashdsr_emulator::export::{ExportPlan, ExportStyle, Target, open_target, write};
@@ -43,29 +46,6 @@ fn subjects_of(truth: &Truth) -> Vec<Subject> {
         .iter()
         .map(|s| Subject::from_specs(&s.label, &s.specs()).unwrap())
         .collect()
-}
-
-/// Everything a search answers, as text to compare.
-fn answer(r: &SearchReport) -> String {
-    let evidence: Vec<String> = r
-        .evidence
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
-    let unread: Vec<String> = r.unread.iter().map(|u| format!("{u:?}")).collect();
-    let mut failed = r.failed.clone();
-    failed.sort();
-    format!(
-        "{}\n--unread\n{}\n--counts {} {} {}\n--sources {}\n--index {:?}\n--apps {:?}\n--failed {failed:?}",
-        evidence.join("\n"),
-        unread.join("\n"),
-        r.objects,
-        r.bytes,
-        r.records,
-        serde_json::to_string(&r.sources).unwrap(),
-        r.index.attachments_by_crash(),
-        r.index.apps(),
-    )
 }
 
 fn key() -> Key {

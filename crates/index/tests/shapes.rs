@@ -4,37 +4,19 @@
 //! decompression bomb, a damaged record), and random exports with random
 //! people in random encodings. A narrowed search answers as a full scan.
 
+mod common;
 #[path = "../../search/tests/fixtures/shapes.rs"]
 mod shapes;
+
+use common::answer;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use crashdsr_emulator::testing::{TempDir, gzip, put};
+use crashdsr_emulator::testing::{Rng, TempDir, gzip, put};
 use crashdsr_index::{BuildOptions, Index, Key, Narrowing, update};
-use crashdsr_search::{Limits, SearchOptions, SearchReport, Subject, search};
+use crashdsr_search::{Limits, SearchOptions, Subject, search};
 use crashdsr_store::Store;
-
-fn answer(r: &SearchReport) -> String {
-    let evidence: Vec<String> = r
-        .evidence
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
-    let mut failed = r.failed.clone();
-    failed.sort();
-    format!(
-        "{}\n--unread {:?}\n--counts {} {} {}\n--sources {}\n--attachments {:?}\n--apps {:?}\n--failed {failed:?}",
-        evidence.join("\n"),
-        r.unread,
-        r.objects,
-        r.bytes,
-        r.records,
-        serde_json::to_string(&r.sources).unwrap(),
-        r.index.attachments_by_crash(),
-        r.index.apps(),
-    )
-}
 
 /// Builds the index of `root` with `limits`, and checks a narrowed search
 /// of `subjects` against a full one, with and without expansion. Returns
@@ -105,22 +87,6 @@ async fn the_real_world_shapes_read_through_the_index_as_in_a_full_scan() {
         let (answered, found) = same(dir.path(), &shapes::subjects(), limits).await;
         assert!(found > 5);
         assert!(answered >= 1, "the shapes' hour is answered from the index");
-    }
-}
-
-/// A small deterministic generator (xorshift), so a failure repeats.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 

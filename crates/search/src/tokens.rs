@@ -59,10 +59,8 @@ fn word_end(hay: &[u8], start: usize) -> usize {
     i
 }
 
-/// Every word of `hay` (with the escape variant): `out` is called once per
-/// occurrence.
-fn words(hay: &[u8], out: &mut impl FnMut(&[u8])) {
-    let mut word = Vec::with_capacity(64);
+/// Where each word of `hay` starts and ends.
+fn each_word(hay: &[u8], mut at: impl FnMut(usize, usize)) {
     let mut i = 0;
     while i < hay.len() {
         if !hay[i].is_ascii_alphanumeric() {
@@ -71,14 +69,23 @@ fn words(hay: &[u8], out: &mut impl FnMut(&[u8])) {
         }
         let start = i;
         i = word_end(hay, start);
+        at(start, i);
+    }
+}
+
+/// Every word of `hay` (with the escape variant): `out` is called once per
+/// occurrence.
+fn words(hay: &[u8], out: &mut impl FnMut(&[u8])) {
+    let mut word = Vec::with_capacity(64);
+    each_word(hay, |start, end| {
         word.clear();
-        word.extend(hay[start..i].iter().map(u8::to_ascii_lowercase));
+        word.extend(hay[start..end].iter().map(u8::to_ascii_lowercase));
         out(&word);
         if start > 0 && hay[start - 1] == b'\\' && b"nrtbf".contains(&hay[start]) && word.len() > 1
         {
             out(&word[1..]);
         }
-    }
+    });
 }
 
 /// Every number of `hay`: runs of consecutive digit groups as the phone
@@ -179,16 +186,9 @@ pub(crate) fn pattern_tokens(pattern: &[u8], utf16: Option<bool>) -> Vec<Vec<u8>
         None => pattern,
     };
     let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_alphanumeric() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        i = word_end(bytes, start);
-        tokens.push(bytes[start..i].to_ascii_lowercase());
-    }
+    each_word(bytes, |start, end| {
+        tokens.push(bytes[start..end].to_ascii_lowercase())
+    });
     tokens.sort();
     tokens.dedup();
     tokens

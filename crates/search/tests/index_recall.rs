@@ -7,23 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use crashdsr_emulator::testing::Rng;
 use crashdsr_search::{Matcher, Subject};
-
-/// A small deterministic generator (xorshift), so a failure repeats.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const IDS: &[(&str, &str)] = &[
     ("email", "jane.doe@example.com"),

@@ -9,7 +9,7 @@ use crashdsr_index::{BuildOptions, Index, Key, Narrowing};
 use crashdsr_search::{IndexUse, Narrow, SearchReport};
 use crashdsr_store::Store;
 
-use crate::cli::{GlobalArgs, IndexBuildArgs, IndexCommand, IndexVerifyArgs, UseIndexArgs};
+use crate::cli::{GlobalArgs, IndexAt, IndexBuildArgs, IndexCommand, UseIndexArgs};
 use crashdsr_crawl::Progress as _;
 
 use crate::progress::Bar;
@@ -135,8 +135,7 @@ async fn build(
     args: IndexBuildArgs,
     rebuild: bool,
 ) -> anyhow::Result<ExitCode> {
-    let index = Index::open(&args.index, key(args.key_file.as_deref())?)?;
-    let source = Store::open(&args.source)?;
+    let (index, source) = open(&args.at)?;
     let mut opts = BuildOptions {
         rebuild,
         io: args.io.max(1),
@@ -171,7 +170,7 @@ async fn build(
     };
     bar.finish();
     let report = report?;
-    if args.json {
+    if args.at.json {
         let mut v = serde_json::to_value(&report)?;
         v["seconds"] = started.elapsed().as_secs_f64().into();
         println!("{v}");
@@ -196,9 +195,14 @@ async fn build(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify(args: IndexVerifyArgs) -> anyhow::Result<ExitCode> {
-    let index = Index::open(&args.index, key(args.key_file.as_deref())?)?;
-    let source = Store::open(&args.source)?;
+/// The index and the source `at` names.
+fn open(at: &IndexAt) -> anyhow::Result<(Index, Store)> {
+    let index = Index::open(&at.index, key(at.key_file.as_deref())?)?;
+    Ok((index, Store::open(&at.source)?))
+}
+
+async fn verify(args: IndexAt) -> anyhow::Result<ExitCode> {
+    let (index, source) = open(&args)?;
     let report = crashdsr_index::verify(&index, &source).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
