@@ -33,22 +33,7 @@ export CRASHDSR_INDEX_KEY_FILE=$key
 for c in $corpora; do
   src=$work/$c/export/archive
   idx=$work/$c/index
-  python3 - "$work/$c" <<'PY'
-import json, sys
-work = sys.argv[1]
-truth = json.load(open(f"{work}/truth.json"))
-jane = next(s for s in truth["subjects"] if s["label"] == "jane")
-jane = {"label": "jane", "identifiers": [i for i in jane["identifiers"] if i["type"] in ("email", "user-id", "name")]}
-def synthetic(i):
-    return {"label": f"p{i}", "identifiers": [
-        {"type": "email", "value": f"person{i}.nobody@example.org"},
-        {"type": "user-id", "value": f"zz-{i:06d}"},
-        {"type": "name", "value": f"Nobody Person{i}"}]}
-for n in (1, 100):
-    with open(f"{work}/subjects-{n}.jsonl", "w") as f:
-        for s in [jane] + [synthetic(i) for i in range(n - 1)]:
-            f.write(json.dumps(s) + "\n")
-PY
+  subjects "$work/$c" 1 100
   # 1. Build, beside one full search.
   rm -rf "$idx"
   sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true

@@ -19,3 +19,31 @@ corpus() {
   fi
   echo "corpus $1: $(du -sh "$dir/export/archive" | cut -f1), $(find "$dir/export/archive" -type f | wc -l) files, $(find "$dir/export/archive" -type f -printf '%s\n' | awk '{t+=$1; n++} END {printf "%.0f", t/n}') bytes on average"
 }
+
+# `subjects DIR N…`: for each N, DIR/subjects-N.jsonl (jane from DIR's truth,
+# with her e-mail, user id and name, then synthetic people absent from the
+# corpus, three identifiers each, up to N) and DIR/patterns-N.txt (the same
+# values, one a line, for rg).
+subjects() {
+  python3 - "$@" <<'PY'
+import json, sys
+work, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
+truth = json.load(open(f"{work}/truth.json"))
+jane = next(s for s in truth["subjects"] if s["label"] == "jane")
+jane = {"label": "jane", "identifiers": [i for i in jane["identifiers"] if i["type"] in ("email", "user-id", "name")]}
+def synthetic(i):
+    return {"label": f"p{i}", "identifiers": [
+        {"type": "email", "value": f"person{i}.nobody@example.org"},
+        {"type": "user-id", "value": f"zz-{i:06d}"},
+        {"type": "name", "value": f"Nobody Person{i}"}]}
+for n in counts:
+    subjects = [jane] + [synthetic(i) for i in range(n - 1)]
+    with open(f"{work}/subjects-{n}.jsonl", "w") as f:
+        for s in subjects:
+            f.write(json.dumps(s) + "\n")
+    with open(f"{work}/patterns-{n}.txt", "w") as f:
+        for s in subjects:
+            for i in s["identifiers"]:
+                f.write(i["value"] + "\n")
+PY
+}

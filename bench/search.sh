@@ -27,29 +27,7 @@ corpus small "${ERRORS_SMALL:-105000}" 0 90
 # 2. Subjects: jane from the truth, then synthetic people (absent from the
 #    corpus, three identifiers each) up to 100 and 10,000; rg gets the same
 #    identifier values.
-for c in large small; do
-python3 - "$work/$c" <<'PY'
-import json, sys
-work = sys.argv[1]
-truth = json.load(open(f"{work}/truth.json"))
-jane = next(s for s in truth["subjects"] if s["label"] == "jane")
-jane = {"label": "jane", "identifiers": [i for i in jane["identifiers"] if i["type"] in ("email", "user-id", "name")]}
-def synthetic(i):
-    return {"label": f"p{i}", "identifiers": [
-        {"type": "email", "value": f"person{i}.nobody@example.org"},
-        {"type": "user-id", "value": f"zz-{i:06d}"},
-        {"type": "name", "value": f"Nobody Person{i}"}]}
-for n in (1, 100, 10000):
-    subjects = [jane] + [synthetic(i) for i in range(n - 1)]
-    with open(f"{work}/subjects-{n}.jsonl", "w") as f:
-        for s in subjects:
-            f.write(json.dumps(s) + "\n")
-    with open(f"{work}/patterns-{n}.txt", "w") as f:
-        for s in subjects:
-            for i in s["identifiers"]:
-                f.write(i["value"] + "\n")
-PY
-done
+for c in large small; do subjects "$work/$c" 1 100 10000; done
 
 # 3. Side by side.
 for c in large small; do
