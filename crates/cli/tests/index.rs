@@ -243,7 +243,15 @@ fn three_workers_one_killed_leave_the_index_one_worker_builds() {
     };
     let full = search(&[]);
     assert!(!full.is_empty());
-    assert_eq!(search(&["--index", &shared]), full);
+    let narrowed = search(&["--index", &shared]);
+    let (a, b): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+        (narrowed.iter().collect(), full.iter().collect());
+    let only_narrowed: Vec<_> = a.difference(&b).collect();
+    let only_full: Vec<_> = b.difference(&a).collect();
+    assert_eq!(
+        narrowed, full,
+        "only narrowed: {only_narrowed:#?}\nonly full: {only_full:#?}"
+    );
     rt.block_on(emu.shutdown()).unwrap();
 }
 

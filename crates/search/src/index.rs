@@ -51,6 +51,17 @@ pub(crate) type HashMap<K, V> = StdMap<K, V, BuildHasherDefault<FxHasher>>;
 /// A hash set with [`FxHasher`].
 type HashSet<K> = StdSet<K, BuildHasherDefault<FxHasher>>;
 
+/// Keeps in `slot` the least of what it holds and `new`: where the logs
+/// disagree (two error logs of one crash with different installs), the
+/// answer does not depend on the order they were read in.
+fn least(slot: &mut Option<Box<str>>, new: Option<&str>) {
+    if let Some(n) = new
+        && slot.as_deref().is_none_or(|had| n < had)
+    {
+        *slot = Some(n.into());
+    }
+}
+
 /// What an `ErrorLog`/`HandledErrorLog` says of its crash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CrashEntry {
@@ -453,22 +464,22 @@ impl AttributionIndex {
                 ref record,
             } => {
                 let entry = self.crashes.entry(error_id.into()).or_default();
-                entry.app = entry.app.take().or_else(|| app.map(Into::into));
-                entry.install_id = entry.install_id.take().or_else(|| install.map(Into::into));
+                least(&mut entry.app, app);
+                least(&mut entry.install_id, install);
                 if let Some(blob) = blob {
                     let blob: (usize, Box<str>) = (record.source as usize, blob.into());
-                    if !entry.blobs.contains(&blob) {
-                        entry.blobs.push(blob);
+                    if let Err(at) = entry.blobs.binary_search(&blob) {
+                        entry.blobs.insert(at, blob);
                     }
                 }
                 let at = record.at();
-                if !entry.records.contains(&at) {
-                    entry.records.push(at);
+                if let Err(n) = entry.records.binary_search(&at) {
+                    entry.records.insert(n, at);
                 }
                 if let (Some(i), Some(s)) = (install, session) {
                     let ids = self.sessions.entry((i.into(), s.into())).or_default();
-                    if !ids.iter().any(|e| &**e == error_id) {
-                        ids.push(error_id.into());
+                    if let Err(at) = ids.binary_search_by(|e| (**e).cmp(error_id)) {
+                        ids.insert(at, error_id.into());
                     }
                 }
             }
@@ -484,8 +495,16 @@ impl AttributionIndex {
                 ref record,
             } => {
                 let slot = self.attachments.entry(id.into()).or_default();
-                // A log that names the crash wins over one that does not.
-                if slot.error_id.is_none() {
+                // A log that names the crash wins over one that does not;
+                // of two that name crashes, the one naming the least id
+                // (whatever order the logs were read in).
+                let wins = match (&slot.error_id, error_id) {
+                    (None, Some(_)) => true,
+                    (None, None) => slot.record.as_ref().is_none_or(|had| record.at() < *had),
+                    (Some(had), Some(new)) => new < &**had,
+                    (Some(_), None) => false,
+                };
+                if wins {
                     let b = |v: Option<&str>| v.map(Into::into);
                     *slot = AttachmentEntry {
                         error_id: b(error_id),
@@ -507,16 +526,16 @@ impl AttributionIndex {
             } => {
                 let entry = self.crashes.entry(error_id.into()).or_default();
                 let blob = (source as usize, path.into());
-                if !entry.blobs.contains(&blob) {
-                    entry.blobs.push(blob);
+                if let Err(at) = entry.blobs.binary_search(&blob) {
+                    entry.blobs.insert(at, blob);
                 }
-                entry.app = entry.app.take().or_else(|| app.map(Into::into));
+                least(&mut entry.app, app);
             }
             Event::AttachmentBlob { source, path, id } => {
                 let blobs = self.attachment_blobs.entry(id.into()).or_default();
                 let blob = (source as usize, path.into());
-                if !blobs.contains(&blob) {
-                    blobs.push(blob);
+                if let Err(at) = blobs.binary_search(&blob) {
+                    blobs.insert(at, blob);
                 }
             }
         }
@@ -1094,6 +1113,69 @@ mod tests {
 
     fn log(v: serde_json::Value) -> DeviceLog {
         DeviceLog::from_map(v.as_object().unwrap().clone())
+    }
+
+    /// Logs that disagree (two error logs of one crash with different
+    /// installs, two attachment logs of one attachment naming different
+    /// crashes) give the same index in whatever order they are read: a
+    /// search that reads them in another order, or reads fewer objects
+    /// through an index, answers the same.
+    #[test]
+    fn disagreeing_logs_resolve_the_same_in_any_order() {
+        let logs = [
+            (
+                (0, "a/logs.v1.data", 1),
+                json!({"MessageType": "ErrorLog", "AppId": "app-b", "InstallId": "i-b",
+                "Properties": "{\"ErrorId\":\"e1\"}"}),
+            ),
+            (
+                (0, "b/logs.v1.data", 0),
+                json!({"MessageType": "ErrorLog", "AppId": "app-a", "InstallId": "i-a",
+                "Properties": "{\"ErrorId\":\"e1\"}"}),
+            ),
+            (
+                (0, "a/logs.v1.data", 2),
+                json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i-a",
+                "Properties": {"ErrorId": "e9", "AttachmentId": "x"}}),
+            ),
+            (
+                (0, "b/logs.v1.data", 1),
+                json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i-b",
+                "Properties": {"ErrorId": "e1", "AttachmentId": "x"}}),
+            ),
+            (
+                (0, "c/logs.v1.data", 3),
+                json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i-c",
+                "Properties": {"AttachmentId": "y"}}),
+            ),
+            (
+                (0, "c/logs.v1.data", 1),
+                json!({"MessageType": "ErrorAttachmentLog", "InstallId": "i-d",
+                "Properties": {"AttachmentId": "y"}}),
+            ),
+        ];
+        let build = |order: &[usize]| {
+            let mut a = AttributionIndex::default();
+            for &n in order {
+                let (at, v) = &logs[n];
+                a.add_record(*at, "2026/11/30/12/05/", &log(v.clone()));
+            }
+            a
+        };
+        let one = build(&[0, 1, 2, 3, 4, 5]);
+        let other = build(&[5, 4, 3, 2, 1, 0]);
+        assert_eq!(one.crash("e1"), other.crash("e1"));
+        assert_eq!(one.crash("e1").unwrap().install_id.as_deref(), Some("i-a"));
+        assert_eq!(one.crash("e1").unwrap().app.as_deref(), Some("app-a"));
+        let att = |a: &AttributionIndex, id: &str| {
+            a.attachments()
+                .find(|(k, _)| *k == id)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(att(&one, "x"), att(&other, "x"));
+        assert_eq!(att(&one, "x").unwrap().error_id.as_deref(), Some("e1"));
+        assert_eq!(att(&one, "y"), att(&other, "y"));
+        assert_eq!(att(&one, "y").unwrap().install_id.as_deref(), Some("i-d"));
     }
 
     #[test]
