@@ -198,7 +198,12 @@ pub fn index_object(
     static NOTHING: std::sync::OnceLock<crate::matcher::Matcher> = std::sync::OnceLock::new();
     let matcher = NOTHING.get_or_init(|| crate::matcher::Matcher::new(Vec::new()));
     let progress = crate::Scanned::default();
-    let scanner = crate::scan::Scanner::new(matcher, limits, true, &progress);
+    // It counts; the tokens below come from the decoded views, decoded
+    // once.
+    let scanner = crate::scan::Scanner {
+        views: false,
+        ..crate::scan::Scanner::new(matcher, limits, true, &progress)
+    };
     let mut local = crate::scan::Local::default();
     scanner.object(0, path, bytes, &mut local);
     tally.objects += local.objects;

@@ -217,6 +217,9 @@ pub(crate) struct Scanner<'m> {
     pub(crate) index: bool,
     /// Counts each object scanned, for a progress display.
     pub(crate) progress: &'m crate::Scanned,
+    /// Decode containers to find identifiers in them (not when only
+    /// counting, as an index build does: it decodes them itself).
+    pub(crate) views: bool,
 }
 
 pub(crate) fn is_json(bytes: &[u8]) -> bool {
@@ -239,6 +242,7 @@ impl<'m> Scanner<'m> {
             limits,
             index,
             progress,
+            views: true,
         }
     }
 
@@ -281,7 +285,7 @@ impl<'m> Scanner<'m> {
         } = *obj;
         let found = self.matcher.find(text);
         let json = is_json(text);
-        let decoded = (!json).then(|| expand(bytes, &self.limits));
+        let decoded = (!json && self.views).then(|| expand(bytes, &self.limits));
         let views = decoded.as_ref().map_or(&[][..], |d| &d.views[..]);
         if let Some(reason) = decoded.as_ref().and_then(|d| d.unread.clone()) {
             out.errors.push((path.to_owned(), reason.clone()));

@@ -48,7 +48,7 @@ pub async fn search(
         },
         None => (None, None),
     };
-    loop {
+    let report = loop {
         let started = std::time::Instant::now();
         let (mut report, wanted) = pass(sources, &matcher, opts, scope.as_ref()).await?;
         tracing::debug!(
@@ -61,7 +61,7 @@ pub async fn search(
                 tracing::warn!("{why}: every object was read.");
                 report.narrow_refused = Some(why);
             }
-            return Ok(report);
+            break report;
         };
         s.passes += 1;
         let Some(wanted) = wanted else {
@@ -71,9 +71,15 @@ pub async fn search(
         };
         if !s.grow(narrow, &wanted).await? {
             report.narrowed = s.uses();
-            return Ok(report);
+            break report;
         }
+    };
+    // Once, for the pass whose report is returned (a narrowed search runs
+    // several).
+    for (path, e) in &report.errors {
+        tracing::warn!(object = %path, error = %e, "An object was not read whole; the search goes on.");
     }
+    Ok(report)
 }
 
 /// What the index makes of each source.
@@ -105,11 +111,6 @@ async fn pass(
 ) -> Result<(SearchReport, Option<Alternatives>)> {
     let labels: Vec<String> = matcher.subjects().iter().map(|s| s.label.clone()).collect();
     let mut local = scan_sources(sources, matcher, opts, true, scope).await?;
-    if scope.is_none() || !opts.expand_install_ids {
-        for (path, e) in &local.errors {
-            tracing::warn!(object = %path, error = %e, "An object was not read whole; the search goes on.");
-        }
-    }
     let resolver = Resolver::new(std::mem::take(&mut local.index));
     let index_entries = resolver.events();
     let (resolver, mut index) = resolver
