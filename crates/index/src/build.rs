@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::Index;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, SegmentEntry, fingerprint, segment_file};
-use crate::segment::{Header, Object, Segment, sealed, segment_hour, segment_of};
+use crate::segment::{Head, Header, Object, Segment, sealed, segment_hour, segment_of};
 
 /// Objects larger than this are not indexed: every search reads them.
 pub const LARGEST_INDEXED: u64 = 64 << 20;
@@ -92,7 +92,7 @@ pub(crate) async fn list_segments(
 ) -> Result<(BTreeMap<String, Vec<Listed>>, Option<String>)> {
     let mut by_segment: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
     let mut newest: Option<String> = None;
-    for l in list_source(source).await? {
+    for l in list_source(source, None).await? {
         if let Some(t) = crashdsr_store::export::classify(&l.path).and_then(|b| b.time()) {
             let digits: String = t.chars().filter(char::is_ascii_digit).collect();
             if newest.as_ref().is_none_or(|n| digits > *n) {
@@ -107,24 +107,39 @@ pub(crate) async fn list_segments(
     Ok((by_segment, newest))
 }
 
+/// The objects of segment `name` alone, sorted by path, as
+/// [`list_segments`] gives them.
+pub(crate) async fn list_segment(source: &Store, name: &str) -> Result<Vec<Listed>> {
+    let prefix = crate::segment::segment_prefix(name);
+    let mut objects: Vec<Listed> = list_source(source, prefix.as_deref())
+        .await?
+        .into_iter()
+        .filter(|l| segment_of(&l.path) == name)
+        .collect();
+    objects.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(objects)
+}
+
 /// Every object of `source` with its size and version: a directory walked
 /// in parallel as a search walks it (every file; the version is the
 /// modification time and size), an object store listed (the version is the
 /// ETag).
-async fn list_source(source: &Store) -> Result<Vec<Listed>> {
+/// Under `prefix` only, when given.
+async fn list_source(source: &Store, prefix: Option<&str>) -> Result<Vec<Listed>> {
     let Some(root) = source.dir() else {
-        return Ok(source.list(None).try_collect().await?);
+        return Ok(source.list(prefix).try_collect().await?);
     };
     let root = root.to_owned();
-    tokio::task::spawn_blocking(move || walk_dir(&root))
+    let start = prefix.map_or_else(|| root.clone(), |p| root.join(p));
+    tokio::task::spawn_blocking(move || walk_dir(&root, start))
         .await
         .map_err(|e| Error::Index(format!("listing the source ended: {e}")))?
 }
 
-/// Every file under `root`, on every core: each thread takes a folder,
-/// reads it, stats its files through the folder (no path lookup per file)
-/// and queues its subfolders.
-fn walk_dir(root: &std::path::Path) -> Result<Vec<Listed>> {
+/// Every file under `start` (in `root`, paths relative to `root`), on
+/// every core: each thread takes a folder, reads it, stats its files
+/// through the folder (no path lookup per file) and queues its subfolders.
+fn walk_dir(root: &std::path::Path, start: std::path::PathBuf) -> Result<Vec<Listed>> {
     use std::sync::{Condvar, Mutex};
     struct Work {
         dirs: Vec<std::path::PathBuf>,
@@ -132,7 +147,7 @@ fn walk_dir(root: &std::path::Path) -> Result<Vec<Listed>> {
         failed: Option<String>,
     }
     let work = Mutex::new(Work {
-        dirs: vec![root.to_owned()],
+        dirs: vec![start],
         busy: 0,
         failed: None,
     });
@@ -630,9 +645,12 @@ fn listed_of(objects: &[Object]) -> Vec<Listed> {
 }
 
 fn entry_of(file: &str, seg: &Segment, bytes: &[u8], print: String) -> SegmentEntry {
+    let (_, head_bytes) = Head::decode(bytes).expect("a segment just encoded has a head");
     SegmentEntry {
         file: file.to_owned(),
         sha256: hex::encode(Sha256::digest(bytes)),
+        head_bytes: head_bytes as u64,
+        head_sha256: hex::encode(&bytes[head_bytes - 32..head_bytes]),
         objects_sha256: print,
         objects: seg.meta().objects,
         bytes: seg.objects().map_or(0, |o| o.iter().map(|o| o.size).sum()),

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 pub(crate) const MANIFEST: &str = "index.json";
 
 /// The format of manifest and segments this version reads and writes.
-pub(crate) const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 2;
 
 /// The manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,11 @@ pub struct SegmentEntry {
     pub file: String,
     /// The file's SHA-256.
     pub sha256: String,
+    /// The bytes of the file's head (meta and filter), which every search
+    /// reads, and the head's own SHA-256 (its last 32 bytes).
+    pub head_bytes: u64,
+    /// See `head_bytes`.
+    pub head_sha256: String,
     /// Its objects' fingerprint ([`fingerprint`]): the segment is trusted
     /// only while the source's listing gives the same.
     pub objects_sha256: String,

@@ -9,16 +9,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crashdsr_search::narrow::Alternatives;
-use crashdsr_search::{IndexUse, Narrow, Selection, Vouched};
+use crashdsr_search::{Held, IndexUse, Narrow, Selection, Tally, Vouched};
 use crashdsr_store::{Listed, Store};
 use futures::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::build::list_segments;
+use crate::build::{list_segment, list_segments};
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, SegmentEntry, fingerprint};
-use crate::segment::Segment;
+use crate::segment::{Head, Segment};
 use crate::{Index, Key};
 
 /// Segment files read at once.
@@ -28,8 +28,8 @@ const READS: usize = 32;
 #[derive(Debug)]
 pub struct Narrowing {
     index: Index,
-    /// The trusted segments of each source searched, once selected.
-    trusted: Mutex<HashMap<usize, Arc<Vec<Segment>>>>,
+    /// Each source searched, once selected, and the segments trusted.
+    trusted: Mutex<HashMap<usize, Searched>>,
 }
 
 impl Narrowing {
@@ -42,6 +42,22 @@ impl Narrowing {
     }
 }
 
+/// A source searched, and the segments of it trusted.
+type Searched = (Store, Arc<Vec<Trusted>>);
+
+/// The objects a segment names, or the segment and why its body cannot be
+/// used.
+type Found = std::result::Result<Vec<(String, Vouched)>, (String, String)>;
+
+/// A segment a search trusts: its head, read and checked; its body is read
+/// only when the head's filter says it may hold what is looked for.
+#[derive(Debug, Clone)]
+struct Trusted {
+    name: String,
+    entry: SegmentEntry,
+    head: Head,
+}
+
 fn hashed(key: &Key, wanted: &Alternatives) -> Vec<Vec<u32>> {
     wanted
         .iter()
@@ -49,23 +65,53 @@ fn hashed(key: &Key, wanted: &Alternatives) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// What the objects of `segments` that hold one of `wanted` are.
-fn holding(segments: &[Segment], wanted: &[Vec<u32>]) -> Result<BTreeMap<String, Vouched>> {
-    let mut out = BTreeMap::new();
-    for seg in segments {
-        let found = seg.holding(wanted);
-        if found.is_empty() {
-            continue;
-        }
-        let objects = seg.objects()?;
-        for n in found {
-            let o = &objects[n as usize];
-            if o.unvouched.is_none() {
-                out.insert(o.path.clone(), o.vouched());
+/// The objects of the trusted segments that hold one of `wanted`: the
+/// bodies of the segments whose filter says they may are read. Segments
+/// whose body cannot be used come back apart, with why.
+async fn holding(
+    index: &Index,
+    trusted: &[Trusted],
+    wanted: Arc<Vec<Vec<u32>>>,
+) -> (BTreeMap<String, Vouched>, Vec<(String, String)>) {
+    let maybe: Vec<(String, SegmentEntry)> = trusted
+        .iter()
+        .filter(|t| t.head.filter.may_hold_any(&wanted))
+        .map(|t| (t.name.clone(), t.entry.clone()))
+        .collect();
+    let found: Vec<Found> = futures::stream::iter(maybe)
+        .map(|(name, entry)| {
+            let wanted = wanted.clone();
+            async move {
+                let seg = load(index, &entry)
+                    .await
+                    .map_err(|why| (name.clone(), why))?;
+                tokio::task::spawn_blocking(move || {
+                    let objects = seg.objects().map_err(|e| e.to_string())?;
+                    Ok(seg
+                        .holding(&wanted)
+                        .into_iter()
+                        .map(|n| &objects[n as usize])
+                        .filter(|o| o.unvouched.is_none())
+                        .map(|o| (o.path.clone(), o.vouched()))
+                        .collect())
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("looking tokens up ended: {e}")))
+                .map_err(|why| (name, why))
             }
+        })
+        .buffer_unordered(READS)
+        .collect()
+        .await;
+    let (mut out, mut failed) = (BTreeMap::new(), Vec::new());
+    for f in found {
+        match f {
+            Ok(objects) => out.extend(objects),
+            Err(e) => failed.push(e),
         }
     }
-    Ok(out)
+    failed.sort();
+    (out, failed)
 }
 
 /// A segment listed in the manifest, checked against its file.
@@ -81,15 +127,77 @@ async fn load(index: &Index, entry: &SegmentEntry) -> std::result::Result<Segmen
     Segment::decode(&got.bytes).map_err(|e| e.to_string())
 }
 
-/// The trust of each segment of a source, and what it means for a search.
+/// A segment's head, read alone and checked against the manifest.
+async fn load_head(index: &Index, entry: &SegmentEntry) -> std::result::Result<Head, String> {
+    let bytes = match index.store.get_prefix(&entry.file, entry.head_bytes).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err("its file is missing".into()),
+        Err(e) => return Err(format!("its file cannot be read: {e}")),
+    };
+    let (head, len) = Head::decode(&bytes).map_err(|e| e.to_string())?;
+    if len != bytes.len() || hex::encode(&bytes[len - 32..]) != entry.head_sha256 {
+        return Err("its file is not the one the manifest names (damaged or replaced)".into());
+    }
+    Ok(head)
+}
+
+/// Every object a trusted segment vouches for, to be read in full because
+/// its body cannot be used: the source's listing of it (given, or listed
+/// now) with the head's record counts.
+async fn read_whole(
+    source: &Store,
+    t: &Trusted,
+    listed: Option<Vec<Listed>>,
+) -> Result<Vec<(String, Vouched)>> {
+    let listed = match listed {
+        Some(l) => l,
+        None => list_segment(source, &t.name).await?,
+    };
+    let meta = &t.head.meta;
+    if fingerprint(&listed) != t.entry.objects_sha256 || listed.len() != meta.records.len() {
+        return Err(Error::Index(format!(
+            "segment {}: the source changed midway through the search; search again",
+            t.name
+        )));
+    }
+    let unvouched: std::collections::HashSet<u32> =
+        meta.unvouched.iter().map(|(n, _, _)| *n).collect();
+    Ok(listed
+        .into_iter()
+        .zip(&meta.records)
+        .enumerate()
+        .filter(|(n, _)| !unvouched.contains(&(*n as u32)))
+        .map(|(_, (l, records))| {
+            let v = Vouched {
+                size: l.size,
+                records: *records,
+            };
+            (l.path, v)
+        })
+        .collect())
+}
+
+/// What the index makes of a source for a search.
 struct Survey {
-    trusted: Vec<Segment>,
+    trusted: Vec<Trusted>,
+    candidates: BTreeMap<String, Vouched>,
+    /// What a scan counts of every object the index vouches for.
+    vouched: Tally,
     /// Objects read in full.
     scan: Vec<Listed>,
     use_: IndexUse,
 }
 
-async fn survey(index: &Index, manifest: &Manifest, source: &Store, n: usize) -> Result<Survey> {
+/// Lists the source, reads the head of every segment whose objects are as
+/// indexed, and the body of those that may hold `wanted`; every segment
+/// that cannot be used is scanned, with a warning.
+async fn survey(
+    index: &Index,
+    manifest: &Manifest,
+    source: &Store,
+    n: usize,
+    wanted: Arc<Vec<Vec<u32>>>,
+) -> Result<Survey> {
     let started = std::time::Instant::now();
     let (listed, _) = list_segments(source).await?;
     tracing::debug!(
@@ -130,44 +238,67 @@ async fn survey(index: &Index, manifest: &Manifest, source: &Store, n: usize) ->
             }
         }
     }
-    let loaded: Vec<(String, Vec<Listed>, std::result::Result<Segment, String>)> =
-        futures::stream::iter(to_load)
-            .map(|(name, e, objects)| async move {
-                let seg = load(index, &e).await;
-                (name, objects, seg)
-            })
-            .buffer_unordered(READS)
-            .collect()
-            .await;
+    let heads: Vec<_> = futures::stream::iter(to_load)
+        .map(|(name, entry, objects)| async move {
+            let head = load_head(index, &entry).await;
+            (name, entry, objects, head)
+        })
+        .buffer_unordered(READS)
+        .collect()
+        .await;
+    let mut trusted = Vec::new();
+    let mut objects_of = HashMap::new();
+    let mut fall_back = |name: &str, why: &str, objects: Vec<Listed>, use_: &mut IndexUse| {
+        tracing::warn!(segment = %name, "An index segment cannot be used ({why}); its objects are scanned.");
+        use_.warnings
+            .push(format!("segment {name}: {why}; scanned in full"));
+        use_.segments_scanned += 1;
+        scan.extend(objects);
+    };
+    for (name, entry, objects, head) in heads {
+        match head {
+            Ok(head) => {
+                objects_of.insert(name.clone(), objects);
+                trusted.push(Trusted { name, entry, head });
+            }
+            Err(why) => fall_back(&name, &why, objects, &mut use_),
+        }
+    }
+    trusted.sort_by(|a, b| a.name.cmp(&b.name));
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
-        "Read the segments."
+        "Read the segments' heads."
     );
-    let mut trusted = Vec::new();
-    for (name, objects, seg) in loaded {
-        match seg {
-            Ok(seg) => {
-                use_.segments += 1;
-                let meta = seg.meta();
-                use_.objects_vouched += meta.objects - meta.unvouched.len() as u64;
-                if !meta.unvouched.is_empty() {
-                    let by_path: HashMap<&str, &Listed> =
-                        objects.iter().map(|l| (l.path.as_str(), l)).collect();
-                    for (_, path, _) in &meta.unvouched {
-                        scan.extend(by_path.get(path.as_str()).map(|l| (*l).clone()));
-                    }
-                }
-                trusted.push(seg);
-            }
-            Err(why) => {
-                tracing::warn!(segment = %name, "An index segment cannot be used ({why}); its objects are scanned.");
-                use_.warnings
-                    .push(format!("segment {name}: {why}; scanned in full"));
-                scan.extend(objects);
-                use_.segments_scanned += 1;
+    let (mut candidates, failed) = holding(index, &trusted, wanted).await;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "Read the bodies of the segments that may hold what is looked for."
+    );
+    let mut vouched = Tally::default();
+    for t in &trusted {
+        let meta = &t.head.meta;
+        vouched.merge(meta.tally.clone());
+        if let Some((_, why)) = failed.iter().find(|(name, _)| *name == t.name) {
+            // Its body cannot be used: every object it vouches for is read.
+            let objects = objects_of.remove(&t.name);
+            candidates.extend(read_whole(source, t, objects).await?);
+            use_.warnings
+                .push(format!("segment {}: {why}; scanned in full", t.name));
+            use_.segments_scanned += 1;
+            continue;
+        }
+        use_.segments += 1;
+        use_.objects_vouched += meta.objects - meta.unvouched.len() as u64;
+        if !meta.unvouched.is_empty() {
+            let objects = &objects_of[&t.name];
+            let by_path: HashMap<&str, &Listed> =
+                objects.iter().map(|l| (l.path.as_str(), l)).collect();
+            for (_, path, _) in &meta.unvouched {
+                scan.extend(by_path.get(path.as_str()).map(|l| (*l).clone()));
             }
         }
     }
+    trusted.retain(|t| failed.iter().all(|(name, _)| *name != t.name));
     if changed > 0 {
         use_.warnings.push(format!(
             "{changed} segment(s) changed since they were indexed: scanned in full until `crashdsr index update`"
@@ -182,6 +313,8 @@ async fn survey(index: &Index, manifest: &Manifest, source: &Store, n: usize) ->
     use_.objects_scanned = scan.len() as u64;
     Ok(Survey {
         trusted,
+        candidates,
+        vouched,
         scan,
         use_,
     })
@@ -214,46 +347,57 @@ impl Narrow for Narrowing {
             );
             return Ok(None);
         }
-        let survey = survey(&self.index, &manifest, store, n)
+        let wanted = Arc::new(hashed(&self.index.key, wanted));
+        let survey = survey(&self.index, &manifest, store, n, wanted)
             .await
             .map_err(boxed)?;
-        let key = self.index.key.clone();
-        let trusted = Arc::new(survey.trusted);
-        let wanted = hashed(&key, wanted);
-        let candidates = {
-            let trusted = trusted.clone();
-            tokio::task::spawn_blocking(move || holding(&trusted, &wanted))
-                .await
-                .map_err(|e| boxed(Error::Index(format!("looking tokens up ended: {e}"))))?
-                .map_err(boxed)?
-        };
-        let mut vouched = crashdsr_search::Tally::default();
-        for seg in trusted.iter() {
-            vouched.merge(seg.meta().tally.clone());
-        }
-        self.trusted.lock().expect("lock").insert(n, trusted);
+        self.trusted
+            .lock()
+            .expect("lock")
+            .insert(n, (store.clone(), Arc::new(survey.trusted)));
         Ok(Some(Selection {
             scan: survey.scan,
-            candidates,
-            vouched,
+            candidates: survey.candidates,
+            vouched: survey.vouched,
             use_: survey.use_,
         }))
     }
 
-    async fn holding(
-        &self,
-        n: usize,
-        wanted: &Alternatives,
-    ) -> crashdsr_search::Result<BTreeMap<String, Vouched>> {
-        let Some(trusted) = self.trusted.lock().expect("lock").get(&n).cloned() else {
-            return Ok(BTreeMap::new());
+    async fn holding(&self, n: usize, wanted: &Alternatives) -> crashdsr_search::Result<Held> {
+        let Some((store, trusted)) = self.trusted.lock().expect("lock").get(&n).cloned() else {
+            return Ok(Held::default());
         };
-        let wanted = hashed(&self.index.key, wanted);
+        let wanted = Arc::new(hashed(&self.index.key, wanted));
+        let (objects, failed) = holding(&self.index, &trusted, wanted).await;
+        let mut held = Held {
+            objects,
+            scanned: Vec::new(),
+        };
+        if failed.is_empty() {
+            return Ok(held);
+        }
+        // Segments whose body turned out unreadable in this pass: every
+        // object they vouch for is read from now on, and they are no
+        // longer asked.
         let boxed = |e: Error| crashdsr_search::Error::Narrow(Box::new(e));
-        tokio::task::spawn_blocking(move || holding(&trusted, &wanted))
-            .await
-            .map_err(|e| boxed(Error::Index(format!("looking tokens up ended: {e}"))))?
-            .map_err(boxed)
+        for (name, why) in &failed {
+            let t = trusted.iter().find(|t| t.name == *name).expect("asked");
+            held.objects
+                .extend(read_whole(&store, t, None).await.map_err(boxed)?);
+            tracing::warn!(segment = %name, "An index segment cannot be used ({why}); its objects are scanned.");
+            held.scanned
+                .push(format!("segment {name}: {why}; scanned in full"));
+        }
+        let kept: Vec<Trusted> = trusted
+            .iter()
+            .filter(|t| failed.iter().all(|(name, _)| *name != t.name))
+            .cloned()
+            .collect();
+        self.trusted
+            .lock()
+            .expect("lock")
+            .insert(n, (store, Arc::new(kept)));
+        Ok(held)
     }
 }
 

@@ -6,14 +6,19 @@
 //! belongs to the segment of its folder.
 //!
 //! A segment file (`segments/{segment}.seg` under the index) is written
-//! once and never changed in place:
+//! once and never changed in place. It is a head, which every search reads,
+//! and a body, which a search reads only when the head's filter says the
+//! segment may hold what it looks for:
 //!
 //! ```text
-//! "CDSRSEG2"                     magic and format version
+//! "CDSRSEG3"                     magic and format version
 //! u32 LE, JSON                   meta: segment, tokeniser version, key
 //!                                check, object count, the objects not
 //!                                vouched for, what a scan counts of the
 //!                                vouched ones
+//! u32 LE w, w × u64 LE           a Bloom filter of its tokens' keyed hashes
+//!                                (10 bits a token, 7 probes)
+//! 32 bytes                       SHA-256 of the head (everything before)
 //! u32 LE, gzip JSON              every object (path, size, version,
 //!                                records, why not vouched for)
 //! u32 LE n                       tokens
@@ -31,7 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"CDSRSEG2";
+const MAGIC: &[u8; 8] = b"CDSRSEG3";
 
 /// The segment of the object at `path`.
 pub fn segment_of(path: &str) -> String {
@@ -61,6 +66,21 @@ pub fn segment_of(path: &str) -> String {
         Some((dir, _)) => format!("other/{dir}"),
         None => "other".to_owned(),
     }
+}
+
+/// The folder every object of segment `name` is under (`None`: the
+/// source's root).
+pub fn segment_prefix(name: &str) -> Option<String> {
+    if let Some(hour) = name.strip_prefix("export/") {
+        return Some(hour.to_owned());
+    }
+    if let Some(rest) = name.strip_prefix("archive/") {
+        return rest
+            .rsplit_once('/')
+            .map(|(before, _)| before.to_owned())
+            .filter(|b| !b.is_empty());
+    }
+    name.strip_prefix("other/").map(str::to_owned)
 }
 
 /// The hour (`yyyyMMddHH`) an export segment covers.
@@ -133,8 +153,7 @@ pub struct Header {
     pub tally: Tally,
 }
 
-/// What a search needs of every segment: read whole on every load (the
-/// object list is decoded only for segments that name candidates).
+/// What a search needs of every segment it trusts, in the segment's head.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     /// The segment.
@@ -147,15 +166,138 @@ pub struct Meta {
     pub objects: u64,
     /// The objects not vouched for: number, path, why.
     pub unvouched: Vec<(u32, String, String)>,
+    /// The device-log records a scan counts in each object, by number: a
+    /// segment whose body turns out damaged midway through a search is
+    /// read in full, and the search needs these to count it once.
+    pub records: Vec<u64>,
     /// What a scan counts of the objects it vouches for.
     pub tally: Tally,
 }
 
-/// A segment: its meta, its objects (decoded when first asked for), its
+/// A Bloom filter of a segment's tokens' keyed hashes: answers "not here"
+/// for a token without the postings, and "maybe" for about one token in a
+/// hundred that is not there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    words: Vec<u64>,
+}
+
+/// Probes per token.
+const PROBES: u64 = 7;
+/// Filter bits per token.
+const BITS_PER_TOKEN: usize = 10;
+
+impl Filter {
+    /// The filter of `hashes`.
+    pub fn of(hashes: &[u32]) -> Self {
+        let words = (hashes.len() * BITS_PER_TOKEN).div_ceil(64).max(1);
+        let mut f = Self {
+            words: vec![0; words],
+        };
+        for h in hashes {
+            for bit in f.probes(*h) {
+                f.words[(bit / 64) as usize] |= 1 << (bit % 64);
+            }
+        }
+        f
+    }
+
+    /// The bits token hash `h` sets. The hashes are keyed HMACs, so
+    /// uniformly spread already: double hashing of a 64-bit mix of it.
+    fn probes(&self, h: u32) -> impl Iterator<Item = u64> + use<> {
+        let mut x = u64::from(h).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 31;
+        let (a, b) = (x & 0xFFFF_FFFF, (x >> 32) | 1);
+        let bits = self.words.len() as u64 * 64;
+        (0..PROBES).map(move |i| a.wrapping_add(i.wrapping_mul(b)) % bits)
+    }
+
+    /// Whether the segment may hold the token with keyed hash `h` (never
+    /// false for one it holds).
+    pub fn may_hold(&self, h: u32) -> bool {
+        self.probes(h)
+            .all(|bit| self.words[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+
+    /// Whether the segment may hold every token of one of `any`.
+    pub fn may_hold_any(&self, any: &[Vec<u32>]) -> bool {
+        any.iter().any(|all| all.iter().all(|h| self.may_hold(*h)))
+    }
+}
+
+/// What every search reads of a segment: its meta and its filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The meta.
+    pub meta: Meta,
+    /// The filter of its tokens.
+    pub filter: Filter,
+}
+
+impl Head {
+    /// The head at the start of a segment file's bytes (the whole file or
+    /// its first bytes) and the bytes it takes; an error when they are
+    /// damaged.
+    pub fn decode(bytes: &[u8]) -> Result<(Self, usize)> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(damaged("not a segment of this format"));
+        }
+        let mut r = Reader(&bytes[MAGIC.len()..]);
+        let meta_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
+        let meta = r.take(meta_len).ok_or_else(|| damaged("header cut"))?;
+        let words = r.u32().ok_or_else(|| damaged("no filter"))? as usize;
+        let filter = r
+            .take(words.saturating_mul(8))
+            .ok_or_else(|| damaged("filter cut"))?;
+        let len = bytes.len() - r.0.len();
+        let sum = r.take(32).ok_or_else(|| damaged("head cut"))?;
+        if Sha256::digest(&bytes[..len])[..] != *sum {
+            return Err(damaged("its head's checksum does not match"));
+        }
+        let meta: Meta =
+            serde_json::from_slice(meta).map_err(|e| damaged(&format!("its header: {e}")))?;
+        let words: Vec<u64> = filter
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        if words.is_empty() {
+            return Err(damaged("an empty filter"));
+        }
+        Ok((
+            Self {
+                meta,
+                filter: Filter { words },
+            },
+            len + 32,
+        ))
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(MAGIC);
+        let meta = serde_json::to_vec(&self.meta).expect("a meta serialises");
+        out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(&(self.filter.words.len() as u32).to_le_bytes());
+        for w in &self.filter.words {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        let sum = Sha256::digest(&out[start..]);
+        out.extend_from_slice(&sum);
+    }
+}
+
+fn damaged(what: &str) -> Error {
+    Error::Index(format!("a damaged segment file: {what}"))
+}
+
+/// A segment: its head, its objects (decoded when first asked for), its
 /// tokens' postings.
 #[derive(Debug)]
 pub struct Segment {
-    meta: Meta,
+    head: Head,
     objects_gz: Vec<u8>,
     objects: std::sync::OnceLock<std::result::Result<Vec<Object>, String>>,
     hashes: Vec<u32>,
@@ -217,10 +359,12 @@ impl Segment {
                         .map(|why| (n as u32, o.path.clone(), why.clone()))
                 })
                 .collect(),
+            records: header.objects.iter().map(|o| o.records).collect(),
             tally: header.tally,
         };
+        let filter = Filter::of(&hashes);
         Self {
-            meta,
+            head: Head { meta, filter },
             objects_gz: gzip_json(&header.objects),
             objects: std::sync::OnceLock::from(Ok(header.objects)),
             hashes,
@@ -231,7 +375,12 @@ impl Segment {
 
     /// What every search reads of it.
     pub fn meta(&self) -> &Meta {
-        &self.meta
+        &self.head.meta
+    }
+
+    /// Its head.
+    pub fn head(&self) -> &Head {
+        &self.head
     }
 
     /// Its objects, by number (decoded on first use).
@@ -246,7 +395,7 @@ impl Segment {
                 .map_err(|e| e.to_string())?;
                 let objects: Vec<Object> =
                     serde_json::from_slice(&json).map_err(|e| e.to_string())?;
-                if objects.len() as u64 != self.meta.objects {
+                if objects.len() as u64 != self.head.meta.objects {
                     return Err("its object list is not as long as it says".into());
                 }
                 Ok(objects)
@@ -302,15 +451,15 @@ impl Segment {
 
     /// The file's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let meta = serde_json::to_vec(&self.meta).expect("a meta serialises");
         let mut out = Vec::with_capacity(
-            64 + meta.len() + self.objects_gz.len() + self.hashes.len() * 8 + self.postings.len(),
+            1024 + self.head.filter.words.len() * 8
+                + self.objects_gz.len()
+                + self.hashes.len() * 8
+                + self.postings.len(),
         );
-        out.extend_from_slice(MAGIC);
-        for part in [&meta, &self.objects_gz] {
-            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            out.extend_from_slice(part);
-        }
+        self.head.encode(&mut out);
+        out.extend_from_slice(&(self.objects_gz.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.objects_gz);
         out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
         for h in &self.hashes {
             out.extend_from_slice(&h.to_le_bytes());
@@ -327,19 +476,15 @@ impl Segment {
     /// A segment from its file's bytes; an error when they are damaged
     /// (its object list is checked when first read).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let damaged = |what: &str| Error::Index(format!("a damaged segment file: {what}"));
-        if bytes.len() < MAGIC.len() + 32 || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(damaged("not a segment of this format"));
+        let (head, head_len) = Head::decode(bytes)?;
+        if bytes.len() < head_len + 32 {
+            return Err(damaged("cut short"));
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body)[..] != *sum {
             return Err(damaged("its checksum does not match"));
         }
-        let mut r = Reader(&body[MAGIC.len()..]);
-        let meta_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
-        let meta: Meta =
-            serde_json::from_slice(r.take(meta_len).ok_or_else(|| damaged("header cut"))?)
-                .map_err(|e| damaged(&format!("its header: {e}")))?;
+        let mut r = Reader(&body[head_len..]);
         let objects_len = r.u32().ok_or_else(|| damaged("no object list"))? as usize;
         let objects_gz = r
             .take(objects_len)
@@ -366,7 +511,7 @@ impl Segment {
             return Err(damaged("its tables are out of order"));
         }
         Ok(Self {
-            meta,
+            head,
             objects_gz,
             objects: std::sync::OnceLock::new(),
             hashes,
@@ -462,6 +607,51 @@ mod tests {
     }
 
     #[test]
+    fn the_head_reads_alone_and_its_filter_never_says_not_here_wrongly() {
+        // Spread hashes, as keyed HMACs are.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u32
+        };
+        let mut held: Vec<u32> = (0..20_000).map(|_| next()).collect();
+        held.sort_unstable();
+        held.dedup();
+        let tokens: Vec<Vec<u32>> = held.chunks(100).map(<[u32]>::to_vec).collect();
+        let seg = Segment::new(header(tokens.len()), &tokens);
+        let bytes = seg.encode();
+        let (head, len) = Head::decode(&bytes).unwrap();
+        assert_eq!(&head, seg.head());
+        // The head alone is enough, and is all a search reads first.
+        assert_eq!(Head::decode(&bytes[..len]).unwrap().0, head);
+        assert!(Head::decode(&bytes[..len - 1]).is_err());
+        assert!(held.iter().all(|h| head.filter.may_hold(*h)));
+        assert!(
+            head.filter
+                .may_hold_any(&[vec![next()], held[..3].to_vec()])
+        );
+        let absent: Vec<u32> = (0..100_000)
+            .map(|_| next())
+            .filter(|h| held.binary_search(h).is_err())
+            .collect();
+        let maybe = absent.iter().filter(|h| head.filter.may_hold(**h)).count();
+        // 10 bits and 7 probes a token: about 0.8% say "maybe".
+        assert!(maybe < absent.len() / 50, "{maybe} of {}", absent.len());
+        assert!(maybe > 0);
+        // A damaged head is refused on its own; a damaged body only when
+        // the body is read.
+        let mut bad = bytes.clone();
+        bad[len / 2] ^= 1;
+        assert!(Head::decode(&bad).is_err());
+        let mut bad = bytes;
+        bad[len + 10] ^= 1;
+        assert!(Head::decode(&bad).is_ok());
+        assert!(Segment::decode(&bad).is_err());
+    }
+
+    #[test]
     fn paths_fall_into_hours_crash_shards_and_folders() {
         assert_eq!(
             segment_of("2026/12/05/10/59/logs.v1.data"),
@@ -480,6 +670,16 @@ mod tests {
             "other/apps/o/a/groups/g"
         );
         assert_eq!(segment_of("README"), "other");
+        for path in [
+            "2026/12/05/10/59/logs.v1.data",
+            "app-1/2026/12/05/10/59/crashes/e.json",
+            "apps/o/a/errors/AB12/download.json",
+            "apps/o/a/groups/g/stacktrace.json",
+        ] {
+            let prefix = segment_prefix(&segment_of(path)).unwrap();
+            assert!(path.starts_with(&format!("{prefix}/")), "{path}: {prefix}");
+        }
+        assert_eq!(segment_prefix("other"), None);
         assert_eq!(
             segment_hour("export/app-1/2026/12/05/10").as_deref(),
             Some("2026120510")

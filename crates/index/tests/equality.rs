@@ -105,6 +105,12 @@ async fn same(source: &Store, index: &Index, subjects: &[Subject], what: &str) -
     vouched
 }
 
+/// The segment a segment file under `segments/` is of.
+fn damaged_name(file: &Path) -> String {
+    let rel = file.to_str().unwrap().split("/segments/").nth(1).unwrap();
+    rel.strip_suffix(".seg").unwrap().to_owned()
+}
+
 fn index_at(dir: &Path) -> Index {
     Index::open(dir.to_str().unwrap(), key()).unwrap()
 }
@@ -175,32 +181,55 @@ async fn a_narrowed_search_equals_a_full_scan() {
             .unwrap_err();
         assert!(err.to_string().contains("not the key"), "{err}");
 
-        // An object changed behind the index's back, and a segment damaged:
-        // both scanned, the answer unchanged.
+        // An object changed behind the index's back, one segment's head
+        // damaged (every search reads it), one segment's body damaged that
+        // the first pass reads (it holds a hit) and one elsewhere (read
+        // only if a later pass asks it; with these seeds one does, and a
+        // damaged body found then must not fail the search): each read
+        // segment scanned in full with a warning, the answer unchanged.
         let files = crashdsr_emulator::testing::files(dir.path());
         let crash = files
             .iter()
             .find(|f| f.contains("/crashes/"))
             .unwrap()
             .clone();
-        let mut bytes = std::fs::read(dir.path().join(&crash)).unwrap();
         let email = truth.subjects[0]
             .specs()
             .into_iter()
             .find_map(|s| s.strip_prefix("email=").map(str::to_owned))
             .unwrap();
+        let hit_segment = files
+            .iter()
+            .filter(|f| {
+                let bytes = std::fs::read(dir.path().join(f)).unwrap();
+                memchr::memmem::find(&bytes, email.as_bytes()).is_some()
+            })
+            .map(|f| crashdsr_index::segment::segment_of(f))
+            .find(|s| *s != crashdsr_index::segment::segment_of(&crash))
+            .unwrap();
+        let mut bytes = std::fs::read(dir.path().join(&crash)).unwrap();
         let at = bytes.iter().rposition(|b| *b == b'}').unwrap();
         bytes.splice(at..at, format!(",\"note\":\"mail {email}\"").into_bytes());
         std::fs::write(dir.path().join(&crash), &bytes).unwrap();
-        let seg_files = crashdsr_emulator::testing::files(&index_dir.path().join("segments"));
-        let damaged = index_dir
-            .path()
-            .join("segments")
-            .join(&seg_files[seg_files.len() / 2]);
-        let mut seg = std::fs::read(&damaged).unwrap();
-        let mid = seg.len() / 2;
-        seg[mid] ^= 0x55;
-        std::fs::write(&damaged, seg).unwrap();
+        let flip = |file: &Path, at: fn(usize) -> usize| {
+            let mut seg = std::fs::read(file).unwrap();
+            let at = at(seg.len());
+            seg[at] ^= 0x55;
+            std::fs::write(file, seg).unwrap();
+        };
+        let segments = index_dir.path().join("segments");
+        let hit_body = segments.join(format!("{hit_segment}.seg"));
+        flip(&hit_body, |len| len - 40);
+        let seg_files = crashdsr_emulator::testing::files(&segments);
+        let damaged = segments.join(&seg_files[seg_files.len() / 2]);
+        assert_ne!(damaged, hit_body);
+        flip(&damaged, |_| 20);
+        let unread_body = seg_files
+            .iter()
+            .map(|f| segments.join(f))
+            .find(|f| *f != hit_body && *f != damaged)
+            .unwrap();
+        flip(&unread_body, |len| len - 40);
         let (full, narrowed) = both(&source, &index, &subjects, true).await;
         assert_eq!(
             answer(&narrowed),
@@ -208,10 +237,19 @@ async fn a_narrowed_search_equals_a_full_scan() {
             "{what}: changed and damaged"
         );
         let warnings = narrowed.narrowed[0].warnings.join("\n");
-        assert!(
-            warnings.contains("damaged") && warnings.contains("changed"),
-            "{warnings}"
-        );
+        for seg in [&hit_segment, &damaged_name(&damaged)] {
+            assert!(
+                warnings.contains(&format!("segment {seg}: ")) && warnings.contains("damaged"),
+                "{seg}: {warnings}"
+            );
+        }
+        assert!(warnings.contains("changed"), "{warnings}");
+        let report = crashdsr_index::verify(&index, &source).await.unwrap();
+        assert_eq!(report.damaged.len(), 3, "{what}: {report:?}");
+        // The bodies mended (the same byte flipped back), the head's file
+        // gone.
+        flip(&hit_body, |len| len - 40);
+        flip(&unread_body, |len| len - 40);
         std::fs::remove_file(&damaged).unwrap();
         let (full, narrowed) = both(&source, &index, &subjects, true).await;
         assert_eq!(answer(&narrowed), answer(&full), "{what}: missing segment");

@@ -49,7 +49,7 @@ pub use crate::error::{Error, Result};
 pub use crate::evidence::{Evidence, Hit, Owner, SearchReport, SourceSummary, Unread};
 pub use crate::index::AttributionIndex;
 pub use crate::matcher::{Encoding, Found, Matcher};
-pub use crate::narrow::{IndexUse, Narrow, Selection, Tally, Vouched};
+pub use crate::narrow::{Held, IndexUse, Narrow, Selection, Tally, Vouched};
 pub use crate::search::search;
 pub use crate::sources::{Scanned, SearchOptions};
 pub use crate::subject::{IdKind, Identifier, Subject};

@@ -98,6 +98,16 @@ pub struct IndexUse {
     pub warnings: Vec<String>,
 }
 
+/// What an index holds of some keys.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    /// The objects it vouches for that hold one of them.
+    pub objects: BTreeMap<String, Vouched>,
+    /// Segments that turned out unreadable: all their objects are in
+    /// `objects`, to be read in full; why, never an identifier's value.
+    pub scanned: Vec<String>,
+}
+
 /// An index a search can be narrowed by.
 #[async_trait::async_trait]
 pub trait Narrow: std::fmt::Debug + Send + Sync {
@@ -115,7 +125,7 @@ pub trait Narrow: std::fmt::Debug + Send + Sync {
 
     /// The objects of source `n` the index vouches for that hold one of
     /// `wanted`.
-    async fn holding(&self, n: usize, wanted: &Alternatives) -> Result<BTreeMap<String, Vouched>>;
+    async fn holding(&self, n: usize, wanted: &Alternatives) -> Result<Held>;
 }
 
 /// A [`crate::Matcher::index_query`] as one list of alternatives.
@@ -159,7 +169,12 @@ impl Scope {
         }
         for (n, sel) in self.by_source.iter_mut().enumerate() {
             let Some(sel) = sel else { continue };
-            for (path, v) in narrow.holding(n, wanted).await? {
+            let held = narrow.holding(n, wanted).await?;
+            let scanned = held.scanned.len() as u64;
+            sel.use_.segments -= scanned.min(sel.use_.segments);
+            sel.use_.segments_scanned += scanned;
+            sel.use_.warnings.extend(held.scanned);
+            for (path, v) in held.objects {
                 if let std::collections::btree_map::Entry::Vacant(e) = sel.candidates.entry(path) {
                     e.insert(v);
                     grew = true;

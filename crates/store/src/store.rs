@@ -279,6 +279,22 @@ impl Store {
         Ok(Some(Got { bytes, version }))
     }
 
+    /// The first `len` bytes of an object (one ranged read), or `None` if
+    /// it is not there; an error when it is shorter.
+    pub async fn get_prefix(&self, path: &str, len: u64) -> Result<Option<Bytes>> {
+        match self.inner.get_range(&location(path), 0..len).await {
+            Ok(b) if b.len() as u64 == len => Ok(Some(b)),
+            Ok(b) => Err(Error::new(
+                ErrorKind::Other,
+                "reading",
+                path,
+                format!("{} bytes where {len} were asked for", b.len()),
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::from_object_store("reading", path, e)),
+        }
+    }
+
     /// An object's bytes as a stream of chunks: memory stays bounded
     /// whatever its size.
     pub async fn chunks(
