@@ -275,6 +275,18 @@ fn an_export_alone_answers_with_everything_it_holds() {
         stderr.contains("segments answered from the index"),
         "{stderr}"
     );
+    // Trusting folder times (what it trusts is the library's test): the
+    // same lines.
+    let trusting = [&with_index[..], &["--trust-folder-times"]].concat();
+    let (mut narrowed, _) = search(&trusting);
+    let used: Vec<serde_json::Value> = narrowed
+        .iter()
+        .filter(|l| l["kind"] == "index")
+        .cloned()
+        .collect();
+    narrowed.retain(|l| l["kind"] != "index");
+    assert_eq!(narrowed, full, "trusting folder times changed the lines");
+    assert!(used[0]["segments_by_folder_times"].is_u64(), "{used:?}");
     // Without the key, or with another, the index is refused.
     let o = common::crashdsr(&base, tmp.path(), "t")
         .args([

@@ -22,8 +22,9 @@ use sha2::{Digest, Sha256};
 
 use crate::Index;
 use crate::error::{Error, Result};
+use crate::listing::list_segments;
 use crate::manifest::{self, Manifest, SegmentEntry, fingerprint, segment_file};
-use crate::segment::{Head, Header, Object, Segment, sealed, segment_hour, segment_of};
+use crate::segment::{Head, Header, Object, Segment, sealed, segment_hour};
 
 /// Objects larger than this are not indexed: every search reads them.
 pub const LARGEST_INDEXED: u64 = 64 << 20;
@@ -85,147 +86,6 @@ pub struct BuildReport {
     pub segments_dropped: Vec<String>,
 }
 
-/// The source's objects by segment, each segment's sorted by path, and the
-/// newest minute folder of the export (`yyyyMMddHHmm`).
-pub(crate) async fn list_segments(
-    source: &Store,
-) -> Result<(BTreeMap<String, Vec<Listed>>, Option<String>)> {
-    let mut by_segment: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
-    let mut newest: Option<String> = None;
-    for l in list_source(source, None).await? {
-        if let Some(t) = crashdsr_store::export::classify(&l.path).and_then(|b| b.time()) {
-            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
-            if newest.as_ref().is_none_or(|n| digits > *n) {
-                newest = Some(digits);
-            }
-        }
-        by_segment.entry(segment_of(&l.path)).or_default().push(l);
-    }
-    for objects in by_segment.values_mut() {
-        objects.sort_by(|a, b| a.path.cmp(&b.path));
-    }
-    Ok((by_segment, newest))
-}
-
-/// The objects of segment `name` alone, sorted by path, as
-/// [`list_segments`] gives them.
-pub(crate) async fn list_segment(source: &Store, name: &str) -> Result<Vec<Listed>> {
-    let prefix = crate::segment::segment_prefix(name);
-    let mut objects: Vec<Listed> = list_source(source, prefix.as_deref())
-        .await?
-        .into_iter()
-        .filter(|l| segment_of(&l.path) == name)
-        .collect();
-    objects.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(objects)
-}
-
-/// Every object of `source` with its size and version: a directory walked
-/// in parallel as a search walks it (every file; the version is the
-/// modification time and size), an object store listed (the version is the
-/// ETag).
-/// Under `prefix` only, when given.
-async fn list_source(source: &Store, prefix: Option<&str>) -> Result<Vec<Listed>> {
-    let Some(root) = source.dir() else {
-        return Ok(source.list(prefix).try_collect().await?);
-    };
-    let root = root.to_owned();
-    let start = prefix.map_or_else(|| root.clone(), |p| root.join(p));
-    tokio::task::spawn_blocking(move || walk_dir(&root, start))
-        .await
-        .map_err(|e| Error::Index(format!("listing the source ended: {e}")))?
-}
-
-/// Every file under `start` (in `root`, paths relative to `root`), on
-/// every core: each thread takes a folder, reads it, stats its files
-/// through the folder (no path lookup per file) and queues its subfolders.
-fn walk_dir(root: &std::path::Path, start: std::path::PathBuf) -> Result<Vec<Listed>> {
-    use std::sync::{Condvar, Mutex};
-    struct Work {
-        dirs: Vec<std::path::PathBuf>,
-        busy: usize,
-        failed: Option<String>,
-    }
-    let work = Mutex::new(Work {
-        dirs: vec![start],
-        busy: 0,
-        failed: None,
-    });
-    let wake = Condvar::new();
-    let found = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let one_dir = |dir: &std::path::Path,
-                   files: &mut Vec<Listed>,
-                   subdirs: &mut Vec<std::path::PathBuf>|
-     -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                subdirs.push(entry.path());
-            } else if kind.is_file() {
-                let meta = entry.metadata()?;
-                let path = entry.path();
-                let rel = path.strip_prefix(root).unwrap_or(&path);
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
-                files.push(Listed {
-                    path: rel.to_string_lossy().replace('\\', "/"),
-                    size: meta.len(),
-                    version: Some(format!("{mtime:x}-{:x}", meta.len())),
-                });
-            }
-        }
-        Ok(())
-    };
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut files = Vec::new();
-                loop {
-                    let dir = {
-                        let mut w = work.lock().expect("lock");
-                        loop {
-                            if w.failed.is_some() {
-                                break None;
-                            }
-                            if let Some(d) = w.dirs.pop() {
-                                w.busy += 1;
-                                break Some(d);
-                            }
-                            if w.busy == 0 {
-                                break None;
-                            }
-                            w = wake.wait(w).expect("lock");
-                        }
-                    };
-                    let Some(dir) = dir else { break };
-                    let mut subdirs = Vec::new();
-                    let outcome = match one_dir(&dir, &mut files, &mut subdirs) {
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir != root => Ok(()),
-                        other => other,
-                    };
-                    let mut w = work.lock().expect("lock");
-                    w.busy -= 1;
-                    if let Err(e) = outcome {
-                        w.failed.get_or_insert(format!("{}: {e}", dir.display()));
-                    }
-                    w.dirs.append(&mut subdirs);
-                    wake.notify_all();
-                }
-                found.lock().expect("lock").append(&mut files);
-            });
-        }
-    });
-    if let Some(e) = work.into_inner().expect("lock").failed {
-        return Err(Error::Index(format!("listing the source: {e}")));
-    }
-    Ok(found.into_inner().expect("lock"))
-}
-
 /// Whether segment `name` is sealed, given the export's newest minute.
 pub(crate) fn is_sealed(name: &str, newest: Option<&str>) -> bool {
     segment_hour(name).is_none_or(|hour| sealed(&hour, newest))
@@ -277,7 +137,8 @@ pub async fn update(
     let tokeniser = crashdsr_search::tokens::VERSION;
     let mut kept: BTreeMap<String, SegmentEntry> = BTreeMap::new();
     let mut report = BuildReport::default();
-    let (listed, newest) = list_segments(source).await?;
+    let listing = list_segments(source, true).await?;
+    let newest = listing.newest.clone();
     // A segment is kept only while its file is there, whole: one that went
     // missing or changed size is built again (`index verify` reads every
     // file through).
@@ -288,7 +149,7 @@ pub async fn update(
         .try_collect()
         .await?;
     let mut todo = Vec::new();
-    for (name, objects) in listed {
+    for (name, objects) in listing.segments {
         if !is_sealed(&name, newest.as_deref()) {
             report.open += 1;
             continue;
@@ -308,15 +169,25 @@ pub async fn update(
                 kept.insert(name, e.clone());
                 report.kept += 1;
             }
-            None => todo.push((name, objects, print)),
+            None => {
+                let folders = listing
+                    .folders
+                    .get(&name)
+                    .map(|f| f.paths.clone())
+                    .unwrap_or_default();
+                todo.push(Todo {
+                    name,
+                    objects,
+                    print,
+                    folders,
+                });
+            }
         }
     }
     let built: Vec<(String, SegmentEntry, BuildReport)> = match queue {
         None => {
             futures::stream::iter(todo)
-                .map(|(name, objects, print)| {
-                    build_segment(index, source, name, objects, print, opts)
-                })
+                .map(|t| build_segment(index, source, t, opts))
                 .buffer_unordered(opts.threads.max(1))
                 .try_collect()
                 .await?
@@ -345,6 +216,9 @@ pub async fn update(
         }
     }
     report.segments_built.sort();
+    for (name, e) in kept.iter_mut() {
+        e.folders_sha256 = listing.folders.get(name).and_then(|f| f.stamp.clone());
+    }
     for e in kept.values() {
         report.objects += e.objects;
         report.bytes += e.bytes;
@@ -373,7 +247,7 @@ async fn build_queued(
     source: &Store,
     opts: &BuildOptions,
     q: &Queue,
-    todo: Vec<(String, Vec<Listed>, String)>,
+    todo: Vec<Todo>,
     files: &HashMap<String, u64>,
 ) -> Result<(
     Vec<(String, SegmentEntry, BuildReport)>,
@@ -382,9 +256,9 @@ async fn build_queued(
     let id = crate::source_identity(&index.store);
     let tasks: Vec<SegmentTask> = todo
         .iter()
-        .map(|(name, _, print)| SegmentTask {
-            segment: name.clone(),
-            fingerprint: print.clone(),
+        .map(|t| SegmentTask {
+            segment: t.name.clone(),
+            fingerprint: t.print.clone(),
         })
         .collect();
     q.state.queue_segments(&id, &tasks).await?;
@@ -398,7 +272,7 @@ async fn build_queued(
             .await?
             .into_iter()
             .filter(|(segment, entry)| {
-                todo.iter().any(|(name, _, _)| name == segment)
+                todo.iter().any(|t| t.name == *segment)
                     && serde_json::from_str::<Option<SegmentEntry>>(entry)
                         .ok()
                         .flatten()
@@ -408,11 +282,9 @@ async fn build_queued(
             .collect()
     };
     q.state.requeue_segments(&id, &again).await?;
-    let wanted: std::collections::BTreeSet<String> = todo.iter().map(|t| t.0.clone()).collect();
-    let mut objects_of: HashMap<String, (Vec<Listed>, String)> = todo
-        .into_iter()
-        .map(|(name, objects, print)| (name, (objects, print)))
-        .collect();
+    let wanted: std::collections::BTreeSet<String> = todo.iter().map(|t| t.name.clone()).collect();
+    let mut objects_of: HashMap<String, Todo> =
+        todo.into_iter().map(|t| (t.name.clone(), t)).collect();
     let objects_of = std::sync::Mutex::new(std::mem::take(&mut objects_of));
     let renew = {
         let q = q.clone();
@@ -443,10 +315,8 @@ async fn build_queued(
             };
             let found = objects_of.lock().expect("lock").remove(&task.segment);
             let entry = match found {
-                Some((objects, print)) => {
-                    let built =
-                        build_segment(index, source, task.segment.clone(), objects, print, opts)
-                            .await?;
+                Some(todo) => {
+                    let built = build_segment(index, source, todo, opts).await?;
                     let entry = serde_json::to_string(&built.1).expect("an entry serialises");
                     mine.push(built);
                     entry
@@ -492,16 +362,29 @@ async fn free_dead_local_leases(state: &crashdsr_state::StateStore) -> Result<()
     Ok(())
 }
 
+/// A segment to build: its objects, their fingerprint, and (an export
+/// segment of a directory) its folders.
+struct Todo {
+    name: String,
+    objects: Vec<Listed>,
+    print: String,
+    folders: Vec<String>,
+}
+
 /// Builds one segment (or takes the file a killed run left, when it is of
 /// exactly these objects) and writes its file.
 async fn build_segment(
     index: &Index,
     source: &Store,
-    name: String,
-    objects: Vec<Listed>,
-    print: String,
+    todo: Todo,
     opts: &BuildOptions,
 ) -> Result<(String, SegmentEntry, BuildReport)> {
+    let Todo {
+        name,
+        objects,
+        print,
+        folders,
+    } = todo;
     let file = segment_file(&name);
     let tokeniser = crashdsr_search::tokens::VERSION;
     if !opts.rebuild
@@ -509,6 +392,7 @@ async fn build_segment(
         && let Ok(seg) = Segment::decode(&got.bytes)
         && seg.meta().tokeniser == tokeniser
         && seg.meta().key_check == index.key.check()
+        && seg.meta().folders == folders
         && seg.objects().is_ok_and(|o| listed_of(o) == objects)
     {
         let entry = entry_of(&file, &seg, &got.bytes, print);
@@ -615,6 +499,7 @@ async fn build_segment(
             tokeniser,
             key_check: key.check(),
             objects: headers,
+            folders,
             tally,
         };
         Ok((Segment::new(header, &tokens), report))
@@ -652,6 +537,7 @@ fn entry_of(file: &str, seg: &Segment, bytes: &[u8], print: String) -> SegmentEn
         head_bytes: head_bytes as u64,
         head_sha256: hex::encode(&bytes[head_bytes - 32..head_bytes]),
         objects_sha256: print,
+        folders_sha256: None,
         objects: seg.meta().objects,
         bytes: seg.objects().map_or(0, |o| o.iter().map(|o| o.size).sum()),
         tokens: seg.tokens() as u64,

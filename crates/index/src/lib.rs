@@ -21,6 +21,7 @@ manifest, and `segments/`.
 pub mod build;
 mod error;
 pub mod key;
+mod listing;
 mod manifest;
 pub mod query;
 pub mod segment;

@@ -50,6 +50,10 @@ pub struct SegmentEntry {
     /// Its objects' fingerprint ([`fingerprint`]): the segment is trusted
     /// only while the source's listing gives the same.
     pub objects_sha256: String,
+    /// The stamp of its folders' modification times when the index was
+    /// last updated (an export segment of a directory whose folders had
+    /// settled): what `--trust-folder-times` trusts it by.
+    pub folders_sha256: Option<String>,
     /// Objects.
     pub objects: u64,
     /// Bytes of its objects, as stored.

@@ -17,7 +17,7 @@
 //!                                vouched for, what a scan counts of the
 //!                                vouched ones
 //! u32 LE w, w × u64 LE           a Bloom filter of its tokens' keyed hashes
-//!                                (10 bits a token, 7 probes)
+//!                                (16 bits a token, 11 probes)
 //! 32 bytes                       SHA-256 of the head (everything before)
 //! u32 LE, gzip JSON              every object (path, size, version,
 //!                                records, why not vouched for)
@@ -149,6 +149,9 @@ pub struct Header {
     pub key_check: String,
     /// Its objects, by path; an object's number is its place here.
     pub objects: Vec<Object>,
+    /// An export segment of a directory: its hour folder and every folder
+    /// under it, by path under the hour folder (`""` for itself), sorted.
+    pub folders: Vec<String>,
     /// What a scan counts of the objects it vouches for.
     pub tally: Tally,
 }
@@ -170,22 +173,27 @@ pub struct Meta {
     /// segment whose body turns out damaged midway through a search is
     /// read in full, and the search needs these to count it once.
     pub records: Vec<u64>,
+    /// Its folders ([`Header::folders`]): a search that trusts folder
+    /// times checks theirs against the manifest's stamp.
+    pub folders: Vec<String>,
     /// What a scan counts of the objects it vouches for.
     pub tally: Tally,
 }
 
 /// A Bloom filter of a segment's tokens' keyed hashes: answers "not here"
-/// for a token without the postings, and "maybe" for about one token in a
-/// hundred that is not there.
+/// for a token without the postings, and "maybe" for about one token in
+/// two thousand that is not there. (A search asks a segment for every key
+/// attribution follows, often a hundred or more: at one in a hundred, a
+/// quarter of all segments would be read for nothing.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     words: Vec<u64>,
 }
 
 /// Probes per token.
-const PROBES: u64 = 7;
+const PROBES: u64 = 11;
 /// Filter bits per token.
-const BITS_PER_TOKEN: usize = 10;
+const BITS_PER_TOKEN: usize = 16;
 
 impl Filter {
     /// The filter of `hashes`.
@@ -360,6 +368,7 @@ impl Segment {
                 })
                 .collect(),
             records: header.objects.iter().map(|o| o.records).collect(),
+            folders: header.folders,
             tally: header.tally,
         };
         let filter = Filter::of(&hashes);
@@ -581,6 +590,7 @@ mod tests {
                     unvouched: None,
                 })
                 .collect(),
+            folders: vec![String::new(), "00".into()],
             tally: Tally::default(),
         }
     }
@@ -637,8 +647,8 @@ mod tests {
             .filter(|h| held.binary_search(h).is_err())
             .collect();
         let maybe = absent.iter().filter(|h| head.filter.may_hold(**h)).count();
-        // 10 bits and 7 probes a token: about 0.8% say "maybe".
-        assert!(maybe < absent.len() / 50, "{maybe} of {}", absent.len());
+        // 16 bits and 11 probes a token: about 0.05% say "maybe".
+        assert!(maybe < absent.len() / 500, "{maybe} of {}", absent.len());
         assert!(maybe > 0);
         // A damaged head is refused on its own; a damaged body only when
         // the body is read.

@@ -58,6 +58,15 @@ async fn both(
     subjects: &[Subject],
     expand: bool,
 ) -> (SearchReport, SearchReport) {
+    both_by(source, Narrowing::new(index.clone()), subjects, expand).await
+}
+
+async fn both_by(
+    source: &Store,
+    narrowing: Narrowing,
+    subjects: &[Subject],
+    expand: bool,
+) -> (SearchReport, SearchReport) {
     let mut opts = SearchOptions {
         expand_install_ids: expand,
         ..SearchOptions::default()
@@ -65,7 +74,7 @@ async fn both(
     let full = search(std::slice::from_ref(source), subjects.to_vec(), &opts)
         .await
         .unwrap();
-    opts.narrow = Some(Arc::new(Narrowing::new(index.clone())));
+    opts.narrow = Some(Arc::new(narrowing));
     let narrowed = search(std::slice::from_ref(source), subjects.to_vec(), &opts)
         .await
         .unwrap();
@@ -286,6 +295,128 @@ async fn a_narrowed_search_equals_a_full_scan() {
             "{noop:?}"
         );
     }
+}
+
+/// Trusting folder times: an hour whose folders are as at the last update
+/// is not listed; a file added, removed or replaced by a rename changes a
+/// folder's time and its hour is listed and compared as without the
+/// option; a file rewritten in place does not, and is what the option is
+/// blind to until the next update.
+#[tokio::test(flavor = "multi_thread")]
+async fn trusting_folder_times_sees_files_added_removed_and_renamed() {
+    let (dir, data) = export(11, BlobPathFormatKind::WithoutAppId, ExportStyle::Tidy).await;
+    let truth = data.truth();
+    let subjects = subjects_of(&truth);
+    let source = Store::open(dir.path().to_str().unwrap()).unwrap();
+    let index_dir = TempDir::new("index-trust-index");
+    let index = index_at(index_dir.path());
+    // Folders changed within two seconds of a listing are not stamped.
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2100));
+    settle();
+    update(&index, &source, &BuildOptions::default(), None)
+        .await
+        .unwrap();
+    let trusting = || Narrowing::new(index.clone()).trust_folder_times(true);
+    let check = |what: &'static str| {
+        let (source, trusting, subjects) = (source.clone(), trusting(), subjects.clone());
+        async move {
+            let (full, narrowed) = both_by(&source, trusting, &subjects, true).await;
+            assert_eq!(answer(&narrowed), answer(&full), "{what}");
+            narrowed.narrowed[0].clone()
+        }
+    };
+    let all = check("as built").await;
+    assert!(
+        all.segments_by_folder_times > 10 && all.segments_by_folder_times == all.segments,
+        "{all:?}"
+    );
+
+    let email = truth.subjects[0]
+        .specs()
+        .into_iter()
+        .find_map(|s| s.strip_prefix("email=").map(str::to_owned))
+        .unwrap();
+    let files = crashdsr_emulator::testing::files(dir.path());
+    let crashes: Vec<&String> = files.iter().filter(|f| f.contains("/crashes/")).collect();
+    let with_email = |f: &str| {
+        let mut bytes = std::fs::read(dir.path().join(f)).unwrap();
+        let at = bytes.iter().rposition(|b| *b == b'}').unwrap();
+        bytes.splice(at..at, format!(",\"note\":\"mail {email}\"").into_bytes());
+        bytes
+    };
+    // Each change is in a different hour, and each hour is then listed.
+    let hours: std::collections::BTreeSet<String> = crashes
+        .iter()
+        .map(|f| crashdsr_index::segment::segment_of(f))
+        .collect();
+    assert!(hours.len() >= 4);
+    let mut pick = hours.iter().map(|h| {
+        crashes
+            .iter()
+            .find(|f| crashdsr_index::segment::segment_of(f) == *h)
+            .unwrap()
+            .to_string()
+    });
+    // Added.
+    let added = pick.next().unwrap().replace(".json", "-copy.json");
+    let bytes = with_email(&added.replace("-copy.json", ".json"));
+    std::fs::write(dir.path().join(&added), bytes).unwrap();
+    // Replaced by a rename.
+    let renamed = pick.next().unwrap();
+    let tmp = dir.path().join(format!("{renamed}.tmp"));
+    std::fs::write(&tmp, with_email(&renamed)).unwrap();
+    std::fs::rename(&tmp, dir.path().join(&renamed)).unwrap();
+    // Removed.
+    let removed = pick.next().unwrap();
+    std::fs::remove_file(dir.path().join(&removed)).unwrap();
+    let changed = check("added, replaced, removed").await;
+    assert_eq!(
+        changed.segments_by_folder_times,
+        all.segments_by_folder_times - 3,
+        "{changed:?}"
+    );
+    assert!(
+        changed
+            .warnings
+            .iter()
+            .any(|w| w.contains("3 segment(s) changed"))
+    );
+
+    // After an update (and the folders settled), all trusted again.
+    settle();
+    update(&index, &source, &BuildOptions::default(), None)
+        .await
+        .unwrap();
+    let again = check("updated").await;
+    assert_eq!(again.segments_by_folder_times, all.segments_by_folder_times);
+
+    // Rewritten in place: the folder's time stays, the hour is trusted,
+    // and the e-mail written into it is not found, as documented; a search
+    // without the option, and the next update, see it.
+    let in_place = pick.next().unwrap();
+    let stamp = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let folder = dir.path().join(&in_place);
+    let folder = folder.parent().unwrap();
+    let before = stamp(folder);
+    std::fs::write(dir.path().join(&in_place), with_email(&in_place)).unwrap();
+    assert_eq!(stamp(folder), before);
+    let (full, blind) = both_by(&source, trusting(), &subjects, false).await;
+    assert_ne!(
+        answer(&blind),
+        answer(&full),
+        "trusting folder times is blind to it"
+    );
+    let (full, narrowed) = both(&source, &index, &subjects, false).await;
+    assert_eq!(
+        answer(&narrowed),
+        answer(&full),
+        "without trusting folder times"
+    );
+    settle();
+    update(&index, &source, &BuildOptions::default(), None)
+        .await
+        .unwrap();
+    check("rewritten in place, updated").await;
 }
 
 /// `yyyy/MM/dd/…` with the day moved on by one (the 28th at most, so it

@@ -83,6 +83,9 @@ pub struct IndexUse {
     pub source: usize,
     /// Segments answered from the index.
     pub segments: u64,
+    /// Of those, segments trusted by their folders' modification times
+    /// without listing their files (`--trust-folder-times`).
+    pub segments_by_folder_times: u64,
     /// Segments scanned in full (open, changed, missing, damaged, of
     /// another tokeniser).
     pub segments_scanned: u64,

@@ -77,6 +77,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<E
         index: crate::cli::UseIndexArgs {
             index: None,
             key_file: None,
+            trust_folder_times: false,
         },
     };
     println!(

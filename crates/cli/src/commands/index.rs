@@ -28,7 +28,9 @@ pub(crate) fn narrowing(args: &UseIndexArgs) -> anyhow::Result<Option<Arc<dyn Na
         return Ok(None);
     };
     let index = Index::open(url, key(args.key_file.as_deref())?)?;
-    Ok(Some(Arc::new(Narrowing::new(index))))
+    Ok(Some(Arc::new(
+        Narrowing::new(index).trust_folder_times(args.trust_folder_times),
+    )))
 }
 
 /// After an erasure or a purge changed `sources`: brings the index of
@@ -83,8 +85,13 @@ pub(crate) fn tell(report: &SearchReport) {
 }
 
 fn summary(u: &IndexUse) -> String {
+    let by_times = if u.segments_by_folder_times > 0 {
+        format!(" ({} trusted by folder times)", u.segments_by_folder_times)
+    } else {
+        String::new()
+    };
     format!(
-        "source {}: {} segments answered from the index, {} scanned in full; {} objects vouched for, \
+        "source {}: {} segments answered from the index{by_times}, {} scanned in full; {} objects vouched for, \
          {} of them read as candidates, {} read in full ({} passes)",
         u.source,
         u.segments,
