@@ -16,7 +16,6 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crashdsr_store::{Listed, Store};
-use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -236,7 +235,8 @@ pub(crate) async fn list_segment(source: &Store, name: &str) -> Result<Vec<Liste
 /// size and version: a directory walked in parallel as a search walks it
 /// (every file; the version is the modification time and size; with
 /// `folders`, every folder's time too, taken before it is read; folders in
-/// `skip` left out), an object store listed (the version is the ETag).
+/// `skip` left out), an object store listed folder by folder in parallel
+/// (the version is the ETag).
 async fn list_source(
     source: &Store,
     prefix: Option<&str>,
@@ -244,7 +244,8 @@ async fn list_source(
     skip: HashSet<PathBuf>,
 ) -> Result<Walked> {
     let Some(root) = source.dir() else {
-        return Ok((source.list(prefix).try_collect().await?, Vec::new()));
+        let objects = source.list_parallel(prefix, source.default_io()).await?;
+        return Ok((objects, Vec::new()));
     };
     let root = root.to_owned();
     let start = prefix.map_or_else(|| root.clone(), |p| root.join(p));
