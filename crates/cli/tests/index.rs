@@ -130,7 +130,8 @@ fn three_workers_one_killed_leave_the_index_one_worker_builds() {
             .unwrap()
     };
     let mut workers: Vec<std::process::Child> = (0..3).map(|_| spawn()).collect();
-    let victim = format!(":{}", workers[0].id());
+    // Its threads claim as `host:pid/N`.
+    let victim = format!(":{}/", workers[0].id());
     let started = Instant::now();
     loop {
         let status = ok(crashdsr(&base, &work, &postgres, &key)
@@ -172,7 +173,7 @@ fn three_workers_one_killed_leave_the_index_one_worker_builds() {
             .block_on(state.segment_lease_owners())
             .unwrap()
             .iter()
-            .any(|o| o.ends_with(&victim));
+            .any(|o| o.contains(&victim));
     }
     workers[0].kill().unwrap();
     workers[0].wait().unwrap();
@@ -202,6 +203,19 @@ fn three_workers_one_killed_leave_the_index_one_worker_builds() {
     // The killed worker held a segment when it died (else the kill tested
     // nothing); its segment was taken over at once, not after the lease.
     assert!(holds, "the killed worker held no lease when it was killed");
+    // Every segment is recorded with its entry: none as gone ("null"),
+    // which a thread taking over a sibling's segment, or a worker
+    // re-claiming one it built, once recorded.
+    for index in [&single, &shared] {
+        let built = rt.block_on(state.built_segments(index)).unwrap();
+        assert!(built.len() > 10);
+        let gone: Vec<&String> = built
+            .iter()
+            .filter(|(_, e)| e == "null")
+            .map(|(s, _)| s)
+            .collect();
+        assert!(gone.is_empty(), "{index}: recorded as gone: {gone:?}");
+    }
     let status = ok(crashdsr(&base, &work, &postgres, &key)
         .arg("status")
         .output()

@@ -112,6 +112,22 @@ impl Queue {
             lease: Duration::from_secs(600),
         }
     }
+
+    /// The name thread `i` of this worker claims segments under
+    /// (`worker/i`).
+    pub fn thread(&self, i: usize) -> String {
+        format!("{}/{i}", self.worker)
+    }
+}
+
+/// The segment files under the index, with their sizes.
+async fn segment_files(index: &Index) -> Result<HashMap<String, u64>> {
+    Ok(index
+        .store
+        .list(Some("segments"))
+        .map_ok(|l| (l.path, l.size))
+        .try_collect()
+        .await?)
 }
 
 /// Builds what is new or changed in `source`'s index, drops what is gone,
@@ -142,12 +158,7 @@ pub async fn update(
     // A segment is kept only while its file is there, whole: one that went
     // missing or changed size is built again (`index verify` reads every
     // file through).
-    let files: HashMap<String, u64> = index
-        .store
-        .list(Some("segments"))
-        .map_ok(|l| (l.path, l.size))
-        .try_collect()
-        .await?;
+    let files = segment_files(index).await?;
     let mut todo = Vec::new();
     for (name, objects) in listing.segments {
         if !is_sealed(&name, newest.as_deref()) {
@@ -193,7 +204,7 @@ pub async fn update(
                 .await?
         }
         Some(q) => {
-            let (mine, theirs) = build_queued(index, source, opts, q, todo, &files).await?;
+            let (mine, theirs) = build_queued(index, source, opts, q, todo).await?;
             kept.extend(theirs);
             mine
         }
@@ -248,7 +259,6 @@ async fn build_queued(
     opts: &BuildOptions,
     q: &Queue,
     todo: Vec<Todo>,
-    files: &HashMap<String, u64>,
 ) -> Result<(
     Vec<(String, SegmentEntry, BuildReport)>,
     Vec<(String, SegmentEntry)>,
@@ -263,13 +273,15 @@ async fn build_queued(
         .collect();
     q.state.queue_segments(&id, &tasks).await?;
     // A segment recorded built whose file is not there (the index was
-    // deleted, or is being rebuilt) is built again.
+    // deleted, or is being rebuilt) is built again. The files are listed
+    // after the records are read: a worker writes a segment's file before
+    // it records it, so one recorded meanwhile is not taken for missing.
     let again: Vec<String> = if opts.rebuild {
         tasks.iter().map(|t| t.segment.clone()).collect()
     } else {
-        q.state
-            .built_segments(&id)
-            .await?
+        let built = q.state.built_segments(&id).await?;
+        let files = segment_files(index).await?;
+        built
             .into_iter()
             .filter(|(segment, entry)| {
                 todo.iter().any(|t| t.name == *segment)
@@ -283,29 +295,34 @@ async fn build_queued(
     };
     q.state.requeue_segments(&id, &again).await?;
     let wanted: std::collections::BTreeSet<String> = todo.iter().map(|t| t.name.clone()).collect();
-    let mut objects_of: HashMap<String, Todo> =
-        todo.into_iter().map(|t| (t.name.clone(), t)).collect();
-    let objects_of = std::sync::Mutex::new(std::mem::take(&mut objects_of));
+    let objects_of: HashMap<String, Todo> = todo.into_iter().map(|t| (t.name.clone(), t)).collect();
+    let objects_of = std::sync::Mutex::new(objects_of);
+    // Each thread claims under its own name, so that none takes over what
+    // another thread of this process holds.
+    let names: Vec<String> = (0..opts.threads.max(1)).map(|i| q.thread(i)).collect();
     let renew = {
-        let q = q.clone();
+        let (q, names) = (q.clone(), names.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(q.lease / 10).await;
-                if let Err(e) = q.state.renew_segments(&q.worker, q.lease).await {
-                    tracing::warn!(error = %e, "Renewing this worker's segment leases failed; trying again.");
+                for name in &names {
+                    if let Err(e) = q.state.renew_segments(name, q.lease).await {
+                        tracing::warn!(error = %e, "Renewing this worker's segment leases failed; trying again.");
+                    }
                 }
             }
         })
     };
-    let worker = || async {
+    let (id, objects_of) = (&id, &objects_of);
+    let worker = |name: String| async move {
         let mut mine = Vec::new();
         loop {
             free_dead_local_leases(&q.state).await?;
-            let Some(task) = q.state.claim_segment(&id, &q.worker, q.lease).await? else {
+            let Some(task) = q.state.claim_segment(id, &name, q.lease).await? else {
                 let counts = q.state.segment_counts().await?;
                 let busy = counts
                     .iter()
-                    .find(|c| c.index == id)
+                    .find(|c| c.index == *id)
                     .is_some_and(|c| c.pending + c.leased > 0);
                 if !busy {
                     return Ok::<_, Error>(mine);
@@ -313,7 +330,10 @@ async fn build_queued(
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             };
-            let found = objects_of.lock().expect("lock").remove(&task.segment);
+            // Kept, not taken: a segment built here and queued again by a
+            // worker that did not see its file yet is built (taken as
+            // written) again, never recorded as gone.
+            let found = objects_of.lock().expect("lock").get(&task.segment).cloned();
             let entry = match found {
                 Some(todo) => {
                     let built = build_segment(index, source, todo, opts).await?;
@@ -326,11 +346,11 @@ async fn build_queued(
                 None => "null".to_owned(),
             };
             q.state
-                .finish_segment(&id, &task.segment, &q.worker, &entry)
+                .finish_segment(id, &task.segment, &name, &entry)
                 .await?;
         }
     };
-    let results = futures::future::join_all((0..opts.threads.max(1)).map(|_| worker())).await;
+    let results = futures::future::join_all(names.into_iter().map(worker)).await;
     renew.abort();
     let mut mine = Vec::new();
     for r in results {
@@ -338,7 +358,7 @@ async fn build_queued(
     }
     let built_here: std::collections::BTreeSet<String> = mine.iter().map(|m| m.0.clone()).collect();
     let mut theirs = Vec::new();
-    for (segment, entry) in q.state.built_segments(&id).await? {
+    for (segment, entry) in q.state.built_segments(id).await? {
         if !wanted.contains(&segment) || built_here.contains(&segment) {
             continue;
         }
@@ -364,6 +384,7 @@ async fn free_dead_local_leases(state: &crashdsr_state::StateStore) -> Result<()
 
 /// A segment to build: its objects, their fingerprint, and (an export
 /// segment of a directory) its folders.
+#[derive(Clone)]
 struct Todo {
     name: String,
     objects: Vec<Listed>,

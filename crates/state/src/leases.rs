@@ -14,10 +14,12 @@ pub fn default_worker() -> String {
     format!("{}:{}", host(), std::process::id())
 }
 
-/// Whether `worker` is a default name (`host:pid`) of a process of this
-/// host that no longer exists (Linux: no `/proc/{pid}`). Any other name, a
-/// live process's or another host's, is not known to be dead.
+/// Whether `worker` is a default name (`host:pid`, or `host:pid/thread`)
+/// of a process of this host that no longer exists (Linux: no
+/// `/proc/{pid}`). Any other name, a live process's or another host's, is
+/// not known to be dead.
 pub fn dead_here(worker: &str, host: &str) -> bool {
+    let worker = worker.split_once('/').map_or(worker, |(w, _)| w);
     let Some((h, pid)) = worker.rsplit_once(':') else {
         return false;
     };
@@ -38,6 +40,8 @@ mod tests {
         let me = std::process::id();
         // A pid above Linux's pid_max (4,194,304) never runs.
         assert!(super::dead_here(&format!("{host}:4194305"), &host));
+        assert!(super::dead_here(&format!("{host}:4194305/1"), &host));
+        assert!(!super::dead_here(&format!("{host}:{me}/0"), &host));
         assert!(!super::dead_here(&format!("{host}:{me}"), &host));
         assert!(
             !super::dead_here(&format!("{host}:1"), &host),

@@ -171,7 +171,9 @@ async fn build(
         _ = tokio::signal::ctrl_c() => {
             // Others take this worker's segments over at once.
             bar.finish();
-            queue.state.release_segments(&queue.worker).await?;
+            for i in 0..opts.threads.max(1) {
+                queue.state.release_segments(&queue.thread(i)).await?;
+            }
             anyhow::bail!("interrupted; the segments this worker held are free for others");
         }
     };
