@@ -1,9 +1,11 @@
 //! The index at search time: the source is listed, each segment whose
 //! objects are exactly those it was built from (same paths, sizes,
-//! versions) is trusted and answers from its postings; every other object
-//! is read in full: new, changed or gone objects turn their segment back to
-//! a scan, as do open, missing and damaged segments, segments of another
-//! tokeniser, and objects the index could not vouch for.
+//! versions) is trusted (or, trusting folder times, whose folders' times
+//! are as stamped); its head is read and kept, and its body read only when
+//! the head's filter lets a token through; every other object is read in
+//! full: new, changed or gone objects turn their segment back to a scan, as
+//! do open, missing and damaged segments, segments of another tokeniser,
+//! and objects the index could not vouch for.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -103,9 +105,14 @@ async fn holding(
                     .await
                     .map_err(|why| (name.clone(), why))?;
                 tokio::task::spawn_blocking(move || {
+                    let found = seg.holding(&wanted);
+                    if found.is_empty() {
+                        // The filter's false "maybe": its objects stay
+                        // undecoded.
+                        return Ok(Vec::new());
+                    }
                     let objects = seg.objects().map_err(|e| e.to_string())?;
-                    Ok(seg
-                        .holding(&wanted)
+                    Ok(found
                         .into_iter()
                         .map(|n| &objects[n as usize])
                         .filter(|o| o.unvouched.is_none())
