@@ -252,20 +252,15 @@ fn an_export_alone_answers_with_everything_it_holds() {
             .output()
             .unwrap();
         let stderr = String::from_utf8(o.stderr.clone()).unwrap();
-        let lines: Vec<serde_json::Value> = ok(o)
+        // The answer's lines, and the index's apart.
+        let (used, lines): (Vec<serde_json::Value>, Vec<serde_json::Value>) = ok(o)
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        (lines, stderr)
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .partition(|l| l["kind"] == "index");
+        (lines, used, stderr)
     };
-    let (full, _) = search(&[]);
-    let (mut narrowed, stderr) = search(&with_index);
-    let used: Vec<serde_json::Value> = narrowed
-        .iter()
-        .filter(|l| l["kind"] == "index")
-        .cloned()
-        .collect();
-    narrowed.retain(|l| l["kind"] != "index");
+    let (full, _, _) = search(&[]);
+    let (narrowed, used, stderr) = search(&with_index);
     assert_eq!(narrowed, full, "the index changed the search's lines");
     assert_eq!(used.len(), 1, "one index line: {used:?}");
     assert!(
@@ -278,13 +273,7 @@ fn an_export_alone_answers_with_everything_it_holds() {
     // Trusting folder times (what it trusts is the library's test): the
     // same lines.
     let trusting = [&with_index[..], &["--trust-folder-times"]].concat();
-    let (mut narrowed, _) = search(&trusting);
-    let used: Vec<serde_json::Value> = narrowed
-        .iter()
-        .filter(|l| l["kind"] == "index")
-        .cloned()
-        .collect();
-    narrowed.retain(|l| l["kind"] != "index");
+    let (narrowed, used, _) = search(&trusting);
     assert_eq!(narrowed, full, "trusting folder times changed the lines");
     assert!(used[0]["segments_by_folder_times"].is_u64(), "{used:?}");
     // Without the key, or with another, the index is refused.
