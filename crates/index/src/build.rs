@@ -352,11 +352,24 @@ async fn build_queued(
     };
     let results = futures::future::join_all(names.into_iter().map(worker)).await;
     renew.abort();
-    let mut mine = Vec::new();
-    for r in results {
-        mine.extend(r?);
+    // A segment built twice here (queued again meanwhile) counts once,
+    // with the reads of both builds.
+    let mut by_name: BTreeMap<String, (SegmentEntry, BuildReport)> = BTreeMap::new();
+    for (name, entry, r) in results
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+    {
+        let (_, seen) = by_name
+            .entry(name)
+            .or_insert((entry, BuildReport::default()));
+        seen.objects_read += r.objects_read;
+        seen.bytes_read += r.bytes_read;
+        seen.unvouched = seen.unvouched.max(r.unvouched);
     }
-    let built_here: std::collections::BTreeSet<String> = mine.iter().map(|m| m.0.clone()).collect();
+    let built_here: std::collections::BTreeSet<String> = by_name.keys().cloned().collect();
+    let mine = by_name.into_iter().map(|(n, (e, r))| (n, e, r)).collect();
     let mut theirs = Vec::new();
     for (segment, entry) in q.state.built_segments(id).await? {
         if !wanted.contains(&segment) || built_here.contains(&segment) {
@@ -551,7 +564,7 @@ fn listed_of(objects: &[Object]) -> Vec<Listed> {
 }
 
 fn entry_of(file: &str, seg: &Segment, bytes: &[u8], print: String) -> SegmentEntry {
-    let (_, head_bytes) = Head::decode(bytes).expect("a segment just encoded has a head");
+    let head_bytes = Head::len_in(bytes).expect("a segment just encoded has a head");
     SegmentEntry {
         file: file.to_owned(),
         sha256: hex::encode(Sha256::digest(bytes)),

@@ -174,18 +174,7 @@ pub(crate) async fn list_trusting(
         let next = std::sync::atomic::AtomicUsize::new(0);
         let same = |(name, want, paths): &(String, String, Vec<String>)| {
             let hour = root.join(segment_prefix(name).unwrap_or_default());
-            let mut times = Vec::with_capacity(paths.len());
-            for p in paths {
-                let dir = if p.is_empty() {
-                    hour.clone()
-                } else {
-                    hour.join(p)
-                };
-                match std::fs::metadata(&dir) {
-                    Ok(m) if m.is_dir() => times.push((p.as_str(), nanos(m.modified()))),
-                    _ => return None,
-                }
-            }
+            let times = folder_times(&hour, paths)?;
             (stamp(times) == *want).then(|| (name.clone(), hour))
         };
         let found: Vec<(String, PathBuf)> = std::thread::scope(|scope| {
@@ -216,6 +205,46 @@ pub(crate) async fn list_trusting(
     .map_err(|e| Error::Index(format!("checking the folders ended: {e}")))?;
     let (objects, _) = list_source(source, None, false, skip).await?;
     Ok((trusted, group(objects)))
+}
+
+/// The modification times of the folders `paths` under `hour` (`""` for
+/// `hour` itself), or `None` when one is missing or is not a folder. Each
+/// is looked up from the hour folder, opened once: a path walked from the
+/// root for every folder spends most of the check finding its way.
+#[cfg(unix)]
+fn folder_times<'a>(hour: &Path, paths: &'a [String]) -> Option<Vec<(&'a str, u128)>> {
+    use rustix::fs::{AtFlags, FileType, fstat, statat};
+    let dir = std::fs::File::open(hour).ok()?;
+    paths
+        .iter()
+        .map(|p| {
+            let st = if p.is_empty() {
+                fstat(&dir)
+            } else {
+                statat(&dir, p.as_str(), AtFlags::empty())
+            }
+            .ok()?;
+            if !FileType::from_raw_mode(st.st_mode as _).is_dir() {
+                return None;
+            }
+            // As `SystemTime` since the epoch, which the update stamped.
+            let nanos = u128::try_from(st.st_mtime).map_or(0, |s| {
+                s * 1_000_000_000 + u128::try_from(st.st_mtime_nsec).unwrap_or(0)
+            });
+            Some((p.as_str(), nanos))
+        })
+        .collect()
+}
+
+#[cfg(not(unix))]
+fn folder_times<'a>(hour: &Path, paths: &'a [String]) -> Option<Vec<(&'a str, u128)>> {
+    paths
+        .iter()
+        .map(|p| match std::fs::metadata(hour.join(p)) {
+            Ok(m) if m.is_dir() => Some((p.as_str(), nanos(m.modified()))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The objects of segment `name` alone, sorted by path, as

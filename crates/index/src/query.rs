@@ -92,16 +92,16 @@ async fn holding(
     trusted: &[Trusted],
     wanted: Arc<Vec<Vec<u32>>>,
 ) -> (BTreeMap<String, Vouched>, Vec<(String, String)>) {
-    let maybe: Vec<(String, SegmentEntry)> = trusted
+    let maybe: Vec<(String, Trusted)> = trusted
         .iter()
         .filter(|t| t.head.filter.may_hold_any(&wanted))
-        .map(|t| (t.name.clone(), t.entry.clone()))
+        .map(|t| (t.name.clone(), t.clone()))
         .collect();
     let found: Vec<Found> = futures::stream::iter(maybe)
-        .map(|(name, entry)| {
+        .map(|(name, t)| {
             let wanted = wanted.clone();
             async move {
-                let seg = load(index, &entry)
+                let seg = load_body(index, &t)
                     .await
                     .map_err(|why| (name.clone(), why))?;
                 tokio::task::spawn_blocking(move || {
@@ -143,8 +143,11 @@ async fn holding(
     (out, failed)
 }
 
-/// A segment listed in the manifest, checked against its file.
-async fn load(index: &Index, entry: &SegmentEntry) -> std::result::Result<Segment, String> {
+/// A segment file's bytes, checked against the manifest's SHA-256.
+async fn read_checked(
+    index: &Index,
+    entry: &SegmentEntry,
+) -> std::result::Result<bytes::Bytes, String> {
     let got = match index.store.get(&entry.file).await {
         Ok(Some(g)) => g,
         Ok(None) => return Err("its file is missing".into()),
@@ -153,7 +156,20 @@ async fn load(index: &Index, entry: &SegmentEntry) -> std::result::Result<Segmen
     if hex::encode(Sha256::digest(&got.bytes)) != entry.sha256 {
         return Err("its file is not the one the manifest names (damaged or replaced)".into());
     }
-    Segment::decode(&got.bytes).map_err(|e| e.to_string())
+    Ok(got.bytes)
+}
+
+/// A segment listed in the manifest, checked against its file and whole.
+async fn load(index: &Index, entry: &SegmentEntry) -> std::result::Result<Segment, String> {
+    let bytes = read_checked(index, entry).await?;
+    Segment::decode(&bytes).map_err(|e| e.to_string())
+}
+
+/// A trusted segment's body (its head is the one read before).
+async fn load_body(index: &Index, t: &Trusted) -> std::result::Result<Segment, String> {
+    let bytes = read_checked(index, &t.entry).await?;
+    Segment::decode_whole(&bytes, t.head.clone(), t.entry.head_bytes as usize)
+        .map_err(|e| e.to_string())
 }
 
 /// A segment's head, read alone and checked against the manifest.
@@ -204,6 +220,13 @@ async fn read_whole(
             (l.path, v)
         })
         .collect())
+}
+
+/// Logs that segment `name` cannot be used and why; the warning for the
+/// search's report.
+fn unusable(name: &str, why: &str) -> String {
+    tracing::warn!(segment = %name, "An index segment cannot be used ({why}); its objects are scanned.");
+    format!("segment {name}: {why}; scanned in full")
 }
 
 /// What the index makes of a source for a search.
@@ -262,6 +285,11 @@ async fn survey(
             .into_iter()
             .filter_map(|(name, h)| Some((name, h.ok()?)))
             .collect();
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            heads = heads.len(),
+            "Read the stamped segments' heads."
+        );
         let checks = heads
             .iter()
             .filter(|(_, h)| h.meta.unvouched.is_empty() && !h.meta.folders.is_empty())
@@ -322,9 +350,7 @@ async fn survey(
         .await;
     let mut objects_of = HashMap::new();
     let mut fall_back = |name: &str, why: &str, objects: Vec<Listed>, use_: &mut IndexUse| {
-        tracing::warn!(segment = %name, "An index segment cannot be used ({why}); its objects are scanned.");
-        use_.warnings
-            .push(format!("segment {name}: {why}; scanned in full"));
+        use_.warnings.push(unusable(name, why));
         use_.segments_scanned += 1;
         scan.extend(objects);
     };
@@ -355,8 +381,7 @@ async fn survey(
             // Its body cannot be used: every object it vouches for is read.
             let objects = objects_of.remove(&t.name);
             candidates.extend(read_whole(source, t, objects).await?);
-            use_.warnings
-                .push(format!("segment {}: {why}; scanned in full", t.name));
+            use_.warnings.push(unusable(&t.name, why));
             use_.segments_scanned += 1;
             continue;
         }
@@ -476,9 +501,7 @@ impl Narrow for Narrowing {
             let t = trusted.iter().find(|t| t.name == *name).expect("asked");
             held.objects
                 .extend(read_whole(&searched.store, t, None).await.map_err(boxed)?);
-            tracing::warn!(segment = %name, "An index segment cannot be used ({why}); its objects are scanned.");
-            held.scanned
-                .push(format!("segment {name}: {why}; scanned in full"));
+            held.scanned.push(unusable(name, why));
         }
         searched.trusted = Arc::new(
             trusted

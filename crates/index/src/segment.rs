@@ -249,18 +249,8 @@ impl Head {
     /// its first bytes) and the bytes it takes; an error when they are
     /// damaged.
     pub fn decode(bytes: &[u8]) -> Result<(Self, usize)> {
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(damaged("not a segment of this format"));
-        }
-        let mut r = Reader(&bytes[MAGIC.len()..]);
-        let meta_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
-        let meta = r.take(meta_len).ok_or_else(|| damaged("header cut"))?;
-        let words = r.u32().ok_or_else(|| damaged("no filter"))? as usize;
-        let filter = r
-            .take(words.saturating_mul(8))
-            .ok_or_else(|| damaged("filter cut"))?;
-        let len = bytes.len() - r.0.len();
-        let sum = r.take(32).ok_or_else(|| damaged("head cut"))?;
+        let (meta, filter, len) = Self::parts(bytes)?;
+        let sum = &bytes[len..len + 32];
         if Sha256::digest(&bytes[..len])[..] != *sum {
             return Err(damaged("its head's checksum does not match"));
         }
@@ -280,6 +270,31 @@ impl Head {
             },
             len + 32,
         ))
+    }
+
+    /// The length of the head at the start of a segment file's bytes,
+    /// checksum included, from its length fields alone.
+    pub fn len_in(bytes: &[u8]) -> Result<usize> {
+        Self::parts(bytes).map(|(_, _, len)| len + 32)
+    }
+
+    /// A head's meta and filter bytes, and where its checksum starts.
+    fn parts(bytes: &[u8]) -> Result<(&[u8], &[u8], usize)> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(damaged("not a segment of this format"));
+        }
+        let mut r = Reader(&bytes[MAGIC.len()..]);
+        let meta_len = r.u32().ok_or_else(|| damaged("no header"))? as usize;
+        let meta = r.take(meta_len).ok_or_else(|| damaged("header cut"))?;
+        let words = r.u32().ok_or_else(|| damaged("no filter"))? as usize;
+        let filter = r
+            .take(words.saturating_mul(8))
+            .ok_or_else(|| damaged("filter cut"))?;
+        let len = bytes.len() - r.0.len();
+        if r.0.len() < 32 {
+            return Err(damaged("head cut"));
+        }
+        Ok((meta, filter, len))
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -493,7 +508,22 @@ impl Segment {
         if Sha256::digest(body)[..] != *sum {
             return Err(damaged("its checksum does not match"));
         }
-        let mut r = Reader(&body[head_len..]);
+        Self::body(head, &body[head_len..])
+    }
+
+    /// A segment from its file's bytes, known whole (they are those whose
+    /// SHA-256 the manifest names) and whose head, `head_len` bytes long,
+    /// is `head` (read before): neither checksum is computed again.
+    pub fn decode_whole(bytes: &[u8], head: Head, head_len: usize) -> Result<Self> {
+        if bytes.len() < head_len + 32 {
+            return Err(damaged("cut short"));
+        }
+        Self::body(head, &bytes[head_len..bytes.len() - 32])
+    }
+
+    /// The segment of `head` and the body after it (without its checksum).
+    fn body(head: Head, body: &[u8]) -> Result<Self> {
+        let mut r = Reader(body);
         let objects_len = r.u32().ok_or_else(|| damaged("no object list"))? as usize;
         let objects_gz = r
             .take(objects_len)
