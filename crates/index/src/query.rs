@@ -111,12 +111,14 @@ async fn holding(
                         // undecoded.
                         return Ok(Vec::new());
                     }
-                    let objects = seg.objects().map_err(|e| e.to_string())?;
-                    Ok(found
+                    let objects = seg.objects_at(&found).map_err(|e| e.to_string())?;
+                    Ok(objects
                         .into_iter()
-                        .map(|n| &objects[n as usize])
                         .filter(|o| o.unvouched.is_none())
-                        .map(|o| (o.path.clone(), o.vouched()))
+                        .map(|o| {
+                            let v = o.vouched();
+                            (o.path, v)
+                        })
                         .collect())
                 })
                 .await

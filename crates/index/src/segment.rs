@@ -428,6 +428,43 @@ impl Segment {
             .map_err(|e| Error::Index(format!("a damaged segment file: its objects: {e}")))
     }
 
+    /// The objects numbered `numbers`, decoding those alone (a search
+    /// wants a few of a segment's objects, not all of them).
+    pub fn objects_at(&self, numbers: &[u32]) -> Result<Vec<Object>> {
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::Index(format!("a damaged segment file: its objects: {e}"))
+        };
+        if let Some(all) = self.objects.get() {
+            let all = all.as_deref().map_err(|e| bad(e))?;
+            return numbers
+                .iter()
+                .map(|n| {
+                    all.get(*n as usize)
+                        .cloned()
+                        .ok_or_else(|| bad(&"no such object"))
+                })
+                .collect();
+        }
+        let mut json = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&self.objects_gz[..]),
+            &mut json,
+        )
+        .map_err(|e| bad(&e))?;
+        let raw: Vec<&serde_json::value::RawValue> =
+            serde_json::from_slice(&json).map_err(|e| bad(&e))?;
+        if raw.len() as u64 != self.head.meta.objects {
+            return Err(bad(&"its object list is not as long as it says"));
+        }
+        numbers
+            .iter()
+            .map(|n| {
+                let one = raw.get(*n as usize).ok_or_else(|| bad(&"no such object"))?;
+                serde_json::from_str(one.get()).map_err(|e| bad(&e))
+            })
+            .collect()
+    }
+
     /// The objects (by number) that hold the token with keyed hash `h`.
     pub fn postings(&self, h: u32) -> Vec<u32> {
         let Ok(i) = self.hashes.binary_search(&h) else {
@@ -639,6 +676,18 @@ mod tests {
         assert_eq!(back.holding(&[vec![1, 300]]), [0, 2]);
         assert_eq!(back.holding(&[vec![1, 2], vec![u32::MAX]]), [0, 3]);
         assert_eq!(back.holding(&[vec![2, 300, 9]]), Vec::<u32>::new());
+        // A few objects decoded alone, from a segment read back whole with
+        // the head already read.
+        let bytes = seg.encode();
+        let (head, len) = Head::decode(&bytes).unwrap();
+        assert_eq!(Head::len_in(&bytes).unwrap(), len);
+        let whole = Segment::decode_whole(&bytes, head, len).unwrap();
+        assert_eq!(whole, seg);
+        let all = seg.objects().unwrap();
+        let some = whole.objects_at(&[1, 3]).unwrap();
+        assert_eq!(some, [all[1].clone(), all[3].clone()]);
+        assert_eq!(back.objects_at(&[0]).unwrap(), [all[0].clone()]);
+        assert!(whole.objects_at(&[4]).is_err());
         let mut bytes = seg.encode();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 1;
