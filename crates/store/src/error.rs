@@ -19,6 +19,10 @@ pub enum ErrorKind {
     /// The network failed or timed out after the store's own retries: the
     /// same call may succeed later.
     Transient,
+    /// The store kept refusing the call for its request rate (HTTP 429, or
+    /// 503 as Azure's `ServerBusy` and S3's `SlowDown`) through its own
+    /// retries: fewer calls at once, or later.
+    Throttled,
     /// The source's URL or configuration is wrong.
     Config,
     /// Anything else.
@@ -122,10 +126,17 @@ fn kind_of_object_store(e: &object_store::Error) -> ErrorKind {
     }
 }
 
-/// The kind told by a typed error in `e`'s source chain: an HTTP
-/// transport failure or a file-system error.
+/// The kind told by a typed error in `e`'s source chain: throttling (see
+/// [`crate::throttle`]), an HTTP transport failure or a file-system error.
 fn kind_in_chain(e: &(dyn StdError + 'static)) -> ErrorKind {
     use object_store::client::HttpErrorKind as H;
+    let mut current: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = current {
+        if err.is::<crate::throttle::Throttled>() {
+            return ErrorKind::Throttled;
+        }
+        current = err.source();
+    }
     let mut current: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = current {
         if let Some(http) = err.downcast_ref::<object_store::client::HttpError>() {

@@ -7,8 +7,9 @@ writes.
   A directory keeps a fast path ([`Store::dir`]): its files can be walked
   and read in place with no per-object async overhead.
 - [`Error`] with an [`ErrorKind`] callers match on (not found, permission,
-  precondition, transient, config), taken from object_store's and the
-  standard library's error types, never from a message's text.
+  precondition, transient, throttled, config), taken from object_store's
+  and the standard library's error types, never from a message's text
+  (throttling from the HTTP status, through the stores' own HTTP client).
 - Conditional writes ([`Store::put_if`], an ETag check) and deletes that
   retry what failed for a transient reason.
 - [`archive`] and [`export`]: the archive's and the continuous export's
@@ -33,6 +34,7 @@ mod error;
 pub mod export;
 mod source;
 mod store;
+mod throttle;
 
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::source::SourceId;

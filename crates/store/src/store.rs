@@ -29,7 +29,8 @@ const WIDE: usize = 256;
 const DEEPEST: usize = 8;
 
 /// Attempts at a call the store's own retries do not cover (a delete that
-/// timed out), when the failure is [`ErrorKind::Transient`].
+/// timed out), when the failure is [`ErrorKind::Transient`] or
+/// [`ErrorKind::Throttled`].
 const ATTEMPTS: u32 = 4;
 
 /// One listed object.
@@ -86,6 +87,44 @@ fn shown(url: &str) -> String {
     }
 }
 
+/// The object store of a remote URL, configured by `options`
+/// (object_store's keys), sending its requests through
+/// [`crate::throttle::Connector`] (Azure and S3), with `retry` instead of
+/// object_store's default retries when given.
+fn remote(
+    url: &url::Url,
+    options: Vec<(String, String)>,
+    retry: Option<object_store::RetryConfig>,
+) -> object_store::Result<(Box<dyn ObjectStore>, StorePath)> {
+    use object_store::ObjectStoreScheme as S;
+    let (scheme, path) = S::parse(url)?;
+    let path = StorePath::parse(path)?;
+    // As `object_store::parse_url_opts` builds them, keys it does not
+    // know for the scheme skipped.
+    macro_rules! build {
+        ($builder:ty) => {{
+            let mut b = options.iter().fold(
+                <$builder>::new().with_url(url.to_string()),
+                |b, (k, v)| match k.parse() {
+                    Ok(k) => b.with_config(k, v),
+                    Err(_) => b,
+                },
+            );
+            if let Some(r) = retry {
+                b = b.with_retry(r);
+            }
+            Box::new(b.with_http_connector(crate::throttle::Connector).build()?)
+                as Box<dyn ObjectStore>
+        }};
+    }
+    let store = match scheme {
+        S::MicrosoftAzure => build!(object_store::azure::MicrosoftAzureBuilder),
+        S::AmazonS3 => build!(object_store::aws::AmazonS3Builder),
+        _ => return object_store::parse_url_opts(url, options),
+    };
+    Ok((store, path))
+}
+
 fn is_remote(url: &str) -> bool {
     url.contains("://") && !url.starts_with("file://")
 }
@@ -112,16 +151,15 @@ impl Store {
             // its messages, which repeat the URL, cannot hold a secret.
             let parsed = url::Url::parse(&shown)
                 .map_err(|e| Error::config(&shown, format!("not a URL: {e}")))?;
-            let (store, prefix) =
-                object_store::parse_url_opts(&parsed, credentials()).map_err(|e| {
-                    Error::config(
-                        &shown,
-                        format!(
-                            "{e} (a source is a directory, az://container/prefix or \
+            let (store, prefix) = remote(&parsed, credentials(), None).map_err(|e| {
+                Error::config(
+                    &shown,
+                    format!(
+                        "{e} (a source is a directory, az://container/prefix or \
                              s3://bucket/prefix, with credentials in AZURE_STORAGE_* or AWS_*)"
-                        ),
-                    )
-                })?;
+                    ),
+                )
+            })?;
             let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
                 Arc::from(store)
             } else {
@@ -452,9 +490,9 @@ impl Store {
     }
 
     /// Deletes `path`; one already gone is no error. A delete that fails
-    /// for a transient reason (a timeout: object_store sends Azure's as a
-    /// batch request and does not retry it) is tried again, up to four
-    /// times in all.
+    /// for a transient reason or throttling (object_store sends Azure's as
+    /// a batch request and does not retry a timeout of it) is tried again,
+    /// up to four times in all.
     pub async fn delete(&self, path: &str) -> Result<()> {
         let at = location(path);
         let mut attempt = 1;
@@ -463,7 +501,8 @@ impl Store {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => return Ok(()),
                 Err(e) => {
                     let err = Error::from_object_store("deleting", path, e);
-                    if err.kind() != ErrorKind::Transient || attempt >= ATTEMPTS {
+                    let again = matches!(err.kind(), ErrorKind::Transient | ErrorKind::Throttled);
+                    if !again || attempt >= ATTEMPTS {
                         return Err(err);
                     }
                     let wait = Duration::from_millis(250 << attempt);
@@ -539,5 +578,102 @@ mod tests {
         assert_eq!(shown("az://c/p?sv=2020&sig=SECRET"), "az://c/p");
         assert_eq!(shown("s3://key:SECRET@bucket/p"), "s3://bucket/p");
         assert_eq!(shown("/tmp/x"), "/tmp/x");
+    }
+
+    /// A server on loopback answering the `n`th request with `script[n]`
+    /// (the last status from then on) and no body, and how many it got.
+    async fn scripted(script: Vec<u16>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (seen, script) = (seen.clone(), script.clone());
+                tokio::spawn(async move {
+                    let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+                    loop {
+                        let end = loop {
+                            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break at + 4;
+                            }
+                            match conn.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        // The requests here (GET) have no body.
+                        buf.drain(..end);
+                        let n = seen.fetch_add(1, Ordering::SeqCst);
+                        let status = script[n.min(script.len() - 1)];
+                        let reply =
+                            format!("HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\n\r\n");
+                        if conn.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), count)
+    }
+
+    /// An Azure store at `endpoint`, retrying twice at once.
+    fn azure_at(endpoint: &str) -> Store {
+        let options = [
+            ("azure_storage_account_name", "devstoreaccount1"),
+            // Azurite's published account key, not a secret.
+            (
+                "azure_storage_account_key",
+                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+            ),
+            ("azure_storage_endpoint", endpoint),
+            ("azure_allow_http", "true"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec();
+        let retry = object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(5),
+                base: 2.0,
+            },
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(30),
+        };
+        let url = url::Url::parse("az://c/p").unwrap();
+        let (store, _) = remote(&url, options, Some(retry)).unwrap();
+        Store::from_object_store(Arc::from(store), "az://c/p")
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_and_told_apart_by_its_status() {
+        use std::sync::atomic::Ordering;
+        // Refused for its rate (Azure's ServerBusy is a 503) through every
+        // retry: throttled, after 1 + 2 requests.
+        let (endpoint, count) = scripted(vec![503]).await;
+        let err = azure_at(&endpoint).get("x").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+        let (endpoint, count) = scripted(vec![429]).await;
+        let err = azure_at(&endpoint).get("x").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+        // A 429 then an answer: the answer counts (not there).
+        let (endpoint, count) = scripted(vec![429, 503, 404]).await;
+        assert!(azure_at(&endpoint).get("x").await.unwrap().is_none());
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+        // A server error is retried as before, and is not throttling.
+        let (endpoint, count) = scripted(vec![500]).await;
+        let err = azure_at(&endpoint).get("x").await.unwrap_err();
+        assert_ne!(err.kind(), ErrorKind::Throttled, "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+        // Refused, not throttled.
+        let (endpoint, count) = scripted(vec![403]).await;
+        let err = azure_at(&endpoint).get("x").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Permission, "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 }
