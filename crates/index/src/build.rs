@@ -432,9 +432,19 @@ async fn build_segment(
         let entry = entry_of(&file, &seg, &got.bytes, print);
         return Ok((name, entry, BuildReport::default()));
     }
-    // Reads run ahead of the thread that tokenises, `io` at a time.
+    // A directory's files are read in place by the thread that tokenises
+    // them (a read through the object-store interface hands each file
+    // between threads twice or more); an object store's reads run ahead of
+    // that thread, `io` at a time.
     let (tx, mut rx) = tokio::sync::mpsc::channel(opts.io.max(1));
-    let reader = {
+    let mut in_place = source.dir().map(|root| {
+        let root = root.to_owned();
+        objects.clone().into_iter().map(move |l| {
+            let bytes = (l.size <= LARGEST_INDEXED).then(|| read_in_place(&root, &l.path));
+            (l, bytes)
+        })
+    });
+    let reader = in_place.is_none().then(|| {
         let (source, objects) = (source.clone(), objects.clone());
         let io = opts.io.max(1);
         tokio::spawn(async move {
@@ -459,16 +469,22 @@ async fn build_segment(
                 }
             }
         })
-    };
+    });
     let (key, limits, progress) = (index.key.clone(), opts.limits, opts.progress.clone());
     let seg_name = name.clone();
     let built = tokio::task::spawn_blocking(move || -> Result<(Segment, BuildReport)> {
         let mut report = BuildReport::default();
-        let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+        // Every occurrence of a token is looked up; only a new one is
+        // copied (and its keyed hash computed once, below).
+        let mut ids: HashMap<Vec<u8>, u32, foldhash::quality::RandomState> = HashMap::default();
         let mut per_object: Vec<Vec<u32>> = Vec::new();
         let mut headers = Vec::new();
         let mut tally = Tally::default();
-        while let Some((listed, bytes)) = rx.blocking_recv() {
+        let mut next = move || match &mut in_place {
+            Some(files) => files.next(),
+            None => rx.blocking_recv(),
+        };
+        while let Some((listed, bytes)) = next() {
             let mut seen: Vec<u32> = Vec::new();
             let mut object = Object {
                 path: listed.path.clone(),
@@ -497,8 +513,14 @@ async fn build_segment(
                         limits,
                         &mut one,
                         &mut |t| {
-                            let next = ids.len() as u32;
-                            let id = *ids.entry(t.to_vec()).or_insert(next);
+                            let id = match ids.get(t) {
+                                Some(id) => *id,
+                                None => {
+                                    let next = ids.len() as u32;
+                                    ids.insert(t.to_vec(), next);
+                                    next
+                                }
+                            };
                             seen.push(id);
                         },
                     );
@@ -540,7 +562,9 @@ async fn build_segment(
     })
     .await
     .map_err(|e| Error::Index(format!("building segment {name} ended: {e}")))?;
-    let _ = reader.await;
+    if let Some(reader) = reader {
+        let _ = reader.await;
+    }
     let (seg, report) = built?;
     if listed_of(seg.objects()?) != objects {
         return Err(Error::Index(format!(
@@ -550,6 +574,18 @@ async fn build_segment(
     let bytes = seg.encode();
     index.store.put(&file, bytes.clone()).await?;
     Ok((name, entry_of(&file, &seg, &bytes, print), report))
+}
+
+/// A file of a directory source, read whole (at most
+/// [`LARGEST_INDEXED`] bytes and one more: a file that grew since it was
+/// listed is caught by its size).
+fn read_in_place(root: &std::path::Path, path: &str) -> crashdsr_store::Result<bytes::Bytes> {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    std::fs::File::open(root.join(path))
+        .and_then(|f| f.take(LARGEST_INDEXED + 1).read_to_end(&mut buf))
+        .map_err(|e| crashdsr_store::Error::from_io("reading", path, e))?;
+    Ok(buf.into())
 }
 
 fn listed_of(objects: &[Object]) -> Vec<Listed> {

@@ -28,8 +28,6 @@
 //! 32 bytes                       SHA-256 of everything before
 //! ```
 
-use std::collections::BTreeMap;
-
 use crashdsr_search::{Tally, Vouched};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -347,24 +345,25 @@ impl Segment {
     /// A segment from its header and, per object number, the keyed hashes
     /// of its tokens.
     pub fn new(header: Header, tokens: &[Vec<u32>]) -> Self {
-        let mut by_hash: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for (n, hashes) in tokens.iter().enumerate() {
-            for h in hashes {
-                let list = by_hash.entry(*h).or_default();
-                if list.last() != Some(&(n as u32)) {
-                    list.push(n as u32);
-                }
-            }
-        }
+        // (hash, object) pairs in order: each hash's postings ascending.
+        let mut pairs: Vec<(u32, u32)> = tokens
+            .iter()
+            .enumerate()
+            .flat_map(|(n, hashes)| hashes.iter().map(move |h| (*h, n as u32)))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
         let (mut hashes, mut starts, mut postings) = (Vec::new(), Vec::new(), Vec::new());
-        for (h, objects) in by_hash {
-            hashes.push(h);
-            starts.push(postings.len() as u32);
-            let mut last = 0u32;
-            for (i, o) in objects.into_iter().enumerate() {
-                leb128(&mut postings, if i == 0 { o } else { o - last });
-                last = o;
+        let mut last = 0u32;
+        for (i, &(h, o)) in pairs.iter().enumerate() {
+            if i == 0 || pairs[i - 1].0 != h {
+                hashes.push(h);
+                starts.push(postings.len() as u32);
+                leb128(&mut postings, o);
+            } else {
+                leb128(&mut postings, o - last);
             }
+            last = o;
         }
         starts.push(postings.len() as u32);
         let meta = Meta {
