@@ -651,29 +651,28 @@ mod tests {
     #[tokio::test]
     async fn throttling_is_retried_and_told_apart_by_its_status() {
         use std::sync::atomic::Ordering;
-        // Refused for its rate (Azure's ServerBusy is a 503) through every
-        // retry: throttled, after 1 + 2 requests.
-        let (endpoint, count) = scripted(vec![503]).await;
-        let err = azure_at(&endpoint).get("x").await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
-        assert_eq!(count.load(Ordering::SeqCst), 3);
-        let (endpoint, count) = scripted(vec![429]).await;
-        let err = azure_at(&endpoint).get("x").await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
-        assert_eq!(count.load(Ordering::SeqCst), 3);
-        // A 429 then an answer: the answer counts (not there).
-        let (endpoint, count) = scripted(vec![429, 503, 404]).await;
-        assert!(azure_at(&endpoint).get("x").await.unwrap().is_none());
-        assert_eq!(count.load(Ordering::SeqCst), 3);
-        // A server error is retried as before, and is not throttling.
-        let (endpoint, count) = scripted(vec![500]).await;
-        let err = azure_at(&endpoint).get("x").await.unwrap_err();
-        assert_ne!(err.kind(), ErrorKind::Throttled, "{err}");
-        assert_eq!(count.load(Ordering::SeqCst), 3);
-        // Refused, not throttled.
-        let (endpoint, count) = scripted(vec![403]).await;
-        let err = azure_at(&endpoint).get("x").await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Permission, "{err}");
-        assert_eq!(count.load(Ordering::SeqCst), 1);
+        // The answers scripted, what `get` makes of them (`None`: not
+        // there), and the requests made (the first and two retries).
+        let cases: [(&[u16], Option<ErrorKind>, usize); 5] = [
+            // Refused for its rate through every retry (Azure's
+            // ServerBusy is a 503): throttled.
+            (&[503], Some(ErrorKind::Throttled), 3),
+            (&[429], Some(ErrorKind::Throttled), 3),
+            // Throttled, then an answer: the answer counts.
+            (&[429, 503, 404], None, 3),
+            // A server error is retried as before, and is not throttling.
+            (&[500], Some(ErrorKind::Other), 3),
+            // Refused, not throttled, and not retried.
+            (&[403], Some(ErrorKind::Permission), 1),
+        ];
+        for (script, want, requests) in cases {
+            let (endpoint, count) = scripted(script.to_vec()).await;
+            let got = azure_at(&endpoint).get("x").await;
+            match want {
+                Some(kind) => assert_eq!(got.unwrap_err().kind(), kind, "{script:?}"),
+                None => assert!(got.unwrap().is_none(), "{script:?}"),
+            }
+            assert_eq!(count.load(Ordering::SeqCst), requests, "{script:?}");
+        }
     }
 }
