@@ -169,7 +169,8 @@ pub(crate) struct IndexBuildArgs {
     /// Segments built at once; default: one per core.
     #[arg(long)]
     pub(crate) threads: Option<usize>,
-    /// Objects read at once per segment.
+    /// Objects read at once per segment from an object store (a
+    /// directory's files are read by the thread that tokenises them).
     #[arg(long, default_value_t = 16)]
     pub(crate) io: usize,
     /// Bytes one object may expand to through its containers, as for

@@ -34,7 +34,8 @@ pub const LARGEST_INDEXED: u64 = 64 << 20;
 pub struct BuildOptions {
     /// Segments built at once (each on its own thread).
     pub threads: usize,
-    /// Objects read at once per segment.
+    /// Objects read at once per segment from an object store (a
+    /// directory's files are read by the thread that tokenises them).
     pub io: usize,
     /// Caps on decoding, as the search's.
     pub limits: Limits,
