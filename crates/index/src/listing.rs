@@ -228,9 +228,8 @@ fn folder_times<'a>(hour: &Path, paths: &'a [String]) -> Option<Vec<(&'a str, u1
                 return None;
             }
             // As `SystemTime` since the epoch, which the update stamped.
-            let nanos = u128::try_from(st.st_mtime).map_or(0, |s| {
-                s * 1_000_000_000 + u128::try_from(st.st_mtime_nsec).unwrap_or(0)
-            });
+            let nanos = u128::try_from(st.st_mtime)
+                .map_or(0, |s| s * 1_000_000_000 + st.st_mtime_nsec as u128);
             Some((p.as_str(), nanos))
         })
         .collect()
