@@ -410,12 +410,7 @@ impl Segment {
     pub fn objects(&self) -> Result<&[Object]> {
         self.objects
             .get_or_init(|| {
-                let mut json = Vec::new();
-                std::io::Read::read_to_end(
-                    &mut flate2::read::GzDecoder::new(&self.objects_gz[..]),
-                    &mut json,
-                )
-                .map_err(|e| e.to_string())?;
+                let json = self.objects_json().map_err(|e| e.to_string())?;
                 let objects: Vec<Object> =
                     serde_json::from_slice(&json).map_err(|e| e.to_string())?;
                 if objects.len() as u64 != self.head.meta.objects {
@@ -425,6 +420,16 @@ impl Segment {
             })
             .as_deref()
             .map_err(|e| Error::Index(format!("a damaged segment file: its objects: {e}")))
+    }
+
+    /// Its object list's JSON, inflated.
+    fn objects_json(&self) -> std::io::Result<Vec<u8>> {
+        let mut json = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&self.objects_gz[..]),
+            &mut json,
+        )?;
+        Ok(json)
     }
 
     /// The objects numbered `numbers`, decoding those alone (a search
@@ -444,12 +449,7 @@ impl Segment {
                 })
                 .collect();
         }
-        let mut json = Vec::new();
-        std::io::Read::read_to_end(
-            &mut flate2::read::GzDecoder::new(&self.objects_gz[..]),
-            &mut json,
-        )
-        .map_err(|e| bad(&e))?;
+        let json = self.objects_json().map_err(|e| bad(&e))?;
         let raw: Vec<&serde_json::value::RawValue> =
             serde_json::from_slice(&json).map_err(|e| bad(&e))?;
         if raw.len() as u64 != self.head.meta.objects {
