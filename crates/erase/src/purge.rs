@@ -12,7 +12,6 @@
 //! `plan_id` is the first 20 hex digits of the SHA-256 of every byte
 //! before the last line: an edited plan is refused.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -194,7 +193,10 @@ impl<W: Write> Hashing<W> {
 /// Calls `on` with the objects of `target` older than `cutoff`, a batch
 /// at a time, with why: the objects of a minute folder by its path, those
 /// of an archived crash by its crash log's time. Returns the objects
-/// listed. Memory holds one batch and the archived crashes' objects.
+/// listed. Memory holds one batch and one archived crash's objects: a
+/// listing gives a folder's objects one after another (a directory is
+/// walked depth first, an object store lists in order); were a folder's
+/// objects ever apart, each run of them is judged alone, by the same log.
 async fn older_than(
     target: &Target,
     cutoff: &str,
@@ -202,7 +204,7 @@ async fn older_than(
 ) -> Result<u64> {
     let mut listing = target.store().paths(None);
     let mut batch = Vec::new();
-    let mut folders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut crash: Option<(String, Vec<String>)> = None;
     let mut listed = 0;
     while let Some(path) = listing.next().await {
         let path = path.map_err(|e| classify_store(&e))?;
@@ -211,7 +213,15 @@ async fn older_than(
             continue;
         }
         if let Some(folder) = archive_folder(&path) {
-            folders.entry(folder.to_owned()).or_default().push(path);
+            match &mut crash {
+                Some((open, objects)) if open == folder => objects.push(path),
+                _ => {
+                    let next = (folder.to_owned(), vec![path]);
+                    if let Some(done) = crash.replace(next) {
+                        archived_crash(target, cutoff, done, &mut on).await?;
+                    }
+                }
+            }
         } else if let Some(minute) = minute_of(&path)
             && minute.as_str() < cutoff
         {
@@ -225,22 +235,34 @@ async fn older_than(
     if !batch.is_empty() {
         on(batch).await?;
     }
-    for (folder, objects) in folders {
-        let log = format!("{folder}download.json");
-        let Some(read) = target.read(&log).await? else {
-            continue;
-        };
-        let Some(time) = string_field(&read.bytes, "timestamp").filter(|t| t.len() >= 16) else {
-            continue;
-        };
-        if time[..16] < *cutoff {
-            let why = format!("an archived crash of {}, before {cutoff}", &time[..16]);
-            for chunk in objects.chunks(BATCH) {
-                on(chunk.iter().map(|o| (o.clone(), why.clone())).collect()).await?;
-            }
-        }
+    if let Some(done) = crash {
+        archived_crash(target, cutoff, done, &mut on).await?;
     }
     Ok(listed)
+}
+
+/// Calls `on` with the objects of one archived crash's folder if its
+/// crash log says it is older than `cutoff`.
+async fn archived_crash(
+    target: &Target,
+    cutoff: &str,
+    (folder, objects): (String, Vec<String>),
+    on: &mut impl AsyncFnMut(Vec<(String, String)>) -> Result<()>,
+) -> Result<()> {
+    let log = format!("{folder}download.json");
+    let Some(read) = target.read(&log).await? else {
+        return Ok(());
+    };
+    let Some(time) = string_field(&read.bytes, "timestamp").filter(|t| t.len() >= 16) else {
+        return Ok(());
+    };
+    if time[..16] < *cutoff {
+        let why = format!("an archived crash of {}, before {cutoff}", &time[..16]);
+        for chunk in objects.chunks(BATCH) {
+            on(chunk.iter().map(|o| (o.clone(), why.clone())).collect()).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Plans the purge of everything in `sources` older than `cutoff`

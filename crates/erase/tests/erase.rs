@@ -465,6 +465,79 @@ async fn purge_removes_exactly_the_folders_older_than_the_cutoff() {
     assert_eq!(snapshot(&root), after);
 }
 
+/// A crawl archive beside minute folders: each archived crash is judged by
+/// its crash log's time, one folder at a time, and all of its objects (in
+/// subfolders too) go or stay together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_judges_each_archived_crash_by_its_crash_log() {
+    let tmp = TempDir::new("purge-archive");
+    let put = |root: &Path, path: &str, text: &str| {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    };
+    let crash = |root: &Path, id: &str, log: Option<&str>| {
+        let folder = format!("apps/contoso/demo/errors/{id}");
+        if let Some(log) = log {
+            put(root, &format!("{folder}/download.json"), log);
+        }
+        put(root, &format!("{folder}/details.json"), "{}");
+        put(root, &format!("{folder}/attachments/a1/a.txt"), "text");
+        put(root, &format!("{folder}/attachments/a2/b.bin"), "bin");
+        folder
+    };
+    let old = |t: &str| format!("{{\"errorId\":\"x\",\"timestamp\":\"{t}\"}}");
+    let mixed = tmp.path().join("mixed");
+    put(&mixed, "2026/11/01/10/05/logs.v1.data", "[]");
+    put(&mixed, "2026/12/01/10/05/logs.v1.data", "[]");
+    let mut older = vec!["2026/11/01/10/05/logs.v1.data".to_owned()];
+    for (id, log) in [
+        ("e1", Some(old("2026-10-01T00:00:00Z"))),
+        ("e2", Some(old("2026-12-01T00:00:00Z"))),
+        ("e3", Some(old("2026-11-14T23:59:59Z"))),
+        ("e4", None),
+        ("e5", Some("{\"errorId\":\"x\"}".to_owned())),
+        ("e6", Some(old("2026-11-15T00:00:00Z"))),
+    ] {
+        let folder = crash(&mixed, id, log.as_deref());
+        if ["e1", "e3"].contains(&id) {
+            for o in ["download.json", "details.json", "attachments/a1/a.txt"] {
+                older.push(format!("{folder}/{o}"));
+            }
+            older.push(format!("{folder}/attachments/a2/b.bin"));
+        }
+    }
+    // Only older crashes: whichever folder is listed last is planned too.
+    let archive = tmp.path().join("archive");
+    let mut all = Vec::new();
+    for id in ["f1", "f2", "f3"] {
+        let folder = crash(&archive, id, Some(&old("2026-01-01T00:00:00Z")));
+        for o in [
+            "download.json",
+            "details.json",
+            "attachments/a1/a.txt",
+            "attachments/a2/b.bin",
+        ] {
+            all.push(format!("{folder}/{o}"));
+        }
+    }
+    for (root, mut expected) in [(mixed, older), (archive, all)] {
+        let sources = vec![root.to_str().unwrap().to_owned()];
+        let plan_file = tmp.path().join("purge.jsonl");
+        let plan = plan_purge(&sources, "2026-11-15T00:00", &plan_file)
+            .await
+            .unwrap();
+        let mut planned: Vec<String> = plan
+            .each_delete()
+            .unwrap()
+            .map(|d| d.unwrap().object)
+            .collect();
+        planned.sort();
+        expected.sort();
+        assert_eq!(planned, expected, "{}", root.display());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn immutable_and_read_only_stores_stop_the_run_with_the_object_named() {
     let tmp = TempDir::new("erase-refused");
