@@ -317,45 +317,51 @@ impl Store {
     }
 
     /// The path of every object under `prefix`, as a stream: a directory
-    /// walked a folder at a time (every file, erasure's temporary copies
-    /// included, which a local object store's listing would hide; a folder
-    /// that is not there is empty), an object store listed.
+    /// walked depth first (every file, erasure's temporary copies included,
+    /// which a local object store's listing would hide; a folder that is
+    /// not there is empty), an object store listed. A folder's objects come
+    /// one after another, and memory holds one open folder a level, however
+    /// many entries a folder has.
     pub fn paths(&self, prefix: Option<&str>) -> BoxStream<'static, Result<String>> {
         let Some(root) = self.dir.clone() else {
             return self.list(prefix).map_ok(|l| l.path).boxed();
         };
         let start = root.join(prefix.unwrap_or("").trim_end_matches('/'));
+        // The folders being read, the innermost last.
+        let open: Vec<(PathBuf, std::fs::ReadDir)> = Vec::new();
         stream::unfold(
-            (root, vec![start], Vec::<String>::new()),
-            |(root, mut dirs, mut files)| async move {
+            (root, Some(start), open),
+            |(root, mut next, mut open)| async move {
                 loop {
-                    if let Some(f) = files.pop() {
-                        return Some((Ok(f), (root, dirs, files)));
-                    }
-                    let dir = dirs.pop()?;
-                    let shown = dir.display().to_string();
-                    let failed = |e| {
-                        Some((
-                            Err(Error::from_io("listing", &shown, e)),
-                            (root.clone(), vec![], vec![]),
-                        ))
-                    };
-                    let entries = match std::fs::read_dir(&dir) {
-                        Ok(e) => e,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(e) => return failed(e),
-                    };
-                    for e in entries {
-                        let e = match e {
-                            Ok(e) => e,
-                            Err(e) => return failed(e),
-                        };
-                        let p = e.path();
-                        if e.file_type().is_ok_and(|t| t.is_dir()) {
-                            dirs.push(p);
-                        } else if let Ok(rel) = p.strip_prefix(&root) {
-                            files.push(rel.to_string_lossy().replace('\\', "/"));
+                    if let Some(dir) = next.take() {
+                        match std::fs::read_dir(&dir) {
+                            Ok(entries) => open.push((dir, entries)),
+                            // Gone since it was listed, or never there.
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => {
+                                let e = Error::from_io("listing", &dir.display().to_string(), e);
+                                return Some((Err(e), (root, None, Vec::new())));
+                            }
                         }
+                    }
+                    let (dir, entries) = open.last_mut()?;
+                    let entry = match entries.next() {
+                        None => {
+                            open.pop();
+                            continue;
+                        }
+                        Some(Ok(entry)) => entry,
+                        Some(Err(e)) => {
+                            let e = Error::from_io("listing", &dir.display().to_string(), e);
+                            return Some((Err(e), (root, None, Vec::new())));
+                        }
+                    };
+                    let p = entry.path();
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        next = Some(p);
+                    } else if let Ok(rel) = p.strip_prefix(&root) {
+                        let rel = rel.to_string_lossy().replace('\\', "/");
+                        return Some((Ok(rel), (root, next, open)));
                     }
                 }
             },

@@ -71,6 +71,43 @@ async fn conformance(store: &Store, versions: bool) {
     store.delete("a/b/2.json").await.unwrap();
     store.delete("c/3.json").await.unwrap();
     assert!(store.list_sorted(None).await.unwrap().is_empty(), "{name}");
+
+    // Every object once, and the objects under any folder one after
+    // another (a purge judges an archived crash's folder as it is listed).
+    let mut tree = Vec::new();
+    for crash in ["e1", "e2", "e3", "e4"] {
+        for file in ["download.json", "a/1.txt", "a/2.txt", "b/c/3.bin", "z.json"] {
+            tree.push(format!("x/errors/{crash}/{file}"));
+        }
+    }
+    tree.extend(["x/top.json".to_owned(), "y.json".to_owned()]);
+    for path in &tree {
+        store.put(path, &b"."[..]).await.unwrap();
+    }
+    let listed: Vec<String> = store.paths(None).try_collect().await.unwrap();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    tree.sort();
+    assert_eq!(sorted, tree, "{name}");
+    for folder in [
+        "x/",
+        "x/errors/",
+        "x/errors/e1/",
+        "x/errors/e3/",
+        "x/errors/e2/a/",
+    ] {
+        let at: Vec<usize> = (0..listed.len())
+            .filter(|&i| listed[i].starts_with(folder))
+            .collect();
+        assert_eq!(
+            at.len(),
+            at[at.len() - 1] - at[0] + 1,
+            "{name}: {folder} in {listed:?}"
+        );
+    }
+    for path in &tree {
+        store.delete(path).await.unwrap();
+    }
 }
 
 #[tokio::test]
