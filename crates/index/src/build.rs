@@ -437,40 +437,48 @@ async fn build_segment(
     // them (a read through the object-store interface hands each file
     // between threads twice or more); an object store's reads run ahead of
     // that thread, `io` at a time.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(opts.io.max(1));
-    let mut in_place = source.dir().map(|root| {
-        let root = root.to_owned();
-        objects.clone().into_iter().map(move |l| {
-            let bytes = (l.size <= LARGEST_INDEXED).then(|| read_in_place(&root, &l.path));
-            (l, bytes)
-        })
-    });
-    let reader = in_place.is_none().then(|| {
-        let (source, objects) = (source.clone(), objects.clone());
-        let io = opts.io.max(1);
-        tokio::spawn(async move {
-            let mut reads = std::pin::pin!(
-                futures::stream::iter(objects)
-                    .map(|l| {
-                        let source = source.clone();
-                        async move {
-                            let bytes = if l.size > LARGEST_INDEXED {
-                                None
-                            } else {
-                                Some(source.read(&l.path, LARGEST_INDEXED).await)
-                            };
-                            (l, bytes)
-                        }
-                    })
-                    .buffered(io)
-            );
-            while let Some(r) = reads.next().await {
-                if tx.send(r).await.is_err() {
-                    break;
+    type Read = (Listed, Option<crashdsr_store::Result<bytes::Bytes>>);
+    let (reads, reader): (Box<dyn Iterator<Item = Read> + Send>, _) = match source.dir() {
+        Some(root) => {
+            let root = root.to_owned();
+            let files = objects.clone().into_iter().map(move |l| {
+                let bytes = (l.size <= LARGEST_INDEXED).then(|| read_in_place(&root, &l.path));
+                (l, bytes)
+            });
+            (Box::new(files), None)
+        }
+        None => {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(opts.io.max(1));
+            let (source, objects) = (source.clone(), objects.clone());
+            let io = opts.io.max(1);
+            let reader = tokio::spawn(async move {
+                let mut reads = std::pin::pin!(
+                    futures::stream::iter(objects)
+                        .map(|l| {
+                            let source = source.clone();
+                            async move {
+                                let bytes = if l.size > LARGEST_INDEXED {
+                                    None
+                                } else {
+                                    Some(source.read(&l.path, LARGEST_INDEXED).await)
+                                };
+                                (l, bytes)
+                            }
+                        })
+                        .buffered(io)
+                );
+                while let Some(r) = reads.next().await {
+                    if tx.send(r).await.is_err() {
+                        break;
+                    }
                 }
-            }
-        })
-    });
+            });
+            (
+                Box::new(std::iter::from_fn(move || rx.blocking_recv())),
+                Some(reader),
+            )
+        }
+    };
     let (key, limits, progress) = (index.key.clone(), opts.limits, opts.progress.clone());
     let seg_name = name.clone();
     let built = tokio::task::spawn_blocking(move || -> Result<(Segment, BuildReport)> {
@@ -481,11 +489,7 @@ async fn build_segment(
         let mut per_object: Vec<Vec<u32>> = Vec::new();
         let mut headers = Vec::new();
         let mut tally = Tally::default();
-        let mut next = move || match &mut in_place {
-            Some(files) => files.next(),
-            None => rx.blocking_recv(),
-        };
-        while let Some((listed, bytes)) = next() {
+        for (listed, bytes) in reads {
             let mut seen: Vec<u32> = Vec::new();
             let mut object = Object {
                 path: listed.path.clone(),
