@@ -9,30 +9,17 @@
 //! zstd, xz, bzip2 or base64 data) is withheld and listed with why, for
 //! the controller to review.
 
-use std::collections::BTreeMap;
-
 use crashdsr_search::redact::{Others, Spans, mask, mask_object};
 use crashdsr_search::{IdKind, Limits, Matcher, SearchReport, Subject};
-use serde::Serialize;
 
 use crate::Result;
 use crate::assemble::Found;
+use crate::report::{Redactions, Withheld};
 
 /// Where a masked span starts and ends in the report's text (replaced by
 /// `<mark>` tags once the page is escaped).
 const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
-
-/// What was masked in one package.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct Redactions {
-    /// Per file, spans masked per identifier type.
-    pub(crate) files: BTreeMap<String, BTreeMap<&'static str, usize>>,
-    /// Files left out because they cannot be masked in place, with why.
-    pub(crate) withheld: Vec<Withheld>,
-    /// Spans masked in the report's own text.
-    pub(crate) report_spans: usize,
-}
 
 impl Redactions {
     fn count(&mut self, file: &str, spans: &[IdKind]) {
@@ -41,13 +28,6 @@ impl Redactions {
             *counts.entry(kind.as_str()).or_default() += 1;
         }
     }
-}
-
-/// A file left out of the package.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Withheld {
-    pub(crate) file: String,
-    pub(crate) why: String,
 }
 
 /// Everyone's identifiers but `subject`'s: theirs, and the installs the

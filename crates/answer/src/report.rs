@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Counts, Error, Result, SourceInfo, TimeRange};
 
@@ -65,7 +65,7 @@ pub(crate) struct Meta<'a> {
     pub(crate) coverage_note: Option<&'a str>,
     pub(crate) identifier_types: Vec<String>,
     /// With `--redact-others`: what was masked.
-    pub(crate) redactions: Option<&'a crate::redact::Redactions>,
+    pub(crate) redactions: Option<&'a Redactions>,
 }
 
 /// A field that holds the person's data.
@@ -402,7 +402,7 @@ This answer covers {coverage}. We looked for these kinds of details about you: {
 }
 
 /// What was masked to protect other people (Art. 15(4)).
-fn others_section(r: &crate::redact::Redactions) -> String {
+fn others_section(r: &Redactions) -> String {
     let mut s = String::from(
         "<h2 id=\"others\">Other people's data</h2>\n<p>Some of these records also name other people. \
          To protect them, their e-mail addresses, phone numbers, installation ids and user ids are masked \
@@ -442,6 +442,24 @@ fn when_minute(t: Option<&str>) -> String {
         || "unknown".into(),
         |t| format!("{} UTC", t.replace('T', " ").trim_end_matches('Z')),
     )
+}
+
+/// What was masked in one package.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Redactions {
+    /// Per file, spans masked per identifier type.
+    pub(crate) files: BTreeMap<String, BTreeMap<&'static str, usize>>,
+    /// Files left out because they cannot be masked in place, with why.
+    pub(crate) withheld: Vec<Withheld>,
+    /// Spans masked in the report's own text.
+    pub(crate) report_spans: usize,
+}
+
+/// A file left out of the package.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Withheld {
+    pub(crate) file: String,
+    pub(crate) why: String,
 }
 
 #[cfg(test)]

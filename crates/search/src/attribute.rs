@@ -10,7 +10,8 @@ use crashdsr_store::SourceId;
 
 use crate::evidence::{Hit, Owner};
 use crate::index::AttributionIndex;
-use crate::scan::{Place, RawHit};
+use crate::place::Place;
+use crate::scan::RawHit;
 
 /// What one subject has in one owner.
 #[derive(Debug, Clone, Default)]

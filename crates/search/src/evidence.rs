@@ -193,7 +193,7 @@ pub struct SearchReport {
     /// `records` and `sources` are still those of the whole export (the
     /// index counted what it vouches for); `index_entries` is of what was
     /// read.
-    pub narrowed: Vec<crate::narrow::IndexUse>,
+    pub narrowed: Vec<IndexUse>,
     /// Why an index that was given was not used (an identifier type it
     /// cannot answer): every object was read.
     pub narrow_refused: Option<String>,
@@ -273,6 +273,31 @@ impl SourceSummary {
         self.note(other.last, None);
         self.apps.extend(other.apps);
     }
+}
+
+/// How much of one source an index answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IndexUse {
+    /// The source (its `--source` index).
+    pub source: usize,
+    /// Segments answered from the index.
+    pub segments: u64,
+    /// Of those, segments trusted by their folders' modification times
+    /// without listing their files (`--trust-folder-times`).
+    pub segments_by_folder_times: u64,
+    /// Segments scanned in full (open, changed, missing, damaged, of
+    /// another tokeniser).
+    pub segments_scanned: u64,
+    /// Objects the index vouched for.
+    pub objects_vouched: u64,
+    /// Objects read in full because the index could not vouch for them.
+    pub objects_scanned: u64,
+    /// Objects the index named and the search read.
+    pub candidates: u64,
+    /// Passes of the search (each pass adds what attribution led to).
+    pub passes: u64,
+    /// What fell back to a scan and why (never an identifier's value).
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]

@@ -554,6 +554,14 @@ pub(crate) fn element_end(b: &[u8], i: usize, max: usize) -> Option<usize> {
     None
 }
 
+/// Whether `bytes` start (after white space) as a JSON object or array.
+pub(crate) fn is_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,38 +18,13 @@
 //! the installs of their records) in an [`AttributionIndex`]. Memory is
 //! bounded by the threads and the hits, not by the export's size.
 
-use std::collections::{BTreeSet, HashMap as StdMap, HashSet as StdSet};
+use std::collections::BTreeSet;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 
 use crate::export::{DeviceLog, classify};
-use crate::scan::Place;
-
-/// FxHash (as in rustc): keys are ids, nobody's input picks them to collide
-/// on purpose, and SipHash was a tenth of a search's time.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A hash map with [`FxHasher`].
-pub(crate) type HashMap<K, V> = StdMap<K, V, BuildHasherDefault<FxHasher>>;
-/// A hash set with [`FxHasher`].
-type HashSet<K> = StdSet<K, BuildHasherDefault<FxHasher>>;
+use crate::fxhash::{HashMap, HashSet};
+use crate::place::Place;
 
 /// Keeps in `slot` the least of what it holds and `new`: where the logs
 /// disagree (two error logs of one crash with different installs), the
@@ -97,6 +72,23 @@ pub struct AttachmentEntry {
     pub record: Option<RecordAt>,
     /// The blob its log names (`source`, path).
     pub blob: Option<(usize, Box<str>)>,
+}
+
+/// Why an attachment's crash is not known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unlinked {
+    /// No attachment log names the attachment.
+    #[error("no ErrorAttachmentLog in the sources names this attachment")]
+    NoLog,
+    /// Its log names no crash, and no install and session to find one by.
+    #[error("its ErrorAttachmentLog names no crash, install or session")]
+    NoSession,
+    /// Its log names no crash, and this many crashes share its session.
+    #[error("its ErrorAttachmentLog names no crash, and {0} crashes share its session")]
+    SharedSession(usize),
+    /// Its log names no crash, and no crash shares its session.
+    #[error("its ErrorAttachmentLog names no crash, and no crash shares its session")]
+    LoneSession,
 }
 
 /// The index: the whole of it when built with [`Self::add_record`] and the
@@ -1005,15 +997,15 @@ impl AttributionIndex {
     pub fn crash_of_attachment(
         &self,
         attachment_id: &str,
-    ) -> Result<(&str, &AttachmentEntry), String> {
+    ) -> Result<(&str, &AttachmentEntry), Unlinked> {
         let Some(entry) = self.attachments.get(attachment_id) else {
-            return Err("no ErrorAttachmentLog in the sources names this attachment".into());
+            return Err(Unlinked::NoLog);
         };
         if let Some(eid) = &entry.error_id {
             return Ok((eid, entry));
         }
         let (Some(install), Some(session)) = (&entry.install_id, &entry.session_id) else {
-            return Err("its ErrorAttachmentLog names no crash, install or session".into());
+            return Err(Unlinked::NoSession);
         };
         match self
             .sessions
@@ -1021,13 +1013,8 @@ impl AttributionIndex {
             .map(Vec::as_slice)
         {
             Some([one]) => Ok((one, entry)),
-            Some(many) => Err(format!(
-                "its ErrorAttachmentLog names no crash, and {} crashes share its session",
-                many.len()
-            )),
-            None => {
-                Err("its ErrorAttachmentLog names no crash, and no crash shares its session".into())
-            }
+            Some(many) => Err(Unlinked::SharedSession(many.len())),
+            None => Err(Unlinked::LoneSession),
         }
     }
 
@@ -1226,16 +1213,8 @@ mod tests {
             Some("log.txt")
         );
         assert_eq!(a.crash_of_attachment("a1").unwrap().0, "e1");
-        assert!(
-            a.crash_of_attachment("a9")
-                .unwrap_err()
-                .contains("no crash shares")
-        );
-        assert!(
-            a.crash_of_attachment("zz")
-                .unwrap_err()
-                .contains("no ErrorAttachmentLog")
-        );
+        assert_eq!(a.crash_of_attachment("a9"), Err(Unlinked::LoneSession));
+        assert_eq!(a.crash_of_attachment("zz"), Err(Unlinked::NoLog));
         assert_eq!(
             a.crash("e2").unwrap().blobs,
             vec![(0, "2026/11/30/12/05/crashes/e2.json".into())]

@@ -80,6 +80,27 @@ fn typed_key(key: &[u8], kind: IdKind) -> bool {
     }
 }
 
+/// Each way a buffer can hold an identifier (or key): a set of tokens all
+/// of which it holds ([`crate::Matcher::index_query`]).
+pub type Alternatives = Vec<Vec<Vec<u8>>>;
+
+/// Which identifiers an index cannot answer for (never their values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unanswerable {
+    /// A pattern: its matches have no tokens to look up.
+    #[error("regex identifiers")]
+    Regex,
+    /// Free text, matched anywhere inside a word.
+    #[error("text identifiers")]
+    Text,
+    /// Written with no ASCII letter or digit: no token.
+    #[error("{} identifiers written with no ASCII letter or digit", .0.as_str())]
+    NoLetterOrDigit(IdKind),
+    /// Phone numbers whose digits the index does not keep.
+    #[error("phone numbers shorter or longer than the index keeps")]
+    PhoneLength,
+}
+
 /// The compiled matcher for a set of subjects.
 #[derive(Debug)]
 pub struct Matcher {
@@ -356,21 +377,21 @@ impl Matcher {
     /// identifier): the ways a buffer can hold it, each a set of tokens
     /// ([`crate::tokens`]) all of which such a buffer holds. An error says
     /// which kind of identifier the index cannot answer (never its value).
-    pub fn index_query(&self) -> Result<Vec<Vec<crate::narrow::Alternatives>>, String> {
+    pub fn index_query(&self) -> Result<Vec<Vec<Alternatives>>, Unanswerable> {
         use crate::tokens::{NUMBER_DIGITS, number_token, pattern_number, pattern_tokens};
-        let mut out: Vec<Vec<crate::narrow::Alternatives>> = self
+        let mut out: Vec<Vec<Alternatives>> = self
             .subjects
             .iter()
             .map(|s| vec![Vec::new(); s.identifiers.len()])
             .collect();
         if !self.regexes.is_empty() {
-            return Err("regex identifiers".into());
+            return Err(Unanswerable::Regex);
         }
         let wide = self.patterns_utf16.iter().map(|p| (p, true));
         for (p, utf16) in self.patterns.iter().map(|p| (p, false)).chain(wide) {
             let kind = self.subjects[p.subject].identifiers[p.identifier].kind;
             if kind == IdKind::Text {
-                return Err("text identifiers".into());
+                return Err(Unanswerable::Text);
             }
             let le = p.encoding == Encoding::Utf16;
             let tokens = match (kind, utf16) {
@@ -381,17 +402,14 @@ impl Matcher {
                 _ => pattern_tokens(&p.bytes, utf16.then_some(le)),
             };
             if tokens.is_empty() {
-                return Err(format!(
-                    "{} identifiers written with no ASCII letter or digit",
-                    kind.as_str()
-                ));
+                return Err(Unanswerable::NoLetterOrDigit(kind));
             }
             out[p.subject][p.identifier].push(tokens);
         }
         for (&(s, i), forms) in self.phones.iter().zip(self.phone_set_forms()) {
             for key in forms.keys() {
                 if !NUMBER_DIGITS.contains(&key.len()) {
-                    return Err("phone numbers shorter or longer than the index keeps".into());
+                    return Err(Unanswerable::PhoneLength);
                 }
                 out[s][i].push(vec![number_token(&key)]);
             }

@@ -18,11 +18,10 @@ use crashdsr_store::{Listed, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+pub use crate::evidence::IndexUse;
 use crate::evidence::SourceSummary;
 
-/// Each way a buffer can hold an identifier (or key): a set of tokens all
-/// of which it holds ([`crate::Matcher::index_query`]).
-pub type Alternatives = Vec<Vec<Vec<u8>>>;
+pub use crate::matcher::Alternatives;
 
 /// What a full scan counts of objects: how many, their bytes, their
 /// device-log records, their source's summary and the app ids their logs
@@ -74,31 +73,6 @@ pub struct Selection {
     pub vouched: Tally,
     /// How it went, for the `index` line of the output.
     pub use_: IndexUse,
-}
-
-/// How much of one source an index answered.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct IndexUse {
-    /// The source (its `--source` index).
-    pub source: usize,
-    /// Segments answered from the index.
-    pub segments: u64,
-    /// Of those, segments trusted by their folders' modification times
-    /// without listing their files (`--trust-folder-times`).
-    pub segments_by_folder_times: u64,
-    /// Segments scanned in full (open, changed, missing, damaged, of
-    /// another tokeniser).
-    pub segments_scanned: u64,
-    /// Objects the index vouched for.
-    pub objects_vouched: u64,
-    /// Objects read in full because the index could not vouch for them.
-    pub objects_scanned: u64,
-    /// Objects the index named and the search read.
-    pub candidates: u64,
-    /// Passes of the search (each pass adds what attribution led to).
-    pub passes: u64,
-    /// What fell back to a scan and why (never an identifier's value).
-    pub warnings: Vec<String>,
 }
 
 /// What an index holds of some keys.

@@ -12,7 +12,7 @@
 //! digits are one of the number's forms (`00` may stand for `+`), looked
 //! up by those digits, so many numbers cost about what one costs.
 
-use crate::index::HashMap;
+use crate::fxhash::HashMap;
 
 /// The digit strings one phone identifier is matched as.
 #[derive(Debug, Clone, PartialEq, Eq)]

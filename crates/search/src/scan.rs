@@ -11,51 +11,16 @@ use crashdsr_store::SourceId;
 
 use crate::decode::{Limits, expand};
 use crate::evidence::{Hit, SourceSummary, Unread};
-use crate::export::{BlobKind, DeviceLog, ExportBlob, classify, split_device_logs};
+use crate::export::{BlobKind, DeviceLog, ExportBlob, classify, is_json, split_device_logs};
 use crate::index::IndexLog;
 use crate::matcher::{Found, Matcher, json_path_at};
+use crate::place::Place;
 
 /// Objects up to this size are scanned whole (decoded, JSON paths);
 /// larger ones in chunks, as they are stored.
 pub(crate) const WHOLE_OBJECT_MAX: u64 = 64 << 20;
 /// The chunk of a chunked scan.
 pub(crate) const CHUNK: usize = 8 << 20;
-
-/// Where a hit was found, before the whole export is known.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Place {
-    /// In a crash (its blob, an archive artefact, or its error log).
-    Crash {
-        app: Option<String>,
-        error_id: String,
-    },
-    /// In a device-log record that belongs to no crash.
-    Activity {
-        app: Option<String>,
-        install_id: Option<String>,
-        message_type: String,
-        object: String,
-        index: usize,
-        source: usize,
-    },
-    /// In an attachment (or its attachment log) whose crash the index
-    /// knows.
-    Attachment {
-        attachment_id: String,
-        object: String,
-        /// The attachment log's position, when the hit is in one.
-        index: Option<usize>,
-        source: usize,
-    },
-    /// In an object nobody can be found for (in one of its device-log
-    /// records when `index` is given).
-    Unattributed {
-        object: String,
-        index: Option<usize>,
-        reason: String,
-        source: usize,
-    },
-}
 
 /// A device-log blob being read: where it is, its minute folder, and the
 /// app id its path names (`WithAppId` layouts).
@@ -220,13 +185,6 @@ pub(crate) struct Scanner<'m> {
     /// Decode containers to find identifiers in them (not when only
     /// counting, as an index build does: it decodes them itself).
     pub(crate) views: bool,
-}
-
-pub(crate) fn is_json(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
 impl<'m> Scanner<'m> {

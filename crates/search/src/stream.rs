@@ -339,7 +339,7 @@ mod tests {
             .hits
             .iter()
             .filter_map(|h| match &h.place {
-                crate::scan::Place::Crash { error_id, .. } => {
+                crate::place::Place::Crash { error_id, .. } => {
                     Some(format!("{error_id}: {:?}", index.crash(error_id)))
                 }
                 _ => None,
@@ -409,7 +409,7 @@ mod tests {
         let unattributed: Vec<_> = out
             .hits
             .iter()
-            .filter(|h| matches!(h.place, crate::scan::Place::Unattributed { .. }))
+            .filter(|h| matches!(h.place, crate::place::Place::Unattributed { .. }))
             .collect();
         assert_eq!(unattributed.len(), 1, "{:?}", out.hits);
         let at = bytes.windows(4).rposition(|w| w == b"jane").unwrap() as u64;

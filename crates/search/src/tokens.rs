@@ -165,7 +165,7 @@ pub fn object_tokens(
     if *text != *bytes {
         buffer_tokens(&text, out);
     }
-    if crate::scan::is_json(&text) && crate::scan::is_json(bytes) {
+    if crate::export::is_json(&text) && crate::export::is_json(bytes) {
         return None;
     }
     let decoded = expand(bytes, limits);
