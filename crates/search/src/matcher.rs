@@ -5,6 +5,9 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
+use crate::phone::{PhoneForms, PhoneSet};
+use crate::subject::{IdKind, Identifier, Subject};
+
 /// Up to this many bytes of patterns, an automaton is a DFA: one table
 /// lookup a byte, where aho-corasick would pick its slower NFA past 100
 /// patterns (100 subjects searched in 0.79–0.92 of the time). A DFA costs
@@ -12,9 +15,6 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 /// about 12 MiB an automaton here, some 300 to 400 subjects (2.8 MiB for
 /// 100). Past it, the NFA's memory wins.
 const DFA_PATTERN_BYTES: usize = 64 << 10;
-
-use crate::phone::{PhoneForms, PhoneSet};
-use crate::subject::{IdKind, Identifier, Subject};
 
 /// How a pattern encodes its identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
