@@ -341,6 +341,30 @@ fn gzip_json<T: Serialize>(v: &T) -> Vec<u8> {
         .expect("writing to memory")
 }
 
+/// Where each object of an object list's JSON is, found without parsing
+/// it: the list is as a build wrote it (the body's SHA-256 was checked),
+/// objects whose first field is `path` and that hold no object, so
+/// `},{"path":"` is only ever between two of them (a quote inside a string
+/// is escaped). `None` when the text is not of that form.
+fn object_spans(json: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    const BETWEEN: &[u8] = b"},{\"path\":\"";
+    let inner = json.strip_prefix(b"[")?.strip_suffix(b"]")?;
+    if inner.is_empty() {
+        return Some(Vec::new());
+    }
+    if !(inner.starts_with(b"{\"path\":\"") && inner.ends_with(b"}")) {
+        return None;
+    }
+    let mut spans = Vec::new();
+    let mut start = 1;
+    for at in memchr::memmem::find_iter(inner, BETWEEN) {
+        spans.push(start..at + 2);
+        start = at + 3;
+    }
+    spans.push(start..json.len() - 1);
+    Some(spans)
+}
+
 impl Segment {
     /// A segment from its header and, per object number, the keyed hashes
     /// of its tokens.
@@ -450,16 +474,29 @@ impl Segment {
                 .collect();
         }
         let json = self.objects_json().map_err(|e| bad(&e))?;
-        let raw: Vec<&serde_json::value::RawValue> =
-            serde_json::from_slice(&json).map_err(|e| bad(&e))?;
-        if raw.len() as u64 != self.head.meta.objects {
+        let spans = match object_spans(&json) {
+            Some(spans) => spans,
+            None => {
+                let raw: Vec<&serde_json::value::RawValue> =
+                    serde_json::from_slice(&json).map_err(|e| bad(&e))?;
+                raw.iter()
+                    .map(|r| {
+                        let start = r.get().as_ptr() as usize - json.as_ptr() as usize;
+                        start..start + r.get().len()
+                    })
+                    .collect()
+            }
+        };
+        if spans.len() as u64 != self.head.meta.objects {
             return Err(bad(&"its object list is not as long as it says"));
         }
         numbers
             .iter()
             .map(|n| {
-                let one = raw.get(*n as usize).ok_or_else(|| bad(&"no such object"))?;
-                serde_json::from_str(one.get()).map_err(|e| bad(&e))
+                let span = spans
+                    .get(*n as usize)
+                    .ok_or_else(|| bad(&"no such object"))?;
+                serde_json::from_slice(&json[span.clone()]).map_err(|e| bad(&e))
             })
             .collect()
     }
@@ -659,6 +696,24 @@ mod tests {
             folders: vec![String::new(), "00".into()],
             tally: Tally::default(),
         }
+    }
+
+    #[test]
+    fn objects_are_found_in_the_list_as_a_parse_finds_them() {
+        let mut h = header(5);
+        h.objects[1].path = r#"2026/12/05/10/00/a},{"path":"b"#.into();
+        h.objects[2].version = None;
+        h.objects[3].unvouched = Some("too large to index".into());
+        h.objects[4].path = "2026/12/05/10/00/\u{e9}},{".into();
+        let seg = Segment::decode(&Segment::new(h.clone(), &vec![vec![1]; 5]).encode()).unwrap();
+        let json = seg.objects_json().unwrap();
+        assert_eq!(object_spans(&json).map(|s| s.len()), Some(5));
+        let all: Vec<u32> = (0..5).rev().collect();
+        let found = seg.objects_at(&all).unwrap();
+        assert_eq!(found, h.objects.iter().rev().cloned().collect::<Vec<_>>());
+        // A list of another form is parsed.
+        assert_eq!(object_spans(b"[]"), Some(Vec::new()));
+        assert_eq!(object_spans(br#"[{"size":1,"path":"a"}]"#), None);
     }
 
     #[test]
