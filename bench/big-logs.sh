@@ -9,10 +9,8 @@
 #   WORK=/tmp/bl bash bench/big-logs.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v rg >/dev/null || { echo "needs rg (Debian: apt-get install ripgrep)" >&2; exit 2; }
-cargo build --release --locked -p crashdsr >/dev/null 2>&1
-bin=$PWD/target/release/crashdsr
-work=${WORK:-$(mktemp -d)}
+source bench/lib.sh
+setup rg
 email=kofi.mensah@example.com
 
 echo "| blob | records | crashdsr search | peak RSS | person's crashes found | rg -c -F -i | rg peak RSS |"

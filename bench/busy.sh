@@ -11,13 +11,8 @@
 #   WORK=/tmp/sb COLD=1 BASE=/tmp/crashdsr-old bash bench/busy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v rg >/dev/null || { echo "needs rg (Debian: apt-get install ripgrep)" >&2; exit 2; }
-command -v hyperfine >/dev/null || { echo "needs hyperfine" >&2; exit 2; }
-cargo build --release --locked -p crashdsr >/dev/null 2>&1
-bin=$PWD/target/release/crashdsr
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
 source bench/lib.sh
+setup rg hyperfine
 corpus busy-1 "${BASE_ERRORS:-36000}" 0 1 tidy
 subjects "$work/busy-1" 1 100
 dir=$work/busy-1/export/archive

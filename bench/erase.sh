@@ -17,12 +17,8 @@
 #   WORK=/tmp/sb bash bench/erase.sh           # reuse bench/search.sh's corpora
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p crashdsr >/dev/null 2>&1
-bin=$PWD/target/release/crashdsr
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
-
 source bench/lib.sh
+setup
 
 # `timed LABEL CMD...`: one run under GNU time; prints wall time and peak RSS.
 timed() {

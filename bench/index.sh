@@ -14,12 +14,8 @@
 #   WORK=/tmp/sb BIG=1 CORPORA= RUNS=1 bash bench/index.sh   # that one alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v hyperfine >/dev/null || { echo "needs hyperfine" >&2; exit 2; }
-cargo build --release --locked -p crashdsr >/dev/null 2>&1
-bin=$PWD/target/release/crashdsr
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
 source bench/lib.sh
+setup hyperfine
 corpora=${CORPORA-large small}
 case " $corpora " in *" large "*) corpus large "${ERRORS:-40000}" "${PAD_KIB:-16}" 28 ;; esac
 case " $corpora " in *" small "*) corpus small "${ERRORS_SMALL:-105000}" 0 90 ;; esac

@@ -1,4 +1,19 @@
-# Shared by the bench scripts: `corpus NAME ERRORS PADDING_KIB DAYS [STYLE]`
+# Shared by the bench scripts, sourced from the repository's root.
+#
+# `setup TOOL…`: stops unless each TOOL is installed, builds the release
+# binary into $bin and makes $work (WORK, or a temporary directory).
+setup() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { echo "needs $t (Debian: apt-get install ${t/#rg/ripgrep})" >&2; exit 2; }
+  done
+  cargo build --release --locked -p crashdsr >/dev/null 2>&1
+  bin=$PWD/target/release/crashdsr
+  work=${WORK:-$(mktemp -d)}
+  mkdir -p "$work"
+}
+
+# `corpus NAME ERRORS PADDING_KIB DAYS [STYLE]`
 # writes the emulator's export (seed 7, .NET style unless STYLE says `tidy`)
 # into $work/NAME/export and its
 # ground truth into $work/NAME/truth.json, with the release binary $bin;

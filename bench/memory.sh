@@ -10,13 +10,9 @@
 #   WORK=/tmp/mb BASE_ERRORS=36000 bash bench/memory.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v rg >/dev/null || { echo "needs rg (Debian: apt-get install ripgrep)" >&2; exit 2; }
-cargo build --release --locked -p crashdsr >/dev/null 2>&1
-bin=$PWD/target/release/crashdsr
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
-base=${BASE_ERRORS:-36000}
 source bench/lib.sh
+setup rg
+base=${BASE_ERRORS:-36000}
 
 for x in 1 3 10; do
   corpus "busy-$x" $((base * x)) 0 1 tidy

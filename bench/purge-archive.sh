@@ -11,10 +11,8 @@
 #   WORK=/tmp/pa BASE=/tmp/crashdsr-old bash bench/purge-archive.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p crashdsr >/dev/null 2>&1
-bin=$PWD/target/release/crashdsr
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
+source bench/lib.sh
+setup
 
 for crashes in 60000 180000; do
   dir=$work/archive-$crashes

@@ -13,14 +13,10 @@
 #   WORK=/tmp/sb RUNS=5 bash bench/search.sh   # keep and reuse the corpora
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v rg >/dev/null && command -v hyperfine >/dev/null || { echo "needs rg and hyperfine" >&2; exit 2; }
-cargo build --release --locked -p crashdsr >/dev/null 2>&1
-bin=$PWD/target/release/crashdsr
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
+source bench/lib.sh
+setup rg hyperfine
 
 # 1. The corpora.
-source bench/lib.sh
 corpus large "${ERRORS:-40000}" "${PAD_KIB:-16}" 28
 corpus small "${ERRORS_SMALL:-105000}" 0 90
 
