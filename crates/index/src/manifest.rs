@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 pub(crate) const MANIFEST: &str = "index.json";
 
 /// The format of manifest and segments this version reads and writes.
-pub(crate) const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 3;
 
 /// The manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

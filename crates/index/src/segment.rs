@@ -8,25 +8,37 @@
 //! A segment file (`segments/{segment}.seg` under the index) is written
 //! once and never changed in place. It is a head, which every search reads,
 //! and a body, which a search reads only when the head's filter says the
-//! segment may hold what it looks for:
+//! segment may hold what it looks for, and of which it checks and decodes
+//! only the blocks it uses:
 //!
 //! ```text
-//! "CDSRSEG3"                     magic and format version
+//! "CDSRSEG4"                     magic and format version
 //! u32 LE, JSON                   meta: segment, tokeniser version, key
 //!                                check, object count, the objects not
 //!                                vouched for, what a scan counts of the
 //!                                vouched ones
 //! u32 LE w, w × u64 LE           a Bloom filter of its tokens' keyed hashes
 //!                                (16 bits a token, 11 probes)
+//! u32 LE d, 32 bytes             the directory's length and SHA-256
 //! 32 bytes                       SHA-256 of the head (everything before)
-//! u32 LE, gzip JSON              every object (path, size, version,
-//!                                records, why not vouched for)
-//! u32 LE n                       tokens
-//! n × u32 LE                     their keyed hashes, ascending
-//! (n + 1) × u32 LE               where each one's postings start (and end)
-//! postings                       ascending object numbers, LEB128 deltas
+//! directory (d bytes)            u32 LE t, t × (u32 LE first keyed hash,
+//!                                u32 LE length, SHA-256): token blocks;
+//!                                u32 LE b, b × (u32 LE length, SHA-256):
+//!                                object blocks
+//! t token blocks                 u32 LE n, n × u32 LE keyed hashes
+//!                                (ascending, across blocks too), (n + 1) ×
+//!                                u32 LE where each one's postings start,
+//!                                postings (ascending object numbers, LEB128
+//!                                deltas); about 4 KiB, a token's postings
+//!                                never split
+//! b object blocks                64 objects each (path, size, version,
+//!                                records, why not vouched for), deflated
+//!                                JSON
 //! 32 bytes                       SHA-256 of everything before
 //! ```
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use crashdsr_search::{Tally, Vouched};
 use serde::{Deserialize, Serialize};
@@ -34,7 +46,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"CDSRSEG3";
+const MAGIC: &[u8; 8] = b"CDSRSEG4";
 
 /// The segment of the object at `path`.
 pub fn segment_of(path: &str) -> String {
@@ -233,13 +245,19 @@ impl Filter {
     }
 }
 
-/// What every search reads of a segment: its meta and its filter.
+/// A part's length and SHA-256.
+type Sealed = (u32, [u8; 32]);
+
+/// What every search reads of a segment: its meta, its filter, and the
+/// length and SHA-256 of its body's directory (which holds every block's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     /// The meta.
     pub meta: Meta,
     /// The filter of its tokens.
     pub filter: Filter,
+    /// The body's directory.
+    directory: Sealed,
 }
 
 impl Head {
@@ -247,7 +265,7 @@ impl Head {
     /// its first bytes) and the bytes it takes; an error when they are
     /// damaged.
     pub fn decode(bytes: &[u8]) -> Result<(Self, usize)> {
-        let (meta, filter, len) = Self::parts(bytes)?;
+        let (meta, filter, directory, len) = Self::parts(bytes)?;
         let sum = &bytes[len..len + 32];
         if Sha256::digest(&bytes[..len])[..] != *sum {
             return Err(damaged("its head's checksum does not match"));
@@ -265,6 +283,7 @@ impl Head {
             Self {
                 meta,
                 filter: Filter { words },
+                directory,
             },
             len + 32,
         ))
@@ -273,11 +292,12 @@ impl Head {
     /// The length of the head at the start of a segment file's bytes,
     /// checksum included, from its length fields alone.
     pub fn len_in(bytes: &[u8]) -> Result<usize> {
-        Self::parts(bytes).map(|(_, _, len)| len + 32)
+        Self::parts(bytes).map(|(.., len)| len + 32)
     }
 
-    /// A head's meta and filter bytes, and where its checksum starts.
-    fn parts(bytes: &[u8]) -> Result<(&[u8], &[u8], usize)> {
+    /// A head's meta and filter bytes, its body's directory, and where its
+    /// checksum starts.
+    fn parts(bytes: &[u8]) -> Result<(&[u8], &[u8], Sealed, usize)> {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(damaged("not a segment of this format"));
         }
@@ -288,11 +308,13 @@ impl Head {
         let filter = r
             .take(words.saturating_mul(8))
             .ok_or_else(|| damaged("filter cut"))?;
+        let dir_len = r.u32().ok_or_else(|| damaged("no directory"))?;
+        let dir_sum = r.sum().ok_or_else(|| damaged("no directory"))?;
         let len = bytes.len() - r.0.len();
         if r.0.len() < 32 {
             return Err(damaged("head cut"));
         }
-        Ok((meta, filter, len))
+        Ok((meta, filter, (dir_len, dir_sum), len))
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -305,6 +327,8 @@ impl Head {
         for w in &self.filter.words {
             out.extend_from_slice(&w.to_le_bytes());
         }
+        out.extend_from_slice(&self.directory.0.to_le_bytes());
+        out.extend_from_slice(&self.directory.1);
         let sum = Sha256::digest(&out[start..]);
         out.extend_from_slice(&sum);
     }
@@ -314,55 +338,165 @@ fn damaged(what: &str) -> Error {
     Error::Index(format!("a damaged segment file: {what}"))
 }
 
-/// A segment: its head, its objects (decoded when first asked for), its
-/// tokens' postings.
+/// Objects a block of the object list holds (the last one, the rest).
+const OBJECTS_PER_BLOCK: usize = 64;
+/// Bytes past which a token block is closed (after its last token's
+/// postings, which are never split).
+const TOKEN_BLOCK_BYTES: usize = 4096;
+
+/// Where a body's blocks are, and their checksums.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Directory {
+    /// Token blocks: the first keyed hash each holds, its bytes, SHA-256.
+    tokens: Vec<(u32, std::ops::Range<usize>, [u8; 32])>,
+    /// Object blocks: bytes and SHA-256, in object order.
+    objects: Vec<(std::ops::Range<usize>, [u8; 32])>,
+}
+
+impl Directory {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 40 * (self.tokens.len() + self.objects.len()));
+        out.extend_from_slice(&(self.tokens.len() as u32).to_le_bytes());
+        for (first, range, sum) in &self.tokens {
+            out.extend_from_slice(&first.to_le_bytes());
+            out.extend_from_slice(&(range.len() as u32).to_le_bytes());
+            out.extend_from_slice(sum);
+        }
+        out.extend_from_slice(&(self.objects.len() as u32).to_le_bytes());
+        for (range, sum) in &self.objects {
+            out.extend_from_slice(&(range.len() as u32).to_le_bytes());
+            out.extend_from_slice(sum);
+        }
+        out
+    }
+
+    /// The directory of `bytes`, whose blocks take `blocks` bytes.
+    fn decode(bytes: &[u8], blocks: usize) -> Result<Self> {
+        let cut = || damaged("its directory is cut");
+        let mut r = Reader(bytes);
+        let mut at = 0usize;
+        let mut next = |len: u32| {
+            let range = at..at + len as usize;
+            at = range.end;
+            range
+        };
+        let mut dir = Self::default();
+        for _ in 0..r.u32().ok_or_else(cut)? {
+            let first = r.u32().ok_or_else(cut)?;
+            let len = r.u32().ok_or_else(cut)?;
+            let sum = r.sum().ok_or_else(cut)?;
+            dir.tokens.push((first, next(len), sum));
+        }
+        for _ in 0..r.u32().ok_or_else(cut)? {
+            let len = r.u32().ok_or_else(cut)?;
+            let sum = r.sum().ok_or_else(cut)?;
+            dir.objects.push((next(len), sum));
+        }
+        if !r.0.is_empty() || at != blocks || dir.tokens.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(damaged("its directory does not fit its blocks"));
+        }
+        Ok(dir)
+    }
+}
+
+/// A token block: tokens' keyed hashes, ascending, and their postings.
+struct TokenBlock<'a> {
+    hashes: Vec<u32>,
+    starts: Vec<u32>,
+    postings: &'a [u8],
+}
+
+impl<'a> TokenBlock<'a> {
+    fn encode(pairs: &[(u32, u32)], out: &mut Vec<u8>) {
+        let (mut hashes, mut starts, mut postings) = (Vec::new(), Vec::new(), Vec::new());
+        let mut last = 0u32;
+        for (i, &(h, o)) in pairs.iter().enumerate() {
+            if i == 0 || pairs[i - 1].0 != h {
+                hashes.push(h);
+                starts.push(postings.len() as u32);
+                leb128(&mut postings, o);
+            } else {
+                leb128(&mut postings, o - last);
+            }
+            last = o;
+        }
+        starts.push(postings.len() as u32);
+        out.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
+        for v in hashes.iter().chain(&starts) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&postings);
+    }
+
+    /// The block of `bytes`, whose first hash the directory says is
+    /// `first`.
+    fn decode(bytes: &'a [u8], first: u32) -> Result<Self> {
+        let mut r = Reader(bytes);
+        let n = r.u32().ok_or_else(|| damaged("a token block cut"))? as usize;
+        let mut table = |n: usize| -> Result<Vec<u32>> {
+            Ok(r.take(n.saturating_mul(4))
+                .ok_or_else(|| damaged("a token block cut"))?
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect())
+        };
+        let hashes = table(n)?;
+        let starts = table(n + 1)?;
+        let postings = r.0;
+        if hashes.first() != Some(&first)
+            || hashes.windows(2).any(|w| w[0] >= w[1])
+            || starts.windows(2).any(|w| w[0] >= w[1])
+            || starts.first() != Some(&0)
+            || starts.last().is_some_and(|l| *l as usize != postings.len())
+        {
+            return Err(damaged("a token block is out of order"));
+        }
+        Ok(Self {
+            hashes,
+            starts,
+            postings,
+        })
+    }
+
+    /// The objects (by number) that hold the token with keyed hash `h`.
+    fn postings(&self, h: u32) -> Vec<u32> {
+        let Ok(i) = self.hashes.binary_search(&h) else {
+            return Vec::new();
+        };
+        let mut bytes = &self.postings[self.starts[i] as usize..self.starts[i + 1] as usize];
+        let mut out = Vec::new();
+        let mut last = 0u32;
+        while !bytes.is_empty() {
+            let (delta, rest) = read_leb128(bytes);
+            bytes = rest;
+            last = if out.is_empty() { delta } else { last + delta };
+            out.push(last);
+        }
+        out
+    }
+}
+
+/// A segment: its head, and its body: a directory, then token blocks
+/// (tokens' keyed hashes and their postings) and object blocks, each with
+/// its SHA-256 in the directory. A search reads the body whole but checks
+/// and decodes only the blocks it uses.
 #[derive(Debug)]
 pub struct Segment {
     head: Head,
-    objects_gz: Vec<u8>,
+    directory: Directory,
+    /// The blocks, one after another, as the directory places them.
+    blocks: bytes::Bytes,
+    /// Whether every block was checked already (a segment built, or
+    /// decoded whole), or is to be checked when used.
+    checked: bool,
     objects: std::sync::OnceLock<std::result::Result<Vec<Object>, String>>,
-    hashes: Vec<u32>,
-    starts: Vec<u32>,
-    postings: Vec<u8>,
+    tokens: usize,
 }
 
 impl PartialEq for Segment {
     fn eq(&self, other: &Self) -> bool {
         self.encode() == other.encode()
     }
-}
-
-fn gzip_json<T: Serialize>(v: &T) -> Vec<u8> {
-    use std::io::Write as _;
-    let json = serde_json::to_vec(v).expect("serialises");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    gz.write_all(&json)
-        .and_then(|()| gz.finish())
-        .expect("writing to memory")
-}
-
-/// Where each object of an object list's JSON is, found without parsing
-/// it: the list is as a build wrote it (the body's SHA-256 was checked),
-/// objects whose first field is `path` and that hold no object, so
-/// `},{"path":"` is only ever between two of them (a quote inside a string
-/// is escaped). `None` when the text is not of that form.
-fn object_spans(json: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
-    const BETWEEN: &[u8] = b"},{\"path\":\"";
-    let inner = json.strip_prefix(b"[")?.strip_suffix(b"]")?;
-    if inner.is_empty() {
-        return Some(Vec::new());
-    }
-    if !(inner.starts_with(b"{\"path\":\"") && inner.ends_with(b"}")) {
-        return None;
-    }
-    let mut spans = Vec::new();
-    let mut start = 1;
-    for at in memchr::memmem::find_iter(inner, BETWEEN) {
-        spans.push(start..at + 2);
-        start = at + 3;
-    }
-    spans.push(start..json.len() - 1);
-    Some(spans)
 }
 
 impl Segment {
@@ -377,19 +511,45 @@ impl Segment {
             .collect();
         pairs.sort_unstable();
         pairs.dedup();
-        let (mut hashes, mut starts, mut postings) = (Vec::new(), Vec::new(), Vec::new());
-        let mut last = 0u32;
-        for (i, &(h, o)) in pairs.iter().enumerate() {
-            if i == 0 || pairs[i - 1].0 != h {
-                hashes.push(h);
-                starts.push(postings.len() as u32);
-                leb128(&mut postings, o);
-            } else {
-                leb128(&mut postings, o - last);
+        let mut hashes: Vec<u32> = pairs.iter().map(|(h, _)| *h).collect();
+        hashes.dedup();
+        let mut blocks = Vec::new();
+        let mut directory = Directory::default();
+        let seal = |blocks: &mut Vec<u8>, start: usize| {
+            let range = start..blocks.len();
+            let sum: [u8; 32] = Sha256::digest(&blocks[range.clone()]).into();
+            (range, sum)
+        };
+        // Token blocks: a token's postings are never split; a block closes
+        // once it reaches TOKEN_BLOCK_BYTES.
+        let mut rest = &pairs[..];
+        while let Some(&(first, _)) = rest.first() {
+            let (mut end, mut bytes) = (0, 0);
+            while end < rest.len() && bytes < TOKEN_BLOCK_BYTES {
+                let h = rest[end].0;
+                bytes += 8;
+                while end < rest.len() && rest[end].0 == h {
+                    bytes += 2;
+                    end += 1;
+                }
             }
-            last = o;
+            let start = blocks.len();
+            TokenBlock::encode(&rest[..end], &mut blocks);
+            let (range, sum) = seal(&mut blocks, start);
+            directory.tokens.push((first, range, sum));
+            rest = &rest[end..];
         }
-        starts.push(postings.len() as u32);
+        for chunk in header.objects.chunks(OBJECTS_PER_BLOCK) {
+            use std::io::Write as _;
+            let start = blocks.len();
+            let json = serde_json::to_vec(chunk).expect("objects serialise");
+            let mut z = flate2::write::DeflateEncoder::new(blocks, flate2::Compression::new(6));
+            z.write_all(&json).expect("writing to memory");
+            blocks = z.finish().expect("writing to memory");
+            let (range, sum) = seal(&mut blocks, start);
+            directory.objects.push((range, sum));
+        }
+        let dir = directory.encode();
         let meta = Meta {
             segment: header.segment,
             tokeniser: header.tokeniser,
@@ -409,14 +569,17 @@ impl Segment {
             folders: header.folders,
             tally: header.tally,
         };
-        let filter = Filter::of(&hashes);
         Self {
-            head: Head { meta, filter },
-            objects_gz: gzip_json(&header.objects),
+            head: Head {
+                meta,
+                filter: Filter::of(&hashes),
+                directory: (dir.len() as u32, Sha256::digest(&dir).into()),
+            },
+            directory,
+            blocks: blocks.into(),
+            checked: true,
             objects: std::sync::OnceLock::from(Ok(header.objects)),
-            hashes,
-            starts,
-            postings,
+            tokens: hashes.len(),
         }
     }
 
@@ -430,102 +593,122 @@ impl Segment {
         &self.head
     }
 
+    /// The bytes of a block, checked against its SHA-256 unless the whole
+    /// body was.
+    fn block(&self, range: &std::ops::Range<usize>, sum: &[u8; 32]) -> Result<&[u8]> {
+        let bytes = &self.blocks[range.clone()];
+        if !self.checked && Sha256::digest(bytes)[..] != sum[..] {
+            return Err(damaged("a block's checksum does not match"));
+        }
+        Ok(bytes)
+    }
+
+    /// The token block `i`, checked and decoded.
+    fn token_block(&self, i: usize) -> Result<TokenBlock<'_>> {
+        let (first, range, sum) = &self.directory.tokens[i];
+        TokenBlock::decode(self.block(range, sum)?, *first)
+    }
+
+    /// The token block that holds keyed hash `h`, if one may.
+    fn token_block_of(&self, h: u32) -> Option<usize> {
+        self.directory
+            .tokens
+            .partition_point(|(first, ..)| *first <= h)
+            .checked_sub(1)
+    }
+
+    /// The objects of object block `i`, checked and decoded.
+    fn object_block(&self, i: usize) -> Result<Vec<Object>> {
+        let (range, sum) = &self.directory.objects[i];
+        let mut json = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::DeflateDecoder::new(self.block(range, sum)?),
+            &mut json,
+        )
+        .map_err(|e| damaged(&format!("its objects: {e}")))?;
+        let objects: Vec<Object> =
+            serde_json::from_slice(&json).map_err(|e| damaged(&format!("its objects: {e}")))?;
+        let total = self.head.meta.objects as usize;
+        if objects.len() != OBJECTS_PER_BLOCK.min(total.saturating_sub(i * OBJECTS_PER_BLOCK)) {
+            return Err(damaged("an object block is not as long as it should be"));
+        }
+        Ok(objects)
+    }
+
     /// Its objects, by number (decoded on first use).
     pub fn objects(&self) -> Result<&[Object]> {
         self.objects
             .get_or_init(|| {
-                let json = self.objects_json().map_err(|e| e.to_string())?;
-                let objects: Vec<Object> =
-                    serde_json::from_slice(&json).map_err(|e| e.to_string())?;
-                if objects.len() as u64 != self.head.meta.objects {
-                    return Err("its object list is not as long as it says".into());
+                let mut all = Vec::with_capacity(self.head.meta.objects as usize);
+                for i in 0..self.directory.objects.len() {
+                    all.extend(self.object_block(i).map_err(|e| e.to_string())?);
                 }
-                Ok(objects)
+                Ok(all)
             })
             .as_deref()
-            .map_err(|e| Error::Index(format!("a damaged segment file: its objects: {e}")))
+            .map_err(|e| Error::Index(e.clone()))
     }
 
-    /// Its object list's JSON, inflated.
-    fn objects_json(&self) -> std::io::Result<Vec<u8>> {
-        let mut json = Vec::new();
-        std::io::Read::read_to_end(
-            &mut flate2::read::GzDecoder::new(&self.objects_gz[..]),
-            &mut json,
-        )?;
-        Ok(json)
-    }
-
-    /// The objects numbered `numbers`, decoding those alone (a search
-    /// wants a few of a segment's objects, not all of them).
+    /// The objects numbered `numbers`, decoding their blocks alone (a
+    /// search wants a few of a segment's objects, not all of them).
     pub fn objects_at(&self, numbers: &[u32]) -> Result<Vec<Object>> {
-        let bad = |e: &dyn std::fmt::Display| {
-            Error::Index(format!("a damaged segment file: its objects: {e}"))
-        };
+        let missing = || damaged("its objects: no such object");
         if let Some(all) = self.objects.get() {
-            let all = all.as_deref().map_err(|e| bad(e))?;
+            let all = all.as_deref().map_err(|e| Error::Index(e.clone()))?;
             return numbers
                 .iter()
-                .map(|n| {
-                    all.get(*n as usize)
-                        .cloned()
-                        .ok_or_else(|| bad(&"no such object"))
-                })
+                .map(|n| all.get(*n as usize).cloned().ok_or_else(missing))
                 .collect();
         }
-        let json = self.objects_json().map_err(|e| bad(&e))?;
-        let spans = match object_spans(&json) {
-            Some(spans) => spans,
-            None => {
-                let raw: Vec<&serde_json::value::RawValue> =
-                    serde_json::from_slice(&json).map_err(|e| bad(&e))?;
-                raw.iter()
-                    .map(|r| {
-                        let start = r.get().as_ptr() as usize - json.as_ptr() as usize;
-                        start..start + r.get().len()
-                    })
-                    .collect()
-            }
-        };
-        if spans.len() as u64 != self.head.meta.objects {
-            return Err(bad(&"its object list is not as long as it says"));
-        }
+        let mut blocks: HashMap<usize, Vec<Object>> = HashMap::new();
         numbers
             .iter()
             .map(|n| {
-                let span = spans
-                    .get(*n as usize)
-                    .ok_or_else(|| bad(&"no such object"))?;
-                serde_json::from_slice(&json[span.clone()]).map_err(|e| bad(&e))
+                let (b, at) = (
+                    *n as usize / OBJECTS_PER_BLOCK,
+                    *n as usize % OBJECTS_PER_BLOCK,
+                );
+                if b >= self.directory.objects.len() {
+                    return Err(missing());
+                }
+                let block = match blocks.entry(b) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(self.object_block(b)?),
+                };
+                block.get(at).cloned().ok_or_else(missing)
             })
             .collect()
     }
 
     /// The objects (by number) that hold the token with keyed hash `h`.
-    pub fn postings(&self, h: u32) -> Vec<u32> {
-        let Ok(i) = self.hashes.binary_search(&h) else {
-            return Vec::new();
-        };
-        let mut bytes = &self.postings[self.starts[i] as usize..self.starts[i + 1] as usize];
-        let mut out = Vec::new();
-        let mut last = 0u32;
-        while !bytes.is_empty() {
-            let (delta, rest) = read_leb128(bytes);
-            bytes = rest;
-            last = if out.is_empty() { delta } else { last + delta };
-            out.push(last);
+    pub fn postings(&self, h: u32) -> Result<Vec<u32>> {
+        match self.token_block_of(h) {
+            Some(i) => Ok(self.token_block(i)?.postings(h)),
+            None => Ok(Vec::new()),
         }
-        out
     }
 
-    /// The objects (by number) that hold every token of one of `any`.
-    pub fn holding(&self, any: &[Vec<u32>]) -> Vec<u32> {
+    /// The objects (by number) that hold every token of one of `any`;
+    /// each token block it needs checked and decoded once.
+    pub fn holding(&self, any: &[Vec<u32>]) -> Result<Vec<u32>> {
+        let mut blocks: HashMap<usize, TokenBlock<'_>> = HashMap::new();
         let mut out: Vec<u32> = Vec::new();
-        for all in any {
-            if all.iter().any(|h| self.hashes.binary_search(h).is_err()) {
-                continue;
+        'alternatives: for all in any {
+            let mut lists: Vec<Vec<u32>> = Vec::with_capacity(all.len());
+            for h in all {
+                let Some(i) = self.token_block_of(*h) else {
+                    continue 'alternatives;
+                };
+                let block = match blocks.entry(i) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(self.token_block(i)?),
+                };
+                let list = block.postings(*h);
+                if list.is_empty() {
+                    continue 'alternatives;
+                }
+                lists.push(list);
             }
-            let mut lists: Vec<Vec<u32>> = all.iter().map(|h| self.postings(*h)).collect();
             lists.sort_by_key(Vec::len);
             let Some((first, rest)) = lists.split_first() else {
                 continue;
@@ -538,40 +721,30 @@ impl Segment {
         }
         out.sort_unstable();
         out.dedup();
-        out
+        Ok(out)
     }
 
     /// Tokens held.
     pub fn tokens(&self) -> usize {
-        self.hashes.len()
+        self.tokens
     }
 
     /// The file's bytes.
     pub fn encode(&self) -> Vec<u8> {
+        let dir = self.directory.encode();
         let mut out = Vec::with_capacity(
-            1024 + self.head.filter.words.len() * 8
-                + self.objects_gz.len()
-                + self.hashes.len() * 8
-                + self.postings.len(),
+            1024 + self.head.filter.words.len() * 8 + dir.len() + self.blocks.len(),
         );
         self.head.encode(&mut out);
-        out.extend_from_slice(&(self.objects_gz.len() as u32).to_le_bytes());
-        out.extend_from_slice(&self.objects_gz);
-        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
-        for h in &self.hashes {
-            out.extend_from_slice(&h.to_le_bytes());
-        }
-        for s in &self.starts {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-        out.extend_from_slice(&self.postings);
+        out.extend_from_slice(&dir);
+        out.extend_from_slice(&self.blocks);
         let sum = Sha256::digest(&out);
         out.extend_from_slice(&sum);
         out
     }
 
-    /// A segment from its file's bytes; an error when they are damaged
-    /// (its object list is checked when first read).
+    /// A segment from its file's bytes, every part checked; an error when
+    /// they are damaged.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (head, head_len) = Head::decode(bytes)?;
         if bytes.len() < head_len + 32 {
@@ -581,54 +754,61 @@ impl Segment {
         if Sha256::digest(body)[..] != *sum {
             return Err(damaged("its checksum does not match"));
         }
-        Self::body(head, &body[head_len..])
+        let mut seg = Self::body(head, bytes::Bytes::copy_from_slice(&body[head_len..]))?;
+        seg.checked = false;
+        for i in 0..seg.directory.tokens.len() {
+            seg.token_block(i)?;
+        }
+        seg.objects()?;
+        for (range, sum) in &seg.directory.objects {
+            seg.block(range, sum)?;
+        }
+        seg.checked = true;
+        Ok(seg)
     }
 
-    /// A segment from its file's bytes, known whole (they are those whose
-    /// SHA-256 the manifest names) and whose head, `head_len` bytes long,
-    /// is `head` (read before): neither checksum is computed again.
-    pub fn decode_whole(bytes: &[u8], head: Head, head_len: usize) -> Result<Self> {
+    /// A segment from its file's bytes, whose head, `head_len` bytes long,
+    /// is `head` (read and checked before): its directory is checked
+    /// against the head, and each block when it is used.
+    pub fn decode_whole(bytes: &bytes::Bytes, head: Head, head_len: usize) -> Result<Self> {
         if bytes.len() < head_len + 32 {
             return Err(damaged("cut short"));
         }
-        Self::body(head, &bytes[head_len..bytes.len() - 32])
+        Self::body(head, bytes.slice(head_len..bytes.len() - 32))
     }
 
-    /// The segment of `head` and the body after it (without its checksum).
-    fn body(head: Head, body: &[u8]) -> Result<Self> {
-        let mut r = Reader(body);
-        let objects_len = r.u32().ok_or_else(|| damaged("no object list"))? as usize;
-        let objects_gz = r
-            .take(objects_len)
-            .ok_or_else(|| damaged("object list cut"))?
-            .to_vec();
-        let n = r.u32().ok_or_else(|| damaged("no token count"))? as usize;
-        let hashes: Vec<u32> = r
-            .take(n * 4)
-            .ok_or_else(|| damaged("tokens cut"))?
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect();
-        let starts: Vec<u32> = r
-            .take((n + 1) * 4)
-            .ok_or_else(|| damaged("postings table cut"))?
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect();
-        let postings = r.0.to_vec();
-        if starts.windows(2).any(|w| w[0] > w[1])
-            || starts.last().is_some_and(|l| *l as usize != postings.len())
-            || hashes.windows(2).any(|w| w[0] >= w[1])
-        {
-            return Err(damaged("its tables are out of order"));
+    /// The segment of `head` and the body after it (without its checksum),
+    /// its directory checked; its blocks are not.
+    fn body(head: Head, body: bytes::Bytes) -> Result<Self> {
+        let (dir_len, dir_sum) = head.directory;
+        let dir_len = dir_len as usize;
+        if body.len() < dir_len {
+            return Err(damaged("its directory is cut"));
         }
+        if Sha256::digest(&body[..dir_len])[..] != dir_sum[..] {
+            return Err(damaged("its directory's checksum does not match"));
+        }
+        let directory = Directory::decode(&body[..dir_len], body.len() - dir_len)?;
+        if directory.objects.len() != (head.meta.objects as usize).div_ceil(OBJECTS_PER_BLOCK) {
+            return Err(damaged("its object blocks do not hold its objects"));
+        }
+        let blocks = body.slice(dir_len..);
+        let tokens = directory
+            .tokens
+            .iter()
+            .map(|(_, range, _)| {
+                blocks.get(range.start..range.start + 4).map_or(0, |b| {
+                    u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize
+                })
+            })
+            .sum();
         Ok(Self {
             head,
-            objects_gz,
+            directory,
+            blocks,
+            checked: false,
             objects: std::sync::OnceLock::new(),
-            hashes,
-            starts,
-            postings,
+            tokens,
         })
     }
 }
@@ -648,6 +828,10 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    }
+
+    fn sum(&mut self) -> Option<[u8; 32]> {
+        self.take(32).map(|b| b.try_into().expect("32 bytes"))
     }
 }
 
@@ -699,21 +883,71 @@ mod tests {
     }
 
     #[test]
-    fn objects_are_found_in_the_list_as_a_parse_finds_them() {
-        let mut h = header(5);
-        h.objects[1].path = r#"2026/12/05/10/00/a},{"path":"b"#.into();
-        h.objects[2].version = None;
+    fn a_search_checks_and_decodes_only_the_blocks_it_uses() {
+        let mut h = header(200);
+        h.objects[1].version = None;
         h.objects[3].unvouched = Some("too large to index".into());
-        h.objects[4].path = "2026/12/05/10/00/\u{e9}},{".into();
-        let seg = Segment::decode(&Segment::new(h.clone(), &vec![vec![1]; 5]).encode()).unwrap();
-        let json = seg.objects_json().unwrap();
-        assert_eq!(object_spans(&json).map(|s| s.len()), Some(5));
-        let all: Vec<u32> = (0..5).rev().collect();
-        let found = seg.objects_at(&all).unwrap();
-        assert_eq!(found, h.objects.iter().rev().cloned().collect::<Vec<_>>());
-        // A list of another form is parsed.
-        assert_eq!(object_spans(b"[]"), Some(Vec::new()));
-        assert_eq!(object_spans(br#"[{"size":1,"path":"a"}]"#), None);
+        h.objects[130].path = "2026/12/05/10/00/\u{e9}},{\"path\":\"x".into();
+        // Token t is held by every object whose number it divides: long
+        // postings for the small ones, many blocks of tokens.
+        let tokens: Vec<Vec<u32>> = (0..200u32)
+            .map(|o| (1..3000u32).filter(|t| o % t == 0).map(|t| t * 7).collect())
+            .collect();
+        let seg = Segment::new(h.clone(), &tokens);
+        assert!(
+            seg.directory.tokens.len() > 3,
+            "{:?}",
+            seg.directory.tokens.len()
+        );
+        assert_eq!(seg.directory.objects.len(), 4);
+        let bytes = bytes::Bytes::from(seg.encode());
+        let (head, len) = Head::decode(&bytes).unwrap();
+        let whole = Segment::decode_whole(&bytes, head.clone(), len).unwrap();
+        assert_eq!(whole.tokens(), 2999);
+        let some = [199, 0, 64, 63, 130, 3];
+        let want: Vec<Object> = some
+            .iter()
+            .map(|n| h.objects[*n as usize].clone())
+            .collect();
+        assert_eq!(whole.objects_at(&some).unwrap(), want);
+        for t in 1..3000u32 {
+            let holders: Vec<u32> = (0..200).filter(|o| o % t == 0).collect();
+            assert_eq!(whole.postings(t * 7).unwrap(), holders, "token {t}");
+            assert_eq!(whole.postings(t * 7 + 1).unwrap(), Vec::<u32>::new());
+        }
+        assert_eq!(whole.holding(&[vec![14, 693]]).unwrap(), [0, 198]);
+        assert_eq!(whole.holding(&[vec![0]]).unwrap(), Vec::<u32>::new());
+        // Where each block's bytes are in the file.
+        let blocks = len + head.directory.0 as usize;
+        let at = |r: &std::ops::Range<usize>| blocks + r.start + r.len() / 2;
+        // A damaged object block: refused when used, not before.
+        let mut bad = bytes.to_vec();
+        bad[at(&seg.directory.objects[3].0)] ^= 1;
+        let bad = bytes::Bytes::from(bad);
+        let seg_bad = Segment::decode_whole(&bad, head.clone(), len).unwrap();
+        assert_eq!(seg_bad.objects_at(&[0, 64]).unwrap(), want[1..3]);
+        assert!(seg_bad.objects_at(&[199]).is_err());
+        assert!(seg_bad.objects().is_err());
+        assert!(Segment::decode(&bad).is_err());
+        // A damaged token block: only the tokens it holds are refused.
+        let (first, range, _) = seg.directory.tokens[2].clone();
+        let next = seg.directory.tokens[3].0;
+        let mut bad = bytes.to_vec();
+        bad[at(&range)] ^= 1;
+        let bad = bytes::Bytes::from(bad);
+        let seg_bad = Segment::decode_whole(&bad, head.clone(), len).unwrap();
+        assert!(seg_bad.postings(first).is_err());
+        assert!(seg_bad.holding(&[vec![7], vec![first]]).is_err());
+        assert_eq!(
+            seg_bad.postings(next).unwrap(),
+            whole.postings(next).unwrap()
+        );
+        assert!(Segment::decode(&bad).is_err());
+        // A damaged directory: the body is refused as soon as it is read.
+        let mut bad = bytes.to_vec();
+        bad[len + 5] ^= 1;
+        assert!(Segment::decode_whole(&bytes::Bytes::from(bad), head, len).is_err());
+        assert_eq!(Segment::decode(&bytes).unwrap(), seg);
     }
 
     #[test]
@@ -724,15 +958,15 @@ mod tests {
         assert_eq!(back, seg);
         assert_eq!(back.objects().unwrap(), seg.objects().unwrap());
         assert_eq!(back.meta().objects, 4);
-        assert_eq!(back.postings(1), [0, 2]);
-        assert_eq!(back.postings(2), [0, 1]);
-        assert_eq!(back.postings(7), Vec::<u32>::new());
-        assert_eq!(back.holding(&[vec![1, 300]]), [0, 2]);
-        assert_eq!(back.holding(&[vec![1, 2], vec![u32::MAX]]), [0, 3]);
-        assert_eq!(back.holding(&[vec![2, 300, 9]]), Vec::<u32>::new());
+        assert_eq!(back.postings(1).unwrap(), [0, 2]);
+        assert_eq!(back.postings(2).unwrap(), [0, 1]);
+        assert_eq!(back.postings(7).unwrap(), Vec::<u32>::new());
+        assert_eq!(back.holding(&[vec![1, 300]]).unwrap(), [0, 2]);
+        assert_eq!(back.holding(&[vec![1, 2], vec![u32::MAX]]).unwrap(), [0, 3]);
+        assert_eq!(back.holding(&[vec![2, 300, 9]]).unwrap(), Vec::<u32>::new());
         // A few objects decoded alone, from a segment read back whole with
         // the head already read.
-        let bytes = seg.encode();
+        let bytes = bytes::Bytes::from(seg.encode());
         let (head, len) = Head::decode(&bytes).unwrap();
         assert_eq!(Head::len_in(&bytes).unwrap(), len);
         let whole = Segment::decode_whole(&bytes, head, len).unwrap();

@@ -220,15 +220,17 @@ async fn a_narrowed_search_equals_a_full_scan() {
         let at = bytes.iter().rposition(|b| *b == b'}').unwrap();
         bytes.splice(at..at, format!(",\"note\":\"mail {email}\"").into_bytes());
         std::fs::write(dir.path().join(&crash), &bytes).unwrap();
-        let flip = |file: &Path, at: fn(usize) -> usize| {
+        let flip = |file: &Path, at: fn(&[u8]) -> usize| {
             let mut seg = std::fs::read(file).unwrap();
-            let at = at(seg.len());
+            let at = at(&seg);
             seg[at] ^= 0x55;
             std::fs::write(file, seg).unwrap();
         };
         let segments = index_dir.path().join("segments");
         let hit_body = segments.join(format!("{hit_segment}.seg"));
-        flip(&hit_body, |len| len - 40);
+        // Its body's directory, which every read of the body checks.
+        let in_directory = |seg: &[u8]| crashdsr_index::segment::Head::len_in(seg).unwrap() + 5;
+        flip(&hit_body, in_directory);
         let seg_files = crashdsr_emulator::testing::files(&segments);
         let damaged = segments.join(&seg_files[seg_files.len() / 2]);
         assert_ne!(damaged, hit_body);
@@ -238,7 +240,7 @@ async fn a_narrowed_search_equals_a_full_scan() {
             .map(|f| segments.join(f))
             .find(|f| *f != hit_body && *f != damaged)
             .unwrap();
-        flip(&unread_body, |len| len - 40);
+        flip(&unread_body, |seg| seg.len() - 40);
         let (full, narrowed) = both(&source, &index, &subjects, true).await;
         assert_eq!(
             answer(&narrowed),
@@ -257,8 +259,8 @@ async fn a_narrowed_search_equals_a_full_scan() {
         assert_eq!(report.damaged.len(), 3, "{what}: {report:?}");
         // The bodies mended (the same byte flipped back), the head's file
         // gone.
-        flip(&hit_body, |len| len - 40);
-        flip(&unread_body, |len| len - 40);
+        flip(&hit_body, in_directory);
+        flip(&unread_body, |seg| seg.len() - 40);
         std::fs::remove_file(&damaged).unwrap();
         let (full, narrowed) = both(&source, &index, &subjects, true).await;
         assert_eq!(answer(&narrowed), answer(&full), "{what}: missing segment");
