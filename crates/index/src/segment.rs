@@ -689,11 +689,16 @@ impl Segment {
     }
 
     /// The objects (by number) that hold every token of one of `any`;
-    /// each token block it needs checked and decoded once.
+    /// each token block it needs checked and decoded once. An alternative
+    /// the filter says is not here touches no block.
     pub fn holding(&self, any: &[Vec<u32>]) -> Result<Vec<u32>> {
         let mut blocks: HashMap<usize, TokenBlock<'_>> = HashMap::new();
         let mut out: Vec<u32> = Vec::new();
-        'alternatives: for all in any {
+        let filter = &self.head.filter;
+        'alternatives: for all in any
+            .iter()
+            .filter(|all| all.iter().all(|h| filter.may_hold(*h)))
+        {
             let mut lists: Vec<Vec<u32>> = Vec::with_capacity(all.len());
             for h in all {
                 let Some(i) = self.token_block_of(*h) else {
