@@ -515,7 +515,7 @@ impl Segment {
         hashes.dedup();
         let mut blocks = Vec::new();
         let mut directory = Directory::default();
-        let seal = |blocks: &mut Vec<u8>, start: usize| {
+        let seal = |blocks: &[u8], start: usize| {
             let range = start..blocks.len();
             let sum: [u8; 32] = Sha256::digest(&blocks[range.clone()]).into();
             (range, sum)
@@ -535,7 +535,7 @@ impl Segment {
             }
             let start = blocks.len();
             TokenBlock::encode(&rest[..end], &mut blocks);
-            let (range, sum) = seal(&mut blocks, start);
+            let (range, sum) = seal(&blocks, start);
             directory.tokens.push((first, range, sum));
             rest = &rest[end..];
         }
@@ -546,7 +546,7 @@ impl Segment {
             let mut z = flate2::write::DeflateEncoder::new(blocks, flate2::Compression::new(6));
             z.write_all(&json).expect("writing to memory");
             blocks = z.finish().expect("writing to memory");
-            let (range, sum) = seal(&mut blocks, start);
+            let (range, sum) = seal(&blocks, start);
             directory.objects.push((range, sum));
         }
         let dir = directory.encode();
@@ -641,7 +641,10 @@ impl Segment {
             .get_or_init(|| {
                 let mut all = Vec::with_capacity(self.head.meta.objects as usize);
                 for i in 0..self.directory.objects.len() {
-                    all.extend(self.object_block(i).map_err(|e| e.to_string())?);
+                    all.extend(self.object_block(i).map_err(|e| match e {
+                        Error::Index(why) => why,
+                        e => e.to_string(),
+                    })?);
                 }
                 Ok(all)
             })
@@ -759,15 +762,12 @@ impl Segment {
         if Sha256::digest(body)[..] != *sum {
             return Err(damaged("its checksum does not match"));
         }
+        // Every block checked and decoded, once.
         let mut seg = Self::body(head, bytes::Bytes::copy_from_slice(&body[head_len..]))?;
-        seg.checked = false;
         for i in 0..seg.directory.tokens.len() {
             seg.token_block(i)?;
         }
         seg.objects()?;
-        for (range, sum) in &seg.directory.objects {
-            seg.block(range, sum)?;
-        }
         seg.checked = true;
         Ok(seg)
     }
@@ -932,7 +932,11 @@ mod tests {
         let seg_bad = Segment::decode_whole(&bad, head.clone(), len).unwrap();
         assert_eq!(seg_bad.objects_at(&[0, 64]).unwrap(), want[1..3]);
         assert!(seg_bad.objects_at(&[199]).is_err());
-        assert!(seg_bad.objects().is_err());
+        let why = seg_bad.objects().unwrap_err().to_string();
+        assert_eq!(
+            why,
+            "index: a damaged segment file: a block's checksum does not match"
+        );
         assert!(Segment::decode(&bad).is_err());
         // A damaged token block: only the tokens it holds are refused.
         let (first, range, _) = seg.directory.tokens[2].clone();
