@@ -12,6 +12,10 @@
 #   WORK=/tmp/sb RUNS=5 bash bench/index.sh         # keep and reuse them
 #   WORK=/tmp/sb BIG=1 bash bench/index.sh          # also the 10 GB export
 #   WORK=/tmp/sb BIG=1 CORPORA= RUNS=1 bash bench/index.sh   # that one alone
+#
+# BASE=binary also builds that (older) binary's index of each corpus and
+# runs its narrowed searches beside this build's, after checking that both
+# print the same --json lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -47,14 +51,31 @@ for c in $corpora; do
   echo "$c: full search $s_secs s (peak RSS $((s_kib / 1024)) MiB); index build $b_secs s (peak RSS $((b_kib / 1024)) MiB), $(python3 -c "print(f'{$b_secs/$s_secs:.2f}')")x the search"
   echo "$c: objects $export_bytes bytes, index $index_bytes bytes: $(python3 -c "print(f'{100*$index_bytes/$export_bytes:.1f}')")% of the export"
   echo "$c: build report: $(python3 -c "import json; r=json.load(open('$work/$c/build.json')); r.pop('segments_built'); print(json.dumps(r))")"
+  if [ -n "${BASE:-}" ]; then
+    rm -rf "$idx-base"
+    /usr/bin/time -f "%e" -o "$work/t-base" "$BASE" --no-progress --work-dir "$work/wd" index build --source "$src" --index "$idx-base" --json >/dev/null
+    echo "$c: base's index build $(cat "$work/t-base") s, $(du -sb "$idx-base" | cut -f1) bytes"
+  fi
   # 2. Searches, side by side.
   # The 10 GB export's full search (3–4 minutes) is the one of step 1, not
   # repeated here.
   for n in 1 100; do
     full=(-n "search ($c, $n subjects)" "$bin search --source $src --subjects $work/$c/subjects-$n.jsonl --json > /dev/null")
     [ "$c" != big ] || full=()
+    base=()
+    if [ -n "${BASE:-}" ]; then
+      for trust in "" --trust-folder-times; do
+        for pair in "$BASE $idx-base" "$bin $idx"; do
+          read -r exe ix <<<"$pair"
+          "$exe" search --source "$src" --subjects "$work/$c/subjects-$n.jsonl" --index "$ix" $trust --json 2>/dev/null | grep -v '"kind":"index"' >"$work/out-$(basename "$ix")" || true
+        done
+        cmp -s "$work/out-index-base" "$work/out-index" || { echo "$c, $n subjects $trust: the base's answer differs" >&2; exit 1; }
+      done
+      base=(-n "base: search --index ($c, $n subjects)" "$BASE search --source $src --subjects $work/$c/subjects-$n.jsonl --index $idx-base --json > /dev/null"
+        -n "base: search --index --trust-folder-times ($c, $n subjects)" "$BASE search --source $src --subjects $work/$c/subjects-$n.jsonl --index $idx-base --trust-folder-times --json > /dev/null")
+    fi
     hyperfine --warmup 1 --runs "${RUNS:-5}" -i --export-markdown "$work/$c-index-$n.md" \
-      "${full[@]}" \
+      "${full[@]}" "${base[@]}" \
       -n "search --index ($c, $n subjects)" "$bin search --source $src --subjects $work/$c/subjects-$n.jsonl --index $idx --json > /dev/null" \
       -n "search --index --trust-folder-times ($c, $n subjects)" "$bin search --source $src --subjects $work/$c/subjects-$n.jsonl --index $idx --trust-folder-times --json > /dev/null"
     cat "$work/$c-index-$n.md"
