@@ -51,6 +51,11 @@ impl Index {
         })
     }
 
+    /// The index in `store` (any object store), with `key`.
+    pub fn with_store(store: Store, key: Key) -> Self {
+        Self { store, key }
+    }
+
     /// Where it is (no credentials).
     pub fn url(&self) -> &str {
         self.store.url()
