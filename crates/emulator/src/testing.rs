@@ -346,3 +346,62 @@ impl Rng {
         (self.next_u64() % n as u64) as usize
     }
 }
+
+/// The export of the remote benchmarks: `errors` errors over 28 days
+/// (seed 7) in the small-objects shape (.NET style, no app id in the
+/// paths), written into a new in-memory object store; the store, its
+/// objects, and jane's identifiers (`kind=value`).
+pub async fn export_in_memory(
+    errors: u64,
+) -> (
+    std::sync::Arc<dyn object_store::ObjectStore>,
+    u64,
+    Vec<String>,
+) {
+    use crate::export::{ExportPlan, ExportStyle, write};
+    let mut cfg = crate::DatasetConfig::new(7);
+    cfg.errors_per_app = errors;
+    cfg.span_days = 28;
+    let data = crate::Dataset::new(cfg.clone());
+    let store: std::sync::Arc<dyn object_store::ObjectStore> =
+        std::sync::Arc::new(object_store::memory::InMemory::new());
+    let plan = ExportPlan::whole(
+        &cfg,
+        crashdsr_appcenter::models::BlobPathFormatKind::WithoutAppId,
+        ExportStyle::Dotnet,
+    );
+    let objects = write(&data, &plan, store.clone(), |_| true)
+        .await
+        .expect("writing to memory");
+    let jane = data
+        .truth()
+        .subjects
+        .into_iter()
+        .find(|s| s.label == "jane")
+        .expect("the dataset has jane");
+    (store, objects, jane.specs())
+}
+
+/// `inner` behind object_store's `ThrottledStore`: each GET and each LIST
+/// call waits `latency`, and each delimited LIST (one folder) too when
+/// `delimited`.
+pub fn throttled(
+    inner: &std::sync::Arc<dyn object_store::ObjectStore>,
+    latency: std::time::Duration,
+    delimited: bool,
+) -> std::sync::Arc<dyn object_store::ObjectStore> {
+    use object_store::throttle::{ThrottleConfig, ThrottledStore};
+    std::sync::Arc::new(ThrottledStore::new(
+        inner.clone(),
+        ThrottleConfig {
+            wait_get_per_call: latency,
+            wait_list_per_call: latency,
+            wait_list_with_delimiter_per_call: if delimited {
+                latency
+            } else {
+                std::time::Duration::ZERO
+            },
+            ..Default::default()
+        },
+    ))
+}

@@ -16,30 +16,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crashdsr_appcenter::models::BlobPathFormatKind;
-use crashdsr_emulator::export::{ExportPlan, ExportStyle, write};
-use crashdsr_emulator::{Dataset, DatasetConfig};
+use crashdsr_emulator::testing::{export_in_memory, throttled};
 use crashdsr_index::{BuildOptions, Index, Key, Narrowing, update};
 use crashdsr_search::{SearchOptions, Subject, search};
 use crashdsr_store::Store;
 use object_store::ObjectStore;
-use object_store::throttle::{ThrottleConfig, ThrottledStore};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 use common::answer;
-
-fn throttled(inner: &Arc<dyn ObjectStore>, latency: Duration) -> Arc<dyn ObjectStore> {
-    Arc::new(ThrottledStore::new(
-        inner.clone(),
-        ThrottleConfig {
-            wait_get_per_call: latency,
-            wait_list_per_call: latency,
-            wait_list_with_delimiter_per_call: latency,
-            ..Default::default()
-        },
-    ))
-}
 
 #[tokio::main]
 async fn main() {
@@ -47,16 +32,8 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
-    let mut cfg = DatasetConfig::new(7);
-    cfg.errors_per_app = errors;
-    cfg.span_days = 28;
-    let data = Dataset::new(cfg.clone());
-    let export: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
-    let plan = ExportPlan::whole(&cfg, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet);
-    let objects = write(&data, &plan, export.clone(), |_| true).await.unwrap();
-    let truth = data.truth();
-    let jane = truth.subjects.iter().find(|s| s.label == "jane").unwrap();
-    let subject = Subject::from_specs("jane", &jane.specs()).unwrap();
+    let (export, objects, jane) = export_in_memory(errors).await;
+    let subject = Subject::from_specs("jane", &jane).unwrap();
     let key = Key::new(&[7u8; 32]).unwrap();
     let index_mem: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
     let built = update(
@@ -76,9 +53,9 @@ async fn main() {
     );
     for ms in [0u64, 20] {
         let latency = Duration::from_millis(ms);
-        let source = Store::from_object_store(throttled(&export, latency), "export");
+        let source = Store::from_object_store(throttled(&export, latency, true), "export");
         let index = Index::with_store(
-            Store::from_object_store(throttled(&index_mem, latency), "index"),
+            Store::from_object_store(throttled(&index_mem, latency, true), "index"),
             key.clone(),
         );
         let mut opts = SearchOptions::default();

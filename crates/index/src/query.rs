@@ -25,7 +25,7 @@ use crate::{Index, Key};
 
 /// Segment files read at once: on an object store each read waits on
 /// the network (`benches/remote.rs`: 32 → 64 took a search at 20 ms a
-/// request from 0.74 to 0.63 s).
+/// request from 0.74 to 0.63–0.65 s).
 const READS: usize = 64;
 
 /// An index narrowing searches ([`crashdsr_search::SearchOptions::narrow`]).

@@ -22,16 +22,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crashdsr_appcenter::models::BlobPathFormatKind;
-use crashdsr_emulator::export::{ExportPlan, ExportStyle, write};
-use crashdsr_emulator::{Dataset, DatasetConfig};
+use crashdsr_emulator::testing::{export_in_memory, throttled};
 use crashdsr_search::{SearchOptions, Subject, search};
 use crashdsr_store::Store;
 use futures::StreamExt;
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
-use object_store::throttle::{ThrottleConfig, ThrottledStore};
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
@@ -181,17 +178,6 @@ async fn plain_reader(store: &Arc<dyn ObjectStore>, in_flight: usize) -> (u64, u
         .unwrap()
 }
 
-fn throttled(inner: &Arc<dyn ObjectStore>, latency: Duration) -> Arc<dyn ObjectStore> {
-    Arc::new(ThrottledStore::new(
-        inner.clone(),
-        ThrottleConfig {
-            wait_get_per_call: latency,
-            wait_list_per_call: latency,
-            ..Default::default()
-        },
-    ))
-}
-
 #[tokio::main]
 async fn main() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -200,21 +186,13 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
-    let mut cfg = DatasetConfig::new(7);
-    cfg.errors_per_app = errors;
-    cfg.span_days = 28;
-    let data = Dataset::new(cfg.clone());
-    let memory: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
-    let plan = ExportPlan::whole(&cfg, BlobPathFormatKind::WithoutAppId, ExportStyle::Dotnet);
-    let objects = write(&data, &plan, memory.clone(), |_| true).await.unwrap();
-    let truth = data.truth();
-    let jane = truth.subjects.iter().find(|s| s.label == "jane").unwrap();
-    let subject = Subject::from_specs("jane", &jane.specs()).unwrap();
+    let (memory, objects, jane) = export_in_memory(errors).await;
+    let subject = Subject::from_specs("jane", &jane).unwrap();
     println!("export: {objects} objects in memory, {errors} errors; one subject");
 
     for ms in [0u64, 20] {
         let latency = Duration::from_millis(ms);
-        let store = throttled(&memory, latency);
+        let store = throttled(&memory, latency, false);
         let t = Instant::now();
         let (n, bytes) = plain_reader(&store, 64).await;
         let plain = t.elapsed().as_secs_f64();
