@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::listing::{list_segment, list_segments, list_trusting};
 use crate::manifest::{Manifest, SegmentEntry, fingerprint};
-use crate::segment::{Head, Segment};
+use crate::segment::{Head, Object, Segment};
 use crate::{Index, Key};
 
 /// Segment files read at once: on an object store each read waits on
@@ -99,33 +99,22 @@ async fn holding(
         .filter(|t| t.head.filter.may_hold_any(&wanted))
         .map(|t| (t.name.clone(), t.clone()))
         .collect();
+    let read = std::sync::atomic::AtomicU64::new(0);
     let found: Vec<Found> = futures::stream::iter(maybe)
         .map(|(name, t)| {
-            let wanted = wanted.clone();
+            let (wanted, read) = (wanted.clone(), &read);
             async move {
-                let seg = load_body(index, &t)
+                let objects = objects_holding(index, &t, &wanted, read)
                     .await
-                    .map_err(|why| (name.clone(), why))?;
-                tokio::task::spawn_blocking(move || {
-                    let found = seg.holding(&wanted).map_err(|e| e.to_string())?;
-                    if found.is_empty() {
-                        // The filter's false "maybe": its objects stay
-                        // undecoded.
-                        return Ok(Vec::new());
-                    }
-                    let objects = seg.objects_at(&found).map_err(|e| e.to_string())?;
-                    Ok(objects
-                        .into_iter()
-                        .filter(|o| o.unvouched.is_none())
-                        .map(|o| {
-                            let v = o.vouched();
-                            (o.path, v)
-                        })
-                        .collect())
-                })
-                .await
-                .unwrap_or_else(|e| Err(format!("looking tokens up ended: {e}")))
-                .map_err(|why| (name, why))
+                    .map_err(|why| (name, why))?;
+                Ok(objects
+                    .into_iter()
+                    .filter(|o| o.unvouched.is_none())
+                    .map(|o| {
+                        let v = o.vouched();
+                        (o.path, v)
+                    })
+                    .collect())
             }
         })
         .buffer_unordered(READS)
@@ -134,6 +123,7 @@ async fn holding(
     tracing::debug!(
         alternatives = wanted.len(),
         bodies = found.len(),
+        bytes = read.into_inner(),
         "Looked tokens up in the index."
     );
     let (mut out, mut failed) = (BTreeMap::new(), Vec::new());
@@ -169,20 +159,54 @@ async fn load(index: &Index, entry: &SegmentEntry) -> std::result::Result<Segmen
     Segment::decode(&bytes).map_err(|e| e.to_string())
 }
 
-/// A trusted segment's body (its head is the one read before): its
-/// directory is checked against the head, and each block against the
-/// directory when it is used, so the file is not hashed whole.
-async fn load_body(index: &Index, t: &Trusted) -> std::result::Result<Segment, String> {
-    let bytes = match index.store.get(&t.entry.file).await {
-        Ok(Some(g)) => g.bytes,
-        Ok(None) => return Err("its file is missing".into()),
-        Err(e) => return Err(format!("its file cannot be read: {e}")),
-    };
-    if bytes.len() as u64 != t.entry.file_bytes {
-        return Err("its file is not the one the manifest names (damaged or replaced)".into());
+/// The bytes at `ranges` of a segment's file.
+async fn read_ranges(
+    index: &Index,
+    file: &str,
+    ranges: &[std::ops::Range<u64>],
+) -> std::result::Result<Vec<bytes::Bytes>, String> {
+    if ranges.is_empty() {
+        return Ok(Vec::new());
     }
-    Segment::decode_whole(&bytes, t.head.clone(), t.entry.head_bytes as usize)
-        .map_err(|e| e.to_string())
+    match index.store.get_ranges(file, ranges).await {
+        Ok(Some(got)) => Ok(got),
+        Ok(None) => Err("its file is missing".into()),
+        Err(e) => Err(format!("its file cannot be read: {e}")),
+    }
+}
+
+/// The objects of a trusted segment (its head is the one read before)
+/// that hold one of `wanted`: its directory is read and checked against
+/// the head, then the token blocks that may hold `wanted`, then the object
+/// blocks of what they hold, each checked against the directory; nothing
+/// else of the file is read. The bytes read are added to `read`.
+async fn objects_holding(
+    index: &Index,
+    t: &Trusted,
+    wanted: &[Vec<u32>],
+    read: &std::sync::atomic::AtomicU64,
+) -> std::result::Result<Vec<Object>, String> {
+    let (file, at) = (&t.entry.file, t.entry.head_bytes);
+    let read_ranges = |ranges: Vec<std::ops::Range<u64>>| async move {
+        let bytes: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        read.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        let got = read_ranges(index, file, &ranges).await?;
+        Ok::<_, String>((ranges, got))
+    };
+    let directory = at..at + t.head.directory_len();
+    let (_, directory) = read_ranges(std::iter::once(directory).collect()).await?;
+    let mut seg = Segment::open(t.head.clone(), at, &directory[0], t.entry.file_bytes)
+        .map_err(|e| e.to_string())?;
+    let (ranges, got) = read_ranges(seg.token_ranges(wanted)).await?;
+    seg.add(&ranges, got);
+    let found = seg.holding(wanted).map_err(|e| e.to_string())?;
+    if found.is_empty() {
+        // The filter's false "maybe": no object block is read.
+        return Ok(Vec::new());
+    }
+    let (ranges, got) = read_ranges(seg.object_ranges(&found)).await?;
+    seg.add(&ranges, got);
+    seg.objects_at(&found).map_err(|e| e.to_string())
 }
 
 /// The heads of `segments`, by name, or why each cannot be used.

@@ -289,6 +289,11 @@ impl Head {
         ))
     }
 
+    /// The bytes of the body's directory, which follows the head.
+    pub fn directory_len(&self) -> u64 {
+        u64::from(self.directory.0)
+    }
+
     /// The length of the head at the start of a segment file's bytes,
     /// checksum included, from its length fields alone.
     pub fn len_in(bytes: &[u8]) -> Result<usize> {
@@ -478,19 +483,31 @@ impl<'a> TokenBlock<'a> {
 
 /// A segment: its head, and its body: a directory, then token blocks
 /// (tokens' keyed hashes and their postings) and object blocks, each with
-/// its SHA-256 in the directory. A search reads the body whole but checks
-/// and decodes only the blocks it uses.
+/// its SHA-256 in the directory. A search reads the directory and then
+/// only the blocks it uses, with ranged reads ([`Segment::open`]).
 #[derive(Debug)]
 pub struct Segment {
     head: Head,
     directory: Directory,
-    /// The blocks, one after another, as the directory places them.
-    blocks: bytes::Bytes,
+    blocks: Blocks,
     /// Whether every block was checked already (a segment built, or
     /// decoded whole), or is to be checked when used.
     checked: bool,
     objects: std::sync::OnceLock<std::result::Result<Vec<Object>, String>>,
     tokens: usize,
+}
+
+/// A segment's blocks: all of them, or those read so far.
+#[derive(Debug)]
+enum Blocks {
+    /// Every block, one after another, as the directory places them.
+    Whole(bytes::Bytes),
+    /// The blocks read, by where they start among the blocks; the blocks
+    /// start at byte `at` of the file.
+    Read {
+        at: u64,
+        got: HashMap<usize, bytes::Bytes>,
+    },
 }
 
 impl PartialEq for Segment {
@@ -576,7 +593,7 @@ impl Segment {
                 directory: (dir.len() as u32, Sha256::digest(&dir).into()),
             },
             directory,
-            blocks: blocks.into(),
+            blocks: Blocks::Whole(blocks.into()),
             checked: true,
             objects: std::sync::OnceLock::from(Ok(header.objects)),
             tokens: hashes.len(),
@@ -596,7 +613,15 @@ impl Segment {
     /// The bytes of a block, checked against its SHA-256 unless the whole
     /// body was.
     fn block(&self, range: &std::ops::Range<usize>, sum: &[u8; 32]) -> Result<&[u8]> {
-        let bytes = &self.blocks[range.clone()];
+        let bytes = match &self.blocks {
+            Blocks::Whole(all) => &all[range.clone()],
+            Blocks::Read { got, .. } => got
+                .get(&range.start)
+                .filter(|b| b.len() == range.len())
+                .ok_or_else(|| {
+                    Error::Index("a segment's block was used before it was read".into())
+                })?,
+        };
         if !self.checked && Sha256::digest(bytes)[..] != sum[..] {
             return Err(damaged("a block's checksum does not match"));
         }
@@ -732,20 +757,24 @@ impl Segment {
         Ok(out)
     }
 
-    /// Tokens held.
+    /// Tokens held (of a segment built or read whole; 0 for one opened
+    /// for some of its blocks).
     pub fn tokens(&self) -> usize {
         self.tokens
     }
 
-    /// The file's bytes.
+    /// The file's bytes (of a segment built or read whole: a segment
+    /// opened for some of its blocks has no others to write).
     pub fn encode(&self) -> Vec<u8> {
+        let Blocks::Whole(blocks) = &self.blocks else {
+            panic!("a segment opened for some of its blocks is never written")
+        };
         let dir = self.directory.encode();
-        let mut out = Vec::with_capacity(
-            1024 + self.head.filter.words.len() * 8 + dir.len() + self.blocks.len(),
-        );
+        let mut out =
+            Vec::with_capacity(1024 + self.head.filter.words.len() * 8 + dir.len() + blocks.len());
         self.head.encode(&mut out);
         out.extend_from_slice(&dir);
-        out.extend_from_slice(&self.blocks);
+        out.extend_from_slice(blocks);
         let sum = Sha256::digest(&out);
         out.extend_from_slice(&sum);
         out
@@ -772,31 +801,107 @@ impl Segment {
         Ok(seg)
     }
 
-    /// A segment from its file's bytes, whose head, `head_len` bytes long,
-    /// is `head` (read and checked before): its directory is checked
-    /// against the head, and each block when it is used.
-    pub fn decode_whole(bytes: &bytes::Bytes, head: Head, head_len: usize) -> Result<Self> {
-        if bytes.len() < head_len + 32 {
-            return Err(damaged("cut short"));
+    /// A segment of which the head, `head_len` bytes long, was read and
+    /// checked, and `directory`, the bytes after it
+    /// ([`Head::directory_len`] of them), now: the directory is checked
+    /// against the head; blocks are read with the ranges of
+    /// [`Segment::token_ranges`] and [`Segment::object_ranges`], given to
+    /// [`Segment::add`], and checked when used. `file_bytes`: the file's
+    /// size.
+    pub fn open(head: Head, head_len: u64, directory: &[u8], file_bytes: u64) -> Result<Self> {
+        let at = head_len + directory.len() as u64;
+        let blocks = file_bytes
+            .checked_sub(at + 32)
+            .ok_or_else(|| damaged("cut short"))?;
+        let directory = Self::directory(&head, directory, blocks as usize)?;
+        Ok(Self {
+            head,
+            directory,
+            blocks: Blocks::Read {
+                at,
+                got: HashMap::new(),
+            },
+            checked: false,
+            objects: std::sync::OnceLock::new(),
+            tokens: 0,
+        })
+    }
+
+    /// The file's byte ranges of the blocks among `blocks` not read yet.
+    fn ranges<'a>(
+        &self,
+        blocks: impl Iterator<Item = &'a std::ops::Range<usize>>,
+    ) -> Vec<std::ops::Range<u64>> {
+        let Blocks::Read { at, got } = &self.blocks else {
+            return Vec::new();
+        };
+        let mut out: Vec<std::ops::Range<u64>> = blocks
+            .filter(|r| !got.contains_key(&r.start))
+            .map(|r| at + r.start as u64..at + r.end as u64)
+            .collect();
+        out.sort_by_key(|r| r.start);
+        out.dedup();
+        out
+    }
+
+    /// The file's byte ranges of the token blocks [`Segment::holding`]
+    /// needs for `any` that are not read yet.
+    pub fn token_ranges(&self, any: &[Vec<u32>]) -> Vec<std::ops::Range<u64>> {
+        let filter = &self.head.filter;
+        let needed = any
+            .iter()
+            .filter(|all| all.iter().all(|h| filter.may_hold(*h)))
+            .flatten()
+            .filter_map(|h| self.token_block_of(*h))
+            .map(|i| &self.directory.tokens[i].1);
+        self.ranges(needed)
+    }
+
+    /// The file's byte ranges of the object blocks that hold the objects
+    /// numbered `numbers` and are not read yet.
+    pub fn object_ranges(&self, numbers: &[u32]) -> Vec<std::ops::Range<u64>> {
+        let needed = numbers
+            .iter()
+            .filter_map(|n| self.directory.objects.get(*n as usize / OBJECTS_PER_BLOCK))
+            .map(|(r, _)| r);
+        self.ranges(needed)
+    }
+
+    /// Blocks read: the file's bytes at `ranges` (as given by
+    /// [`Segment::token_ranges`] or [`Segment::object_ranges`]).
+    pub fn add(&mut self, ranges: &[std::ops::Range<u64>], bytes: Vec<bytes::Bytes>) {
+        if let Blocks::Read { at, got } = &mut self.blocks {
+            for (r, b) in ranges.iter().zip(bytes) {
+                got.insert((r.start - *at) as usize, b);
+            }
         }
-        Self::body(head, bytes.slice(head_len..bytes.len() - 32))
+    }
+
+    /// A body's directory, checked against its head's SHA-256 of it, whose
+    /// blocks take `blocks` bytes.
+    fn directory(head: &Head, bytes: &[u8], blocks: usize) -> Result<Directory> {
+        let (dir_len, dir_sum) = head.directory;
+        if bytes.len() != dir_len as usize {
+            return Err(damaged("its directory is cut"));
+        }
+        if Sha256::digest(bytes)[..] != dir_sum[..] {
+            return Err(damaged("its directory's checksum does not match"));
+        }
+        let directory = Directory::decode(bytes, blocks)?;
+        if directory.objects.len() != (head.meta.objects as usize).div_ceil(OBJECTS_PER_BLOCK) {
+            return Err(damaged("its object blocks do not hold its objects"));
+        }
+        Ok(directory)
     }
 
     /// The segment of `head` and the body after it (without its checksum),
     /// its directory checked; its blocks are not.
     fn body(head: Head, body: bytes::Bytes) -> Result<Self> {
-        let (dir_len, dir_sum) = head.directory;
-        let dir_len = dir_len as usize;
+        let dir_len = head.directory.0 as usize;
         if body.len() < dir_len {
             return Err(damaged("its directory is cut"));
         }
-        if Sha256::digest(&body[..dir_len])[..] != dir_sum[..] {
-            return Err(damaged("its directory's checksum does not match"));
-        }
-        let directory = Directory::decode(&body[..dir_len], body.len() - dir_len)?;
-        if directory.objects.len() != (head.meta.objects as usize).div_ceil(OBJECTS_PER_BLOCK) {
-            return Err(damaged("its object blocks do not hold its objects"));
-        }
+        let directory = Self::directory(&head, &body[..dir_len], body.len() - dir_len)?;
         let blocks = body.slice(dir_len..);
         let tokens = directory
             .tokens
@@ -810,7 +915,7 @@ impl Segment {
         Ok(Self {
             head,
             directory,
-            blocks,
+            blocks: Blocks::Whole(blocks),
             checked: false,
             objects: std::sync::OnceLock::new(),
             tokens,
@@ -887,6 +992,23 @@ mod tests {
         }
     }
 
+    /// A segment opened as a search opens it, from its file's `bytes`.
+    fn opened(bytes: &[u8]) -> Result<Segment> {
+        let (head, len) = Head::decode(bytes).unwrap();
+        let directory = &bytes[len..len + head.directory_len() as usize];
+        let file_bytes = bytes.len() as u64;
+        Segment::open(head, len as u64, directory, file_bytes)
+    }
+
+    /// The blocks at `ranges` of the file's `bytes`, read into `seg`.
+    fn read(seg: &mut Segment, bytes: &[u8], ranges: Vec<std::ops::Range<u64>>) {
+        let got = ranges
+            .iter()
+            .map(|r| bytes::Bytes::copy_from_slice(&bytes[r.start as usize..r.end as usize]))
+            .collect();
+        seg.add(&ranges, got);
+    }
+
     #[test]
     fn a_search_checks_and_decodes_only_the_blocks_it_uses() {
         let mut h = header(200);
@@ -905,31 +1027,51 @@ mod tests {
             seg.directory.tokens.len()
         );
         assert_eq!(seg.directory.objects.len(), 4);
-        let bytes = bytes::Bytes::from(seg.encode());
-        let (head, len) = Head::decode(&bytes).unwrap();
-        let whole = Segment::decode_whole(&bytes, head.clone(), len).unwrap();
-        assert_eq!(whole.tokens(), 2999);
+        let bytes = seg.encode();
+        assert_eq!(Segment::decode(&bytes).unwrap().tokens(), 2999);
+        // Opened as a search opens it: nothing but the head and directory
+        // read, then the blocks asked for.
+        let mut whole = opened(&bytes).unwrap();
+        assert!(whole.postings(7).is_err(), "a block not read is not used");
+        let pair = [vec![14, 693]];
+        let ranges = whole.token_ranges(&pair);
+        assert!(!ranges.is_empty() && ranges.len() <= 2, "{ranges:?}");
+        let read_first = ranges.len();
+        read(&mut whole, &bytes, ranges);
+        assert_eq!(whole.holding(&pair).unwrap(), [0, 198]);
+        assert_eq!(whole.object_ranges(&[0, 198]).len(), 2);
+        let every: Vec<Vec<u32>> = (1..3000u32).map(|t| vec![t * 7]).collect();
+        let ranges = whole.token_ranges(&every);
+        // Those not read yet, once each.
+        assert_eq!(ranges.len(), seg.directory.tokens.len() - read_first);
+        read(&mut whole, &bytes, ranges);
+        assert!(whole.token_ranges(&every).is_empty());
         let some = [199, 0, 64, 63, 130, 3];
         let want: Vec<Object> = some
             .iter()
             .map(|n| h.objects[*n as usize].clone())
             .collect();
+        let ranges = whole.object_ranges(&some);
+        assert_eq!(ranges.len(), 4);
+        read(&mut whole, &bytes, ranges);
         assert_eq!(whole.objects_at(&some).unwrap(), want);
         for t in 1..3000u32 {
             let holders: Vec<u32> = (0..200).filter(|o| o % t == 0).collect();
             assert_eq!(whole.postings(t * 7).unwrap(), holders, "token {t}");
             assert_eq!(whole.postings(t * 7 + 1).unwrap(), Vec::<u32>::new());
         }
-        assert_eq!(whole.holding(&[vec![14, 693]]).unwrap(), [0, 198]);
         assert_eq!(whole.holding(&[vec![0]]).unwrap(), Vec::<u32>::new());
         // Where each block's bytes are in the file.
-        let blocks = len + head.directory.0 as usize;
+        let (head, len) = Head::decode(&bytes).unwrap();
+        let blocks = len + head.directory_len() as usize;
         let at = |r: &std::ops::Range<usize>| blocks + r.start + r.len() / 2;
         // A damaged object block: refused when used, not before.
-        let mut bad = bytes.to_vec();
+        let mut bad = bytes.clone();
         bad[at(&seg.directory.objects[3].0)] ^= 1;
-        let bad = bytes::Bytes::from(bad);
-        let seg_bad = Segment::decode_whole(&bad, head.clone(), len).unwrap();
+        let mut seg_bad = opened(&bad).unwrap();
+        let all: Vec<u32> = (0..200).collect();
+        let ranges = seg_bad.object_ranges(&all);
+        read(&mut seg_bad, &bad, ranges);
         assert_eq!(seg_bad.objects_at(&[0, 64]).unwrap(), want[1..3]);
         assert!(seg_bad.objects_at(&[199]).is_err());
         let why = seg_bad.objects().unwrap_err().to_string();
@@ -941,10 +1083,11 @@ mod tests {
         // A damaged token block: only the tokens it holds are refused.
         let (first, range, _) = seg.directory.tokens[2].clone();
         let next = seg.directory.tokens[3].0;
-        let mut bad = bytes.to_vec();
+        let mut bad = bytes.clone();
         bad[at(&range)] ^= 1;
-        let bad = bytes::Bytes::from(bad);
-        let seg_bad = Segment::decode_whole(&bad, head.clone(), len).unwrap();
+        let mut seg_bad = opened(&bad).unwrap();
+        let ranges = seg_bad.token_ranges(&every);
+        read(&mut seg_bad, &bad, ranges);
         assert!(seg_bad.postings(first).is_err());
         assert!(seg_bad.holding(&[vec![7], vec![first]]).is_err());
         assert_eq!(
@@ -952,10 +1095,11 @@ mod tests {
             whole.postings(next).unwrap()
         );
         assert!(Segment::decode(&bad).is_err());
-        // A damaged directory: the body is refused as soon as it is read.
-        let mut bad = bytes.to_vec();
+        // A damaged directory, a file cut short: refused when opened.
+        let mut bad = bytes.clone();
         bad[len + 5] ^= 1;
-        assert!(Segment::decode_whole(&bytes::Bytes::from(bad), head, len).is_err());
+        assert!(opened(&bad).is_err());
+        assert!(opened(&bytes[..bytes.len() - 40]).is_err());
         assert_eq!(Segment::decode(&bytes).unwrap(), seg);
     }
 
@@ -975,11 +1119,12 @@ mod tests {
         assert_eq!(back.holding(&[vec![2, 300, 9]]).unwrap(), Vec::<u32>::new());
         // A few objects decoded alone, from a segment read back whole with
         // the head already read.
-        let bytes = bytes::Bytes::from(seg.encode());
-        let (head, len) = Head::decode(&bytes).unwrap();
+        let bytes = seg.encode();
+        let (_, len) = Head::decode(&bytes).unwrap();
         assert_eq!(Head::len_in(&bytes).unwrap(), len);
-        let whole = Segment::decode_whole(&bytes, head, len).unwrap();
-        assert_eq!(whole, seg);
+        let mut whole = opened(&bytes).unwrap();
+        let ranges = whole.object_ranges(&[1, 3, 4]);
+        read(&mut whole, &bytes, ranges);
         let all = seg.objects().unwrap();
         let some = whole.objects_at(&[1, 3]).unwrap();
         assert_eq!(some, [all[1].clone(), all[3].clone()]);

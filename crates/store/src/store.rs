@@ -401,17 +401,41 @@ impl Store {
     /// The first `len` bytes of an object (one ranged read), or `None` if
     /// it is not there; an error when it is shorter.
     pub async fn get_prefix(&self, path: &str, len: u64) -> Result<Option<Bytes>> {
-        match self.inner.get_range(&location(path), 0..len).await {
-            Ok(b) if b.len() as u64 == len => Ok(Some(b)),
-            Ok(b) => Err(Error::new(
-                ErrorKind::Other,
-                "reading",
-                path,
-                format!("{} bytes where {len} were asked for", b.len()),
-            )),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(Error::from_object_store("reading", path, e)),
+        Ok(self
+            .get_ranges(path, std::slice::from_ref(&(0..len)))
+            .await?
+            .map(|mut got| got.remove(0)))
+    }
+
+    /// The bytes of an object at each of `ranges` (ranges near each other
+    /// read with one request), or `None` if it is not there; an error when
+    /// it ends before one of them does.
+    pub async fn get_ranges(
+        &self,
+        path: &str,
+        ranges: &[std::ops::Range<u64>],
+    ) -> Result<Option<Vec<Bytes>>> {
+        let got = match self.inner.get_ranges(&location(path), ranges).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(Error::from_object_store("reading", path, e)),
+        };
+        for (r, b) in ranges.iter().zip(&got) {
+            if b.len() as u64 != r.end - r.start {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    "reading",
+                    path,
+                    format!(
+                        "{} bytes where {} were asked for at {}",
+                        b.len(),
+                        r.end - r.start,
+                        r.start
+                    ),
+                ));
+            }
         }
+        Ok(Some(got))
     }
 
     /// An object's bytes as a stream of chunks: memory stays bounded
