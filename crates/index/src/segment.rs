@@ -8,8 +8,8 @@
 //! A segment file (`segments/{segment}.seg` under the index) is written
 //! once and never changed in place. It is a head, which every search reads,
 //! and a body, which a search reads only when the head's filter says the
-//! segment may hold what it looks for, and of which it checks and decodes
-//! only the blocks it uses:
+//! segment may hold what it looks for, and of which it reads, checks and
+//! decodes only the directory and the blocks it uses:
 //!
 //! ```text
 //! "CDSRSEG4"                     magic and format version

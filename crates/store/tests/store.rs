@@ -37,6 +37,38 @@ async fn conformance(store: &Store, versions: bool) {
     assert_eq!(err.kind(), ErrorKind::Other, "{name}: {err}");
     assert!(err.to_string().contains("c/3.json"), "{err}");
 
+    // Ranged reads: near ranges (joined into one request by object_store)
+    // and far ones, each given back as asked; past the end, an error.
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    store.put("r.bin", bytes.clone()).await.unwrap();
+    let ranges = [10..20, 30..4_000, 150_000..150_001, 0..200_000];
+    let got = store.get_ranges("r.bin", &ranges).await.unwrap().unwrap();
+    for (r, b) in ranges.iter().zip(&got) {
+        assert_eq!(
+            &b[..],
+            &bytes[r.start as usize..r.end as usize],
+            "{name} {r:?}"
+        );
+    }
+    let prefix = store.get_prefix("r.bin", 5).await.unwrap().unwrap();
+    assert_eq!(&prefix[..], &bytes[..5], "{name}");
+    assert!(
+        store
+            .get_ranges("r.bin", std::slice::from_ref(&(199_990..200_010)))
+            .await
+            .is_err(),
+        "{name}"
+    );
+    assert!(
+        store
+            .get_ranges("none.bin", std::slice::from_ref(&(0..1)))
+            .await
+            .unwrap()
+            .is_none(),
+        "{name}"
+    );
+    store.delete("r.bin").await.unwrap();
+
     let err = store.read("missing.json", 10).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{name}: {err}");
     assert!(store.get("missing.json").await.unwrap().is_none());
