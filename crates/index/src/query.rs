@@ -76,7 +76,7 @@ type Found = std::result::Result<Vec<(String, Vouched)>, (String, String)>;
 struct Trusted {
     name: String,
     entry: SegmentEntry,
-    head: Head,
+    head: Arc<Head>,
 }
 
 fn hashed(key: &Key, wanted: &Alternatives) -> Vec<Vec<u32>> {
@@ -94,19 +94,20 @@ async fn holding(
     trusted: &[Trusted],
     wanted: Arc<Vec<Vec<u32>>>,
 ) -> (BTreeMap<String, Vouched>, Vec<(String, String)>) {
-    let maybe: Vec<(String, Trusted)> = trusted
+    let read = std::sync::atomic::AtomicU64::new(0);
+    // Owned, for the stream (a clone shares the head).
+    let maybe: Vec<Trusted> = trusted
         .iter()
         .filter(|t| t.head.filter.may_hold_any(&wanted))
-        .map(|t| (t.name.clone(), t.clone()))
+        .cloned()
         .collect();
-    let read = std::sync::atomic::AtomicU64::new(0);
     let found: Vec<Found> = futures::stream::iter(maybe)
-        .map(|(name, t)| {
+        .map(|t| {
             let (wanted, read) = (wanted.clone(), &read);
             async move {
                 let objects = objects_holding(index, &t, &wanted, read)
                     .await
-                    .map_err(|why| (name, why))?;
+                    .map_err(|why| (t.name.clone(), why))?;
                 Ok(objects
                     .into_iter()
                     .filter(|o| o.unvouched.is_none())
@@ -159,15 +160,18 @@ async fn load(index: &Index, entry: &SegmentEntry) -> std::result::Result<Segmen
     Segment::decode(&bytes).map_err(|e| e.to_string())
 }
 
-/// The bytes at `ranges` of a segment's file.
+/// The bytes at `ranges` of a segment's file, counted into `read`.
 async fn read_ranges(
     index: &Index,
     file: &str,
     ranges: &[std::ops::Range<u64>],
+    read: &std::sync::atomic::AtomicU64,
 ) -> std::result::Result<Vec<bytes::Bytes>, String> {
     if ranges.is_empty() {
         return Ok(Vec::new());
     }
+    let bytes: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+    read.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
     match index.store.get_ranges(file, ranges).await {
         Ok(Some(got)) => Ok(got),
         Ok(None) => Err("its file is missing".into()),
@@ -187,24 +191,20 @@ async fn objects_holding(
     read: &std::sync::atomic::AtomicU64,
 ) -> std::result::Result<Vec<Object>, String> {
     let (file, at) = (&t.entry.file, t.entry.head_bytes);
-    let read_ranges = |ranges: Vec<std::ops::Range<u64>>| async move {
-        let bytes: u64 = ranges.iter().map(|r| r.end - r.start).sum();
-        read.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
-        let got = read_ranges(index, file, &ranges).await?;
-        Ok::<_, String>((ranges, got))
-    };
     let directory = at..at + t.head.directory_len();
-    let (_, directory) = read_ranges(std::iter::once(directory).collect()).await?;
+    let directory = read_ranges(index, file, std::slice::from_ref(&directory), read).await?;
     let mut seg = Segment::open(t.head.clone(), at, &directory[0], t.entry.file_bytes)
         .map_err(|e| e.to_string())?;
-    let (ranges, got) = read_ranges(seg.token_ranges(wanted)).await?;
+    let ranges = seg.token_ranges(wanted);
+    let got = read_ranges(index, file, &ranges, read).await?;
     seg.add(&ranges, got);
     let found = seg.holding(wanted).map_err(|e| e.to_string())?;
     if found.is_empty() {
         // The filter's false "maybe": no object block is read.
         return Ok(Vec::new());
     }
-    let (ranges, got) = read_ranges(seg.object_ranges(&found)).await?;
+    let ranges = seg.object_ranges(&found);
+    let got = read_ranges(index, file, &ranges, read).await?;
     seg.add(&ranges, got);
     seg.objects_at(&found).map_err(|e| e.to_string())
 }
@@ -352,7 +352,11 @@ async fn survey(
                 .and_then(std::result::Result::ok)
                 .expect("checked");
             let entry = manifest.segments[&name].clone();
-            trusted.push(Trusted { name, entry, head });
+            trusted.push(Trusted {
+                name,
+                entry,
+                head: Arc::new(head),
+            });
         }
         (heads, listing.segments)
     } else {
@@ -410,7 +414,11 @@ async fn survey(
         match head {
             Ok(head) => {
                 objects_of.insert(name.clone(), objects);
-                trusted.push(Trusted { name, entry, head });
+                trusted.push(Trusted {
+                    name,
+                    entry,
+                    head: Arc::new(head),
+                });
             }
             Err(why) => fall_back(&name, &why, objects, &mut use_),
         }

@@ -487,7 +487,9 @@ impl<'a> TokenBlock<'a> {
 /// only the blocks it uses, with ranged reads ([`Segment::open`]).
 #[derive(Debug)]
 pub struct Segment {
-    head: Head,
+    /// Shared with the search that read it: a search opens many bodies of
+    /// one head, pass after pass.
+    head: std::sync::Arc<Head>,
     directory: Directory,
     blocks: Blocks,
     /// Whether every block was checked already (a segment built, or
@@ -587,11 +589,11 @@ impl Segment {
             tally: header.tally,
         };
         Self {
-            head: Head {
+            head: std::sync::Arc::new(Head {
                 meta,
                 filter: Filter::of(&hashes),
                 directory: (dir.len() as u32, Sha256::digest(&dir).into()),
-            },
+            }),
             directory,
             blocks: Blocks::Whole(blocks.into()),
             checked: true,
@@ -716,17 +718,20 @@ impl Segment {
         }
     }
 
+    /// The alternatives of `any` its filter does not rule out: those alone
+    /// touch a token block.
+    fn possible<'a>(&self, any: &'a [Vec<u32>]) -> impl Iterator<Item = &'a Vec<u32>> {
+        let filter = &self.head.filter;
+        any.iter()
+            .filter(move |all| all.iter().all(|h| filter.may_hold(*h)))
+    }
+
     /// The objects (by number) that hold every token of one of `any`;
-    /// each token block it needs checked and decoded once. An alternative
-    /// the filter says is not here touches no block.
+    /// each token block it needs checked and decoded once.
     pub fn holding(&self, any: &[Vec<u32>]) -> Result<Vec<u32>> {
         let mut blocks: HashMap<usize, TokenBlock<'_>> = HashMap::new();
         let mut out: Vec<u32> = Vec::new();
-        let filter = &self.head.filter;
-        'alternatives: for all in any
-            .iter()
-            .filter(|all| all.iter().all(|h| filter.may_hold(*h)))
-        {
+        'alternatives: for all in self.possible(any) {
             let mut lists: Vec<Vec<u32>> = Vec::with_capacity(all.len());
             for h in all {
                 let Some(i) = self.token_block_of(*h) else {
@@ -792,7 +797,8 @@ impl Segment {
             return Err(damaged("its checksum does not match"));
         }
         // Every block checked and decoded, once.
-        let mut seg = Self::body(head, bytes::Bytes::copy_from_slice(&body[head_len..]))?;
+        let body = bytes::Bytes::copy_from_slice(&body[head_len..]);
+        let mut seg = Self::body(std::sync::Arc::new(head), body)?;
         for i in 0..seg.directory.tokens.len() {
             seg.token_block(i)?;
         }
@@ -808,7 +814,12 @@ impl Segment {
     /// [`Segment::token_ranges`] and [`Segment::object_ranges`], given to
     /// [`Segment::add`], and checked when used. `file_bytes`: the file's
     /// size.
-    pub fn open(head: Head, head_len: u64, directory: &[u8], file_bytes: u64) -> Result<Self> {
+    pub fn open(
+        head: std::sync::Arc<Head>,
+        head_len: u64,
+        directory: &[u8],
+        file_bytes: u64,
+    ) -> Result<Self> {
         let at = head_len + directory.len() as u64;
         let blocks = file_bytes
             .checked_sub(at + 32)
@@ -847,10 +858,8 @@ impl Segment {
     /// The file's byte ranges of the token blocks [`Segment::holding`]
     /// needs for `any` that are not read yet.
     pub fn token_ranges(&self, any: &[Vec<u32>]) -> Vec<std::ops::Range<u64>> {
-        let filter = &self.head.filter;
-        let needed = any
-            .iter()
-            .filter(|all| all.iter().all(|h| filter.may_hold(*h)))
+        let needed = self
+            .possible(any)
             .flatten()
             .filter_map(|h| self.token_block_of(*h))
             .map(|i| &self.directory.tokens[i].1);
@@ -896,7 +905,7 @@ impl Segment {
 
     /// The segment of `head` and the body after it (without its checksum),
     /// its directory checked; its blocks are not.
-    fn body(head: Head, body: bytes::Bytes) -> Result<Self> {
+    fn body(head: std::sync::Arc<Head>, body: bytes::Bytes) -> Result<Self> {
         let dir_len = head.directory.0 as usize;
         if body.len() < dir_len {
             return Err(damaged("its directory is cut"));
@@ -997,7 +1006,7 @@ mod tests {
         let (head, len) = Head::decode(bytes).unwrap();
         let directory = &bytes[len..len + head.directory_len() as usize];
         let file_bytes = bytes.len() as u64;
-        Segment::open(head, len as u64, directory, file_bytes)
+        Segment::open(std::sync::Arc::new(head), len as u64, directory, file_bytes)
     }
 
     /// The blocks at `ranges` of the file's `bytes`, read into `seg`.
